@@ -1,0 +1,37 @@
+# Two commands matter: `make test` (every test) and `make sim` (the virtual board). Both install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+# pytest-xdist workers: 2 cores on CI; override with `make test JOBS=1`.
+JOBS ?= auto
+
+.PHONY: test test-py test-mpy deps clean
+
+deps: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=23"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## test: every test: CPython unit, property and HIL tests, then the MicroPython lane.
+test: deps
+	$(BIN)/python -m pytest -q -n $(JOBS)
+	node tests/mpy/run.mjs
+
+test-py: $(PY_STAMP)
+	$(BIN)/python -m pytest -q -n $(JOBS)
+
+## test-mpy: the firmware and its tests on real MicroPython (WebAssembly build, under Node).
+test-mpy: $(NODE_STAMP)
+	node tests/mpy/run.mjs
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .hypothesis

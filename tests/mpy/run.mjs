@@ -1,0 +1,32 @@
+// The MicroPython lane: loads the project's firmware files and tests/firmware into the official
+// MicroPython WebAssembly build and runs every test there. Usage: node tests/mpy/run.mjs [module...]
+import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
+import { copyTree, repoRoot } from "./mpyfs.mjs";
+import fs from "node:fs";
+import path from "node:path";
+
+const only = process.argv.slice(2);
+const mp = await loadMicroPython({
+  heapsize: 8 * 1024 * 1024,
+  stdout: (line) => process.stdout.write(line + "\n"),
+  stderr: (line) => process.stderr.write(line + "\n"),
+});
+copyTree(mp.FS, path.join(repoRoot, "firmware", "pumpfw"), "/lib/pumpfw");
+copyTree(mp.FS, path.join(repoRoot, "boards"), "/lib/boards");
+copyTree(mp.FS, path.join(repoRoot, "tests", "firmware"), "/tests");
+mp.FS.writeFile("/tests/_runner.py", fs.readFileSync(path.join(repoRoot, "tests", "mpy", "runner.py")));
+
+let failed = 1;
+try {
+  mp.runPython(`
+import sys
+sys.path.insert(0, "/tests")
+import _runner
+_failed = _runner.main(${JSON.stringify(only)})
+`);
+  failed = mp.globals.get("_failed");
+} catch (err) {
+  // A Python error escaping the runner itself: print its message, not the VM's source.
+  process.stderr.write(`micropython lane crashed: ${err.type || ""} ${err.message}\n`);
+}
+process.exit(failed === 0 ? 0 : 1);
