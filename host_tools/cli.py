@@ -1,0 +1,49 @@
+"""pumpctl: one console script, one command table (argparse_<name> / do_<name> pairs)."""
+
+import argparse
+import sys
+
+from host_tools import plan
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    # One clear line instead of argparse's usage dump; exit status 2 as argparse does.
+    def error(self, message):
+        sys.stderr.write("%s: error: %s\n" % (self.prog, message))
+        raise SystemExit(2)
+
+
+# Each entry: name -> (argparse_<name>, do_<name>, one-line help). Later issues add rows here.
+COMMANDS = {
+    "plan": (plan.argparse_plan, plan.do_plan, "preview an infusion's rate program"),
+}
+
+
+def build_parser():
+    parser = _Parser(prog="pumpctl", description="Infusion-pump host tool.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, (add_args, _, help_text) in COMMANDS.items():
+        add_args(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    _, do, _ = COMMANDS[args.command]
+    try:
+        return do(args) or 0
+    except (CommandError, ValueError) as exc:
+        sys.stderr.write("pumpctl %s: %s\n" % (args.command, exc))
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("pumpctl: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
