@@ -218,3 +218,49 @@ def test_random_scripts_keep_the_invariants():
     rng = seeded_rng(20261124)
     for i in range(60):
         check_random_script(REG, 1 + i % 4, random_inputs(rng))
+
+
+def _run_until(c, until_ms, delivered_at):
+    """Tick c every virtual minute up to until_ms with delivered_at(ms) as the volume."""
+    t = c.last_ms
+    while t < until_ms and c.active():
+        t = min(t + MIN, until_ms)
+        c.tick(t, delivered_at(t))
+
+
+def test_snapshot_restore_comes_back_paused_and_continues_the_same_program():
+    c, _ = make()
+    c.start(0, 1)
+    c.ir(10 * MIN, 2)
+    c.ir_resolved(15 * MIN)  # post-IR: 12.5 mL/h, +25 every 30 min
+    _run_until(c, 77 * MIN, lambda t: 0)
+    assert c.rate_ul_h == 62_500
+    snap = c.snapshot(77 * MIN)
+    assert len(snap) == len(ctl.Controller.SNAPSHOT_FIELDS)
+    r, rec = make()
+    assert r.restore(snap, 5_000, 40_000) == ctl.OK
+    assert r.state == ctl.PAUSED and r.rate_ul_h == 0 and r.delivered_ul == 40_000
+    assert r.elapsed_ms() == 77 * MIN and r.interruptions == 1
+    assert rec.events == []  # restoring is silent: the app reports the recovery
+    assert r.resume(6_000) == ctl.OK
+    assert r.rate_ul_h == 62_500
+    # 15 + 30 + 30 = 75: the next step was due 2 min after the snapshot, counted from resume.
+    assert r.next_change_ms() == 6_000 + 28 * MIN
+    t = r.time_in_state_ms
+    assert t[ctl.RUNNING] + t[ctl.PAUSED] + t[ctl.INTERRUPTED] == r.elapsed_ms()
+
+
+def test_restore_keeps_the_discontinue_latch_and_rejects_garbage():
+    c, _ = make()
+    c.start(0, 2)
+    c.ir(5 * MIN, 4)
+    snap = c.snapshot(6 * MIN)
+    r, _ = make()
+    assert r.restore(snap, 0, 0) == ctl.OK
+    assert r.state == ctl.DISCONTINUED and r.start(1, 3) == ctl.E_LATCHED
+    bad = list(snap)
+    bad[1] = 42
+    assert r.restore(tuple(bad), 0, 0) == ctl.E_RANGE
+    bad = list(snap)
+    bad[1], bad[2], bad[3] = ctl.RUNNING, ctl.LADDER, 99
+    assert r.restore(tuple(bad), 0, 0) == ctl.E_RANGE and r.state == ctl.IDLE
