@@ -1,0 +1,399 @@
+# The serial protocol, defined once: framing, checksum, command and message tables, codecs.
+# Imported by the firmware and by host_tools; the same file runs on MicroPython and CPython.
+# Wire format and rationale: docs/protocol.md.
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(value):
+        return value
+
+
+from pumpfw import controller as ctl
+
+PROTO_VERSION = const(1)
+SEQ_MOD = const(1_000_000)  # sequence numbers and the drop counter wrap here
+MAX_LINE_BYTES = const(120)  # longest host -> device line, without its CR/LF
+CONFIRM_TTL_MS = const(30_000)  # how long an `ask` token stays valid
+_MAX_DIGITS = const(9)  # decimal arguments stay below 2**30 (MicroPython small ints)
+
+# Reason codes of `err` lines. 0..4 are the controller's own codes, in the same order.
+E_OK = ctl.OK
+E_STATE = ctl.E_STATE
+E_RANGE = ctl.E_RANGE
+E_LATCHED = ctl.E_LATCHED
+E_TIME = ctl.E_TIME
+E_CHECKSUM = const(5)
+E_SYNTAX = const(6)
+E_UNKNOWN = const(7)
+E_CONFIRM = const(8)
+E_TOOLONG = const(9)
+E_ENCODING = const(10)
+E_INTERNAL = const(11)
+_MORE_REASONS = "checksum syntax unknown confirm toolong encoding internal"
+REASONS = ctl.ERROR_NAMES + tuple(_MORE_REASONS.split())
+
+# Device -> host message kinds (the word after the sequence number).
+MESSAGES = ("hello", "rec", "ev", "ok", "err", "ask")
+# The field lists are read from the format strings, so the two cannot disagree.
+_HELLO_FMT = "proto=%d fw=%s board=%s steps_per_ml=%d max_rate_ul_h=%d interval_ms=%d reset=%s"
+HELLO_FIELDS = tuple(w.split("=")[0] for w in _HELLO_FMT.split())
+_RECORD_FMT = (
+    "t_ms=%d inf=%d st=%s rate_ul_h=%d vol_ul=%d steps=%d infusing_ms=%d elapsed_ms=%d"
+    " remain_ul=%d drop=%d"
+)
+RECORD_FIELDS = tuple(w.split("=")[0] for w in _RECORD_FMT.split())
+RESET_CAUSES = ("unknown", "power_on", "hard", "watchdog", "deepsleep", "soft", "brownout")
+
+# Events: the controller's codes, then the application's own.
+EV_ALARM = const(20)  # a = alarm code (app-defined), b = detail
+EV_FAULT = const(21)  # a = fault code (app-defined), b = detail
+EV_REBOOT = const(22)  # a = index in RESET_CAUSES, b = 1 if an infusion was recovered
+# name -> (code, field for a, field for b); "" means the argument is not sent.
+EVENTS = {
+    "start": (ctl.EV_START, "inf", ""),
+    "rate": (ctl.EV_RATE, "rate_ul_h", "since_ms"),
+    "pause": (ctl.EV_PAUSE, "", ""),
+    "resume": (ctl.EV_RESUME, "rate_ul_h", ""),
+    "ir": (ctl.EV_IR, "grade", ""),
+    "ir_resolved": (ctl.EV_IR_RESOLVED, "grade", ""),
+    "interrupt": (ctl.EV_INTERRUPT, "", ""),
+    "discontinue": (ctl.EV_DISCONTINUE, "grade", ""),
+    "complete": (ctl.EV_COMPLETE, "vol_ul", ""),
+    "stop": (ctl.EV_STOP, "vol_ul", ""),
+    "limit": (ctl.EV_LIMIT, "rate_ul_h", "max_ul_h"),
+    "latch_cleared": (ctl.EV_LATCH_CLEARED, "", ""),
+    "alarm": (EV_ALARM, "code", "detail"),
+    "fault": (EV_FAULT, "code", "detail"),
+    "reboot": (EV_REBOOT, "cause", "recovered"),
+}
+_EVENT_BY_CODE = {}
+for _name in EVENTS:
+    _EVENT_BY_CODE[EVENTS[_name][0]] = _name
+
+# ---- the command table ------------------------------------------------------------------
+# States are bit masks over controller states.
+_ANY = const(0x7F)
+_ACTIVE = const((1 << 1) | (1 << 2) | (1 << 3))  # running, paused, interrupted
+_ENDED = const((1 << 0) | (1 << 5) | (1 << 6))  # idle, complete, stopped
+_IDLE_LIKE = const(0x7F & ~((1 << 1) | (1 << 2) | (1 << 3)))  # not active
+# How a command may arrive: F_DIRECT runs even when typed without a checksum (reads, and inputs
+# that can only reduce delivery); F_CONFIRM runs at once only from a checksummed line, typed it
+# gets an `ask`; F_TWO_STEP always gets an `ask`, whatever the framing.
+F_DIRECT = const(0)
+F_CONFIRM = const(1)
+F_TWO_STEP = const(2)
+# name, args ((name, lo, hi, base), ...), allowed states, flags, help
+COMMANDS = (
+    ("help", (), _ANY, F_DIRECT, "list the commands"),
+    ("id", (), _ANY, F_DIRECT, "identify: versions, board, calibration (hello fields)"),
+    ("status", (), _ANY, F_DIRECT, "one volume record now (record fields)"),
+    ("start", (("inf", 1, 999, 10),), _ENDED, F_CONFIRM, "start infusion number inf"),
+    ("pause", (), 1 << 1, F_DIRECT, "pause the running infusion"),
+    ("resume", (), 1 << 2, F_CONFIRM, "resume a paused infusion"),
+    ("ir", (("grade", 1, 5, 10),), _ACTIVE, F_DIRECT, "an infusion reaction of this grade"),
+    ("resolved", (), _ACTIVE, F_CONFIRM, "the active infusion reaction resolved"),
+    ("stop", (), _ACTIVE, F_DIRECT, "end the infusion now (abort)"),
+    ("interval", (("ms", 100, 60_000, 10),), _ANY, F_DIRECT, "set the record interval"),
+    ("cal", (), _ANY, F_DIRECT, "read the calibration"),
+    ("setcal", (("steps_per_ml", 100, 1_000_000, 10),), _IDLE_LIKE, F_CONFIRM, "set it"),
+    ("clear", (), 1 << 4, F_TWO_STEP, "clear the discontinue latch (two-step)"),
+    ("confirm", (("token", 0, 0xFFFF, 16),), _ANY, F_DIRECT, "confirm an ask by its token"),
+    ("repl", (), _IDLE_LIKE, F_DIRECT, "leave the pump loop for the REPL (idle only)"),
+)
+COMMAND_NAMES = tuple(c[0] for c in COMMANDS)
+
+
+def command_spec(name):
+    for spec in COMMANDS:
+        if spec[0] == name:
+            return spec
+    return None
+
+
+def usage(spec):
+    parts = [spec[0]]
+    for arg in spec[1]:
+        if arg[3] == 16:
+            parts.append("<%s: 4 hex digits>" % arg[0])
+        else:
+            parts.append("<%s %d..%d>" % arg[:3])
+    return " ".join(parts)
+
+
+# ---- checksum and framing -----------------------------------------------------------------
+# CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF), a nibble at a time: a 16-entry table keeps
+# RAM small and every intermediate below 2**16.
+_CRC_NIBBLE = (
+    0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50A5, 0x60C6, 0x70E7,
+    0x8108, 0x9129, 0xA14A, 0xB16B, 0xC18C, 0xD1AD, 0xE1CE, 0xF1EF,
+)  # fmt: skip
+
+
+def crc16(data, crc=0xFFFF):
+    """CRC of bytes-like data; pass the result back in to continue over more data."""
+    t = _CRC_NIBBLE
+    for b in data:
+        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b >> 4)]
+        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b & 0x0F)]
+    return crc
+
+
+def frame(seq, body):
+    """One checked line: b"<seq> <body>*<CRC>\\r\\n" (body: ASCII str)."""
+    head = ("%d %s" % (seq, body)).encode()
+    return head + (b"*%04X\r\n" % crc16(head))
+
+
+def encode_command(seq, name, args=()):
+    """A host -> device line. seq None gives the typed form (no sequence number, no CRC)."""
+    body = name
+    for i in range(len(args)):
+        spec = command_spec(name)
+        if spec and i < len(spec[1]) and spec[1][i][3] == 16:
+            body += " %04X" % args[i]
+        else:
+            body += " %d" % args[i]
+    if seq is None:
+        return (body + "\r\n").encode()
+    return frame(seq, body)
+
+
+def _ref(ref):
+    return "-" if ref is None else "%d" % ref
+
+
+def encode_ok(ref, name, fields=""):
+    return ("ok %s %s %s" % (_ref(ref), name, fields)).rstrip()
+
+
+def encode_err(ref, name, code, text):
+    # The message is free text at the end of the line: keep it printable and on one line.
+    clean = "".join(ch if " " <= ch <= "~" else " " for ch in text)
+    return "err %s %s %s %s" % (_ref(ref), name or "?", REASONS[code], clean)
+
+
+def encode_ask(ref, name, token, fields=""):
+    text = "ask %s %s token=%04X ttl_ms=%d %s" % (_ref(ref), name, token, CONFIRM_TTL_MS, fields)
+    return text.rstrip()
+
+
+def _word(value):
+    # Text fields (firmware version, board name) must stay one token: no space, '=', '*'.
+    out = ""
+    for ch in str(value):
+        out += ch if ("!" <= ch <= "~" and ch != "=" and ch != "*") else "_"
+    return out or "_"
+
+
+def encode_hello(fw, board, steps_per_ml, max_rate_ul_h, interval_ms, reset_cause):
+    reset = RESET_CAUSES[reset_cause] if 0 <= reset_cause < len(RESET_CAUSES) else "unknown"
+    return "hello " + hello_fields(fw, board, steps_per_ml, max_rate_ul_h, interval_ms, reset)
+
+
+def hello_fields(fw, board, steps_per_ml, max_rate_ul_h, interval_ms, reset):
+    fixed = (PROTO_VERSION, _word(fw), _word(board))
+    return _HELLO_FMT % (fixed + (steps_per_ml, max_rate_ul_h, interval_ms, reset))
+
+
+def record_fields(t_ms, c, steps, dropped):
+    """The record fields from a controller c; also the payload of the `status` response."""
+    remain = c.regimen.volume_ul - c.delivered_ul
+    st = ctl.STATE_NAMES[c.state]
+    remain = remain if remain > 0 else 0
+    return _RECORD_FMT % (
+        t_ms, c.infusion, st, c.rate_ul_h, c.delivered_ul, steps,
+        c.infusing_ms(), c.elapsed_ms(), remain, dropped,
+    )  # fmt: skip
+
+
+def encode_record(t_ms, c, steps, dropped):
+    return "rec " + record_fields(t_ms, c, steps, dropped)
+
+
+def encode_event(code, t_ms, a, b):
+    name = _EVENT_BY_CODE.get(code)
+    if name is None:
+        return "ev unknown t_ms=%d code=%d a=%d b=%d" % (t_ms, code, a, b)
+    spec = EVENTS[name]
+    body = "ev %s t_ms=%d" % (name, t_ms)
+    if spec[1]:
+        if code == EV_REBOOT:
+            body += " cause=%s" % (RESET_CAUSES[a] if 0 <= a < len(RESET_CAUSES) else "unknown")
+        else:
+            body += " %s=%d" % (spec[1], a)
+    if spec[2]:
+        body += " %s=%d" % (spec[2], b)
+    return body
+
+
+# ---- decoding ---------------------------------------------------------------------------
+class LineError(ValueError):
+    """A line that cannot be decoded; reason is an E_* code."""
+
+    def __init__(self, reason, text):
+        ValueError.__init__(self, text)
+        self.reason = reason
+        self.text = text
+
+
+def _digits(s, n_max=_MAX_DIGITS):
+    if not s or len(s) > n_max:
+        return False
+    for ch in s:
+        if ch < "0" or ch > "9":
+            return False
+    return True
+
+
+def _hex4(s):
+    if len(s) != 4:
+        return False
+    for ch in s:
+        if not ("0" <= ch <= "9" or "A" <= ch <= "F" or "a" <= ch <= "f"):
+            return False
+    return True
+
+
+def _unframe(line):
+    """bytes without EOL -> (seq or None, body str, checked). Raises LineError."""
+    if len(line) == 0:
+        raise LineError(E_SYNTAX, "empty line")
+    for b in line:
+        if b < 0x20 or b > 0x7E:
+            raise LineError(E_ENCODING, "only printable ASCII is allowed")
+    text = bytes(line).decode()
+    star = text.rfind("*")
+    if star < 0:
+        if text[0] >= "0" and text[0] <= "9":
+            raise LineError(E_CHECKSUM, "a numbered line needs *CRC at its end")
+        return None, text, False
+    crc_text = text[star + 1 :]
+    if not _hex4(crc_text):
+        raise LineError(E_CHECKSUM, "the checksum must be 4 hex digits after '*'")
+    body = text[:star]
+    if crc16(body.encode()) != int(crc_text, 16):
+        raise LineError(E_CHECKSUM, "checksum mismatch")
+    sp = body.find(" ")
+    if sp <= 0 or not _digits(body[:sp]):
+        raise LineError(E_SYNTAX, "a checked line starts with its sequence number")
+    return int(body[:sp]), body[sp + 1 :], True
+
+
+class Command:
+    """A parsed host command: error is E_OK or a reason code with its message."""
+
+    def __init__(self):
+        self.error = E_OK
+        self.message = ""
+        self.ref = None  # the host's sequence number (checked lines only)
+        self.checked = False
+        self.name = ""
+        self.spec = None
+        self.args = ()
+
+    def fail(self, code, message):
+        self.error = code
+        self.message = message
+        return self
+
+
+def parse_command(line):
+    """Device side: bytes of one line (no EOL) -> Command. Never raises."""
+    cmd = Command()
+    if len(line) > MAX_LINE_BYTES:
+        return cmd.fail(E_TOOLONG, "line longer than %d bytes" % MAX_LINE_BYTES)
+    try:
+        cmd.ref, body, cmd.checked = _unframe(line)
+    except LineError as e:
+        return cmd.fail(e.reason, e.text)
+    words = body.split()
+    if not words:
+        return cmd.fail(E_SYNTAX, "no command")
+    name = words[0].lower()
+    if not cmd.checked and name[:2] == "at":
+        return cmd.fail(E_UNKNOWN, "AT probe ignored: this port is an infusion pump, not a modem")
+    spec = command_spec(name)
+    if spec is None:
+        return cmd.fail(E_UNKNOWN, "unknown command; try: help")
+    cmd.name = name
+    cmd.spec = spec
+    if len(words) - 1 != len(spec[1]):
+        return cmd.fail(E_SYNTAX, "usage: " + usage(spec))
+    args = []
+    for i in range(len(spec[1])):
+        arg_name, lo, hi, base = spec[1][i]
+        word = words[i + 1]
+        if base == 16:
+            if not _hex4(word):
+                return cmd.fail(E_SYNTAX, "usage: " + usage(spec))
+            value = int(word, 16)
+        else:
+            if not _digits(word):
+                ok = word[:1] == "-" and _digits(word[1:])
+                return cmd.fail(E_RANGE if ok else E_SYNTAX, "usage: " + usage(spec))
+            value = int(word)
+        if value < lo or value > hi:
+            return cmd.fail(E_RANGE, "%s must be %d..%d" % (arg_name, lo, hi))
+        args.append(value)
+    cmd.args = tuple(args)
+    return cmd
+
+
+def _value(text):
+    neg = text[:1] == "-"
+    if _digits(text[1:] if neg else text, 12):
+        return int(text)
+    return text
+
+
+class Message:
+    """Host side: one decoded device line."""
+
+    def __init__(self, seq, kind):
+        self.seq = seq
+        self.kind = kind  # one of MESSAGES
+        self.name = ""  # event name, or the command an ok/err/ask answers
+        self.ref = None  # host sequence number answered (ok/err/ask), None for typed commands
+        self.reason = ""  # err only: a REASONS name
+        self.text = ""  # err only: the human message
+        self.fields = {}
+
+    def __repr__(self):
+        return "Message(%d %s %s %r)" % (self.seq, self.kind, self.name, self.fields)
+
+
+def parse_line(line):
+    """Host side: one device line (EOL optional) -> Message. Raises LineError."""
+    while line and line[-1] in (10, 13):
+        line = line[:-1]
+    seq, body, checked = _unframe(line)
+    if not checked:
+        raise LineError(E_CHECKSUM, "device lines always carry a sequence number and *CRC")
+    words = body.split(" ")
+    msg = Message(seq, words[0])
+    pos = 1
+    if msg.kind == "ev":
+        pos = 2
+    elif msg.kind in ("ok", "err", "ask"):
+        pos = 3
+        if len(words) < 3:
+            raise LineError(E_SYNTAX, "short response line")
+        msg.ref = None if words[1] == "-" else _value(words[1])
+    elif msg.kind not in MESSAGES:
+        raise LineError(E_UNKNOWN, "unknown message kind %r" % msg.kind)
+    if len(words) < pos:
+        raise LineError(E_SYNTAX, "short line")
+    msg.name = words[pos - 1] if pos > 1 else ""
+    if msg.kind == "err":
+        if len(words) < 4 or words[3] not in REASONS:
+            raise LineError(E_SYNTAX, "err line without a known reason")
+        msg.reason = words[3]
+        msg.text = " ".join(words[4:])
+        return msg
+    for word in words[pos:]:
+        eq = word.find("=")
+        if eq <= 0:
+            raise LineError(E_SYNTAX, "expected key=value, got %r" % word)
+        msg.fields[word[:eq]] = _value(word[eq + 1 :])
+    return msg
