@@ -1,0 +1,174 @@
+# Command dispatcher: one parsed line -> a controller or app call -> exactly one ok/err/ask line.
+# A command that is refused for any reason changes nothing. Also emits hello, records, events.
+from pumpfw import controller as ctl
+from pumpfw import linein
+from pumpfw import protocol as P
+
+# What the dispatcher needs from the application (duck-typed, see docs/protocol.md "App side"):
+#   app.controller          the Controller
+#   app.fw_version          str; app.board_name: str; app.reset_cause: index in P.RESET_CAUSES
+#   app.log_interval_ms     int (read); app.set_log_interval_ms(ms) applies a validated value
+#   app.steps_per_ml        int (read); app.set_steps_per_ml(n) -> P.E_OK or an E_* code
+#   app.steps_made()        int: motor steps made so far in this infusion
+#   app.request_repl()      leave the pump loop for the REPL once the output is flushed
+
+
+class Dispatcher:
+    def __init__(self, app, out):
+        self.app = app
+        self.out = out  # a logout.LogOut
+        self.pending = None  # (token, expires_ms, spec, args, ref) of an outstanding `ask`
+        self.last_token = 0
+
+    # ---- device -> host ------------------------------------------------------------------
+    def hello(self):
+        self.out.send("hello " + self._hello_fields())
+
+    def record(self, now_ms):
+        """One volume record, droppable: never waits for the host."""
+        app = self.app
+        body = P.encode_record(now_ms, app.controller, app.steps_made(), self.out.dropped)
+        return self.out.send(body, True)
+
+    def event(self, code, now_ms, a, b):
+        """Usable as the controller's on_event, and for the app's alarm/fault/reboot events."""
+        self.out.send(P.encode_event(code, now_ms, a, b))
+
+    def _hello_fields(self):
+        app = self.app
+        cause = app.reset_cause
+        reset = P.RESET_CAUSES[cause] if 0 <= cause < len(P.RESET_CAUSES) else "unknown"
+        return P.hello_fields(
+            app.fw_version,
+            app.board_name,
+            app.steps_per_ml,
+            app.controller.max_rate_ul_h,
+            app.log_interval_ms,
+            reset,
+        )
+
+    # ---- host -> device ------------------------------------------------------------------
+    def handle(self, status, line, now_ms):
+        """Handle one result of LineIn.feed(); line is LineIn.line() when status is LINE."""
+        if status == linein.NONE:
+            return
+        if status == linein.TOO_LONG:
+            return self._err(None, "", P.E_TOOLONG, "line too long: discarded")
+        if status == linein.BAD_BYTES:
+            return self._err(None, "", P.E_ENCODING, "NUL, control or non-ASCII bytes: discarded")
+        if status == linein.INTR:
+            return self._err(None, "", P.E_STATE, "Ctrl-C ignored while an infusion is active")
+        self.handle_line(line, now_ms)
+
+    def handle_line(self, line, now_ms):
+        cmd = P.parse_command(line)
+        if cmd.error:
+            return self._err(cmd.ref, cmd.name, cmd.error, cmd.message)
+        if cmd.name == "confirm":
+            return self._confirm(cmd, now_ms)
+        self.pending = None  # any other command cancels an outstanding ask
+        spec = cmd.spec
+        refused = self._refused(spec)
+        if refused:
+            return self._err(cmd.ref, cmd.name, refused, self._state_text(spec))
+        flags = spec[3]
+        if flags == P.F_TWO_STEP or (flags == P.F_CONFIRM and not cmd.checked):
+            return self._ask(cmd, now_ms)
+        self._run(spec, cmd.args, cmd.ref, now_ms)
+
+    def _refused(self, spec):
+        state = self.app.controller.state
+        if spec[2] & (1 << state):
+            return P.E_OK
+        if state == ctl.DISCONTINUED and spec[0] == "start":
+            return P.E_LATCHED
+        return P.E_STATE
+
+    def _state_text(self, spec):
+        state = ctl.STATE_NAMES[self.app.controller.state]
+        return "%s is not allowed while %s" % (spec[0], state)
+
+    def _ask(self, cmd, now_ms):
+        seed = "%s %s %d %d %d" % (cmd.name, cmd.args, now_ms, self.out.seq, self.last_token)
+        token = P.crc16(seed.encode())
+        if token == self.last_token:
+            token ^= 0x5A5A
+        self.last_token = token
+        self.pending = (token, now_ms + P.CONFIRM_TTL_MS, cmd.spec, cmd.args, cmd.ref)
+        self.out.send(P.encode_ask(cmd.ref, cmd.name, token, self._arg_fields(cmd.spec, cmd.args)))
+
+    def _confirm(self, cmd, now_ms):
+        pending = self.pending
+        self.pending = None  # one try per token: a wrong token cancels the ask
+        if pending is None:
+            return self._err(cmd.ref, "confirm", P.E_CONFIRM, "nothing to confirm")
+        token, expires_ms, spec, args, _ = pending
+        if now_ms > expires_ms:
+            return self._err(cmd.ref, "confirm", P.E_CONFIRM, "the ask expired; send it again")
+        if cmd.args[0] != token:
+            return self._err(cmd.ref, "confirm", P.E_CONFIRM, "wrong token; ask cancelled")
+        refused = self._refused(spec)  # the state may have changed since the ask
+        if refused:
+            return self._err(cmd.ref, spec[0], refused, self._state_text(spec))
+        self._run(spec, args, cmd.ref, now_ms)
+
+    @staticmethod
+    def _arg_fields(spec, args):
+        parts = []
+        for i in range(len(args)):
+            parts.append("%s=%d" % (spec[1][i][0], args[i]))
+        return " ".join(parts)
+
+    def _run(self, spec, args, ref, now_ms):
+        name = spec[0]
+        try:
+            code, fields = self._call(name, args, now_ms)
+        except Exception as e:  # noqa: BLE001 - an app bug must not kill the serial loop
+            return self._err(ref, name, P.E_INTERNAL, "%s: %s" % (type(e).__name__, e))
+        if code:
+            return self._err(ref, name, code, "refused by the %s" % self._who(name))
+        if fields is None:
+            fields = self._arg_fields(spec, args)
+        self.out.send(P.encode_ok(ref, name, fields))
+
+    @staticmethod
+    def _who(name):
+        return "calibration store" if name == "setcal" else "controller"
+
+    def _call(self, name, args, now_ms):
+        app = self.app
+        c = app.controller
+        if name == "help":
+            return P.E_OK, "cmds=" + ",".join(P.COMMAND_NAMES)
+        if name == "id":
+            return P.E_OK, self._hello_fields()
+        if name == "status":
+            return P.E_OK, P.record_fields(now_ms, c, app.steps_made(), self.out.dropped)
+        if name == "start":
+            return c.start(now_ms, args[0]), None
+        if name == "pause":
+            return c.pause(now_ms), None
+        if name == "resume":
+            return c.resume(now_ms), None
+        if name == "ir":
+            return c.ir(now_ms, args[0]), None
+        if name == "resolved":
+            return c.ir_resolved(now_ms), None
+        if name == "stop":
+            return c.stop(now_ms), None
+        if name == "interval":
+            app.set_log_interval_ms(args[0])
+            return P.E_OK, None
+        if name == "cal":
+            return P.E_OK, "steps_per_ml=%d" % app.steps_per_ml
+        if name == "setcal":
+            return app.set_steps_per_ml(args[0]), None
+        if name == "clear":
+            return c.clear_latch(now_ms), None
+        if name == "repl":
+            app.request_repl()
+            return P.E_OK, None
+        return P.E_UNKNOWN, None  # a table entry without a handler: a firmware bug
+
+    def _err(self, ref, name, code, text):
+        self.out.send(P.encode_err(ref, name, code, text))

@@ -1,0 +1,102 @@
+# The board side of the USB serial (rp2/esp32 stdin/stdout): non-blocking byte in, byte out.
+# Hardware modules are imported lazily, so tests can pass fakes and CPython can import the file.
+#
+# Why byte by byte: on rp2 sys.stdin.buffer.read(n) waits for n bytes, and a write to the USB CDC
+# waits up to 500 ms when the host holds the port open without reading. So input is read one
+# byte at a time only while poll() says one is ready, and output is written in chunks small
+# enough to fit whenever poll() reports the port writable.
+#
+# Ctrl-C: while the pump loop runs, kbd_intr(-1) turns 0x03 into an ordinary byte so protocol
+# traffic cannot raise KeyboardInterrupt. The line assembler reports it as INTR; if
+# may_interrupt() (the app: "no infusion active") allows it, kbd_intr is restored and
+# KeyboardInterrupt raised, which ends the loop and leaves the REPL to mpremote (it sends
+# Ctrl-C first). During an infusion Ctrl-C is refused with an `err` line.
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(value):
+        return value
+
+
+from pumpfw import linein
+
+_POLLIN = const(1)
+_POLLOUT = const(4)
+
+
+class UsbSerial:
+    max_rx_bytes = 64  # bytes read per poll_input() call: bounds the time one call takes
+    tx_chunk_bytes = 1  # bytes per write after a POLLOUT: 1 can never block on the CDC FIFO
+    max_tx_bytes = 64  # bytes written per write() call
+
+    def __init__(self, stdin=None, stdout=None, new_poll=None, kbd_intr=None):
+        """Defaults: sys.stdin.buffer, sys.stdout.buffer, select.poll, micropython.kbd_intr."""
+        if stdin is None or stdout is None:
+            import sys
+
+            stdin = stdin or sys.stdin.buffer
+            stdout = stdout or sys.stdout.buffer
+        if new_poll is None:
+            import select
+
+            new_poll = select.poll
+        if kbd_intr is None:
+            import micropython
+
+            kbd_intr = micropython.kbd_intr
+        self.stdin = stdin
+        self.stdout = stdout
+        self.kbd_intr = kbd_intr
+        # One poll object per direction, so "input ready" never hides "output blocked".
+        self._rx = new_poll()
+        self._rx.register(stdin, _POLLIN)
+        self._tx = new_poll()
+        self._tx.register(stdout, _POLLOUT)
+        self._one = bytearray(1)
+        self._one_out = bytearray(1)  # 1-byte writes go through here: no slice allocated
+        self.opened = False
+
+    def open(self):
+        self.kbd_intr(-1)
+        self.opened = True
+
+    def close(self):
+        """Give Ctrl-C back to the REPL. Call it from the main loop's finally."""
+        self.kbd_intr(3)
+        self.opened = False
+
+    def poll_input(self, lines, handle, may_interrupt):
+        """Feed ready input bytes to the LineIn `lines`; handle(status, line) each result."""
+        one = self._one
+        for _ in range(self.max_rx_bytes):
+            if not self._rx.poll(0):
+                return
+            if not self.stdin.readinto(one):
+                return
+            status = lines.feed(one[0])
+            if status == linein.NONE:
+                continue
+            if status == linein.INTR and may_interrupt():
+                self.close()
+                raise KeyboardInterrupt
+            handle(status, lines.line())
+
+    def write(self, data):
+        """Non-blocking sink for LogOut.drain: returns the number of bytes written (maybe 0)."""
+        total = 0
+        n = len(data)
+        step = self.tx_chunk_bytes
+        while total < n and total < self.max_tx_bytes:
+            if not self._tx.poll(0):
+                break
+            if step == 1:
+                self._one_out[0] = data[total]
+                written = self.stdout.write(self._one_out)
+            else:
+                end = total + step if total + step < n else n
+                written = self.stdout.write(data[total:end])
+            if not written:
+                break
+            total += written
+        return total
