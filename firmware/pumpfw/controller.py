@@ -88,6 +88,8 @@ class Controller:
         self.program_rate_ul_h = 0  # rate of the program position, before the board clamp
         self.rate_ul_h = 0  # what the motor must do now: 0 unless RUNNING
         self.rate_since_ms = 0
+        self.state_since_ms = 0  # when the current state was entered
+        self._applied_state = IDLE
         self.changes = 0  # bumped whenever rate_ul_h or its start time changes
         self.deadline_ms = -1  # next escalation (wall ms) while RUNNING and not held
         self.hold_left_ms = -1  # escalation time left, frozen while paused/interrupted
@@ -202,6 +204,9 @@ class Controller:
         self.rate_ul_h = rate
         self.rate_since_ms = at_ms
         self.changes += 1
+        if self.state != self._applied_state:
+            self._applied_state = self.state
+            self.state_since_ms = at_ms
 
     def _end(self, now_ms, state):
         self.state = state
