@@ -232,27 +232,17 @@ class LineError(ValueError):
     """A line that cannot be decoded; reason is an E_* code."""
 
     def __init__(self, reason, text):
-        ValueError.__init__(self, text)
+        super().__init__(text)
         self.reason = reason
         self.text = text
 
 
 def _digits(s, n_max=_MAX_DIGITS):
-    if not s or len(s) > n_max:
-        return False
-    for ch in s:
-        if ch < "0" or ch > "9":
-            return False
-    return True
+    return 0 < len(s) <= n_max and all("0" <= ch <= "9" for ch in s)
 
 
 def _hex4(s):
-    if len(s) != 4:
-        return False
-    for ch in s:
-        if not ("0" <= ch <= "9" or "A" <= ch <= "F" or "a" <= ch <= "f"):
-            return False
-    return True
+    return len(s) == 4 and all(ch in "0123456789ABCDEFabcdef" for ch in s)
 
 
 def _unframe(line):
@@ -395,5 +385,7 @@ def parse_line(line):
         eq = word.find("=")
         if eq <= 0:
             raise LineError(E_SYNTAX, "expected key=value, got %r" % word)
-        msg.fields[word[:eq]] = _value(word[eq + 1 :])
+        key = word[:eq]
+        value = word[eq + 1 :]
+        msg.fields[key] = int(value, 16) if key == "token" and _hex4(value) else _value(value)
     return msg

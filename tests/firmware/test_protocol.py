@@ -1,0 +1,182 @@
+# Protocol codecs: every message and command round-trips through frame/parse (both lanes).
+from fwtest import raises
+from serialkit import FakeApp
+
+from pumpfw import controller as ctl
+from pumpfw import protocol as P
+
+
+def _line(body, seq=7):
+    return P.frame(seq, body)
+
+
+def test_crc16_is_ccitt_false():
+    assert P.crc16(b"123456789") == 0x29B1
+    assert P.crc16(b"") == 0xFFFF
+    # Continuing over a split gives the CRC of the whole.
+    assert P.crc16(b"56789", P.crc16(b"1234")) == 0x29B1
+
+
+def test_frame_layout():
+    line = P.frame(42, "ok - id")
+    assert line.endswith(b"\r\n")
+    head, crc = line[:-2].split(b"*")
+    assert head == b"42 ok - id"
+    assert int(crc, 16) == P.crc16(head) and len(crc) == 4
+
+
+def test_hello_round_trips():
+    body = P.encode_hello("1.2.3", "pico w", 32_000, 400_000, 1000, 3)
+    m = P.parse_line(_line(body, 0))
+    assert m.seq == 0 and m.kind == "hello"
+    assert sorted(m.fields) == sorted(P.HELLO_FIELDS)
+    assert m.fields["proto"] == P.PROTO_VERSION
+    assert m.fields["fw"] == "1.2.3" and m.fields["board"] == "pico_w"
+    assert m.fields["steps_per_ml"] == 32_000 and m.fields["max_rate_ul_h"] == 400_000
+    assert m.fields["interval_ms"] == 1000 and m.fields["reset"] == "watchdog"
+
+
+def test_record_round_trips_every_field():
+    app = FakeApp()
+    c = app.controller
+    c.start(1000, 2)
+    c.tick(61_000, 1234)
+    m = P.parse_line(_line(P.encode_record(61_000, c, 98_765, 17), 123_456))
+    assert m.kind == "rec" and m.seq == 123_456
+    assert sorted(m.fields) == sorted(P.RECORD_FIELDS)
+    f = m.fields
+    assert f["t_ms"] == 61_000 and f["inf"] == 2 and f["st"] == "running"
+    assert f["rate_ul_h"] == c.rate_ul_h and f["vol_ul"] == 1234 and f["steps"] == 98_765
+    assert f["infusing_ms"] == 60_000 and f["elapsed_ms"] == 60_000
+    assert f["remain_ul"] == c.regimen.volume_ul - 1234 and f["drop"] == 17
+
+
+def test_every_event_round_trips():
+    assert len(P.EVENTS) == len(ctl.EVENT_NAMES) - 1 + 3
+    for name in ctl.EVENT_NAMES[1:]:
+        assert name in P.EVENTS, name
+    for name in P.EVENTS:
+        code, fa, fb = P.EVENTS[name]
+        a = 2 if code == P.EV_REBOOT else 111
+        m = P.parse_line(_line(P.encode_event(code, 5000, a, 222)))
+        assert m.kind == "ev" and m.name == name
+        assert m.fields["t_ms"] == 5000
+        expect = 1 + (1 if fa else 0) + (1 if fb else 0)
+        assert len(m.fields) == expect, (name, m.fields)
+        if code == P.EV_REBOOT:
+            assert m.fields["cause"] == "hard"
+        elif fa:
+            assert m.fields[fa] == 111
+        if fb:
+            assert m.fields[fb] == 222
+
+
+def test_unknown_event_code_is_still_sent_with_its_numbers():
+    m = P.parse_line(_line(P.encode_event(99, 1, 2, 3)))
+    assert m.name == "unknown" and m.fields == {"t_ms": 1, "code": 99, "a": 2, "b": 3}
+
+
+def test_responses_round_trip():
+    m = P.parse_line(_line(P.encode_ok(12, "start", "inf=3")))
+    assert (m.kind, m.ref, m.name, m.fields) == ("ok", 12, "start", {"inf": 3})
+    m = P.parse_line(_line(P.encode_ok(None, "pause")))
+    assert (m.kind, m.ref, m.name, m.fields) == ("ok", None, "pause", {})
+    for code in range(1, len(P.REASONS)):
+        m = P.parse_line(_line(P.encode_err(5, "ir", code, "bad\r\nthing * here")))
+        assert (m.kind, m.ref, m.name, m.reason) == ("err", 5, "ir", P.REASONS[code])
+        assert m.text == "bad  thing * here"
+    m = P.parse_line(_line(P.encode_ask(None, "clear", 0x00AF)))
+    assert m.kind == "ask" and m.fields == {"token": 0xAF, "ttl_ms": P.CONFIRM_TTL_MS}
+
+
+def _sample_args(spec, pick):
+    return tuple(arg[1] if pick == 0 else arg[2] for arg in spec[1])
+
+
+def test_every_command_round_trips_framed_and_typed():
+    for spec in P.COMMANDS:
+        for pick in (0, 1):
+            args = _sample_args(spec, pick)
+            for seq in (None, 0, 999_999):
+                line = P.encode_command(seq, spec[0], args)
+                assert line.endswith(b"\r\n")
+                cmd = P.parse_command(line[:-2])
+                assert cmd.error == P.E_OK, (line, cmd.message)
+                assert cmd.name == spec[0] and cmd.args == args
+                assert cmd.checked == (seq is not None) and cmd.ref == seq
+
+
+def test_typed_commands_are_case_and_space_tolerant():
+    cmd = P.parse_command(b"  START   12 ")
+    assert cmd.error == P.E_OK and cmd.name == "start" and cmd.args == (12,)
+    assert P.parse_command(b"confirm 0aF9").args == (0x0AF9,)
+
+
+def test_bad_commands_get_the_right_reason():
+    cases = (
+        (b"", P.E_SYNTAX),
+        (b"   ", P.E_SYNTAX),
+        (b"frobnicate", P.E_UNKNOWN),
+        (b"ATZ", P.E_UNKNOWN),
+        (b"start", P.E_SYNTAX),
+        (b"start 1 2", P.E_SYNTAX),
+        (b"start x", P.E_SYNTAX),
+        (b"start 0", P.E_RANGE),
+        (b"start 1000", P.E_RANGE),
+        (b"start -1", P.E_RANGE),
+        (b"start 1234567890", P.E_SYNTAX),
+        (b"ir 6", P.E_RANGE),
+        (b"interval 99", P.E_RANGE),
+        (b"confirm 12345", P.E_SYNTAX),
+        (b"7 pause", P.E_CHECKSUM),
+        (b"7 pause*ZZZZ", P.E_CHECKSUM),
+        (b"7 pause*0000", P.E_CHECKSUM),
+        (b"pause\x00", P.E_ENCODING),
+        (b"p\xc3\xa9use", P.E_ENCODING),
+        (b"x" * (P.MAX_LINE_BYTES + 1), P.E_TOOLONG),
+    )
+    for line, reason in cases:
+        cmd = P.parse_command(line)
+        assert cmd.error == reason, (line, cmd.error, cmd.message)
+        assert cmd.message
+
+
+def test_a_framed_line_needs_its_sequence_number():
+    body = b"pause"
+    line = body + (b"*%04X" % P.crc16(body))
+    assert P.parse_command(line).error == P.E_SYNTAX
+
+
+def test_every_single_bit_flip_of_a_line_is_caught_or_harmless():
+    app = FakeApp()
+    line = P.frame(31_337, P.encode_record(5, app.controller, 6, 0))[:-2]
+    original = P.parse_line(line)
+    for i in range(len(line)):
+        for bit in range(8):
+            bad = bytearray(line)
+            bad[i] ^= 1 << bit
+            try:
+                m = P.parse_line(bytes(bad))
+            except P.LineError:
+                continue
+            # Only a hex digit of the CRC changing case may pass: the content is unchanged.
+            assert (m.seq, m.kind, m.fields) == (original.seq, original.kind, original.fields)
+            assert bytes(bad).upper() == line.upper()
+
+
+def test_device_lines_must_be_framed():
+    raises(P.LineError, P.parse_line, b"ok - id")
+    raises(P.LineError, P.parse_line, P.frame(1, "bogus x=1"))
+    raises(P.LineError, P.parse_line, P.frame(1, "rec t_ms"))
+    raises(P.LineError, P.parse_line, P.frame(1, "err 3 start"))
+
+
+def test_command_table_is_consistent():
+    assert len(set(P.COMMAND_NAMES)) == len(P.COMMANDS)
+    for name, args, states, flags, text in P.COMMANDS:
+        assert name == name.lower() and name[:2] != "at" and text
+        assert 0 < states <= 0x7F and flags in (P.F_DIRECT, P.F_CONFIRM, P.F_TWO_STEP)
+        for arg_name, lo, hi, base in args:
+            assert lo <= hi < (1 << 30) and base in (10, 16) and arg_name
+    # Reason codes 0..4 are exactly the controller's.
+    assert P.REASONS[: len(ctl.ERROR_NAMES)] == ctl.ERROR_NAMES
