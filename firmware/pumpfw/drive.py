@@ -1,0 +1,137 @@
+# Drive facade: the controller's rate in, exact step segments out to a hardware-timed driver.
+# The app calls set_rate() when the controller's rate changes, service() every loop, halt() in
+# finally/except. Volume is counted from the steps the driver really made, never rate x time.
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(value):
+        return value
+
+
+from pumpfw.planner import MAX_INTERVAL_US, WORK_PER_STEP, Planner
+from pumpfw.ticks import ticks_diff
+
+HORIZON_US = const(100_000)  # plan this far ahead: covers GC pauses and flash writes
+_TOL_SHIFT = const(6)  # steps inside a segment run at most 1/64 of an interval early
+
+FAULT_RATE_CLAMPED = "rate_clamped"  # asked for more than the board's maximum step rate
+FAULT_RATE_LOW = "rate_low"  # slower than the driver can time: refused, motor stopped
+FAULT_UNDERRUN = "underrun"  # the driver ran dry: re-planned on the exact integral
+
+
+class Drive:
+    """One pump motor: Drive(driver, steps_per_ml, target_steps, max_step_hz)."""
+
+    def __init__(self, driver, steps_per_ml, target_steps, max_step_hz, horizon_us=HORIZON_US):
+        self.driver = driver
+        self.steps_per_ml = steps_per_ml
+        self.target_steps = target_steps
+        self.horizon_us = horizon_us
+        # The hard ceiling, as an interval: no step may come sooner than this after another.
+        min_interval_us = -(-1_000_000 // max_step_hz)
+        if driver.min_interval_us > min_interval_us:
+            min_interval_us = driver.min_interval_us
+        self.min_interval_us = min_interval_us
+        self.max_rate_ul_h = WORK_PER_STEP // (min_interval_us * steps_per_ml)
+        max_interval_us = driver.max_interval_us
+        if max_interval_us > MAX_INTERVAL_US:
+            max_interval_us = MAX_INTERVAL_US
+        self.min_rate_ul_h = -(-WORK_PER_STEP // ((max_interval_us - 1) * steps_per_ml))
+        self.planner = Planner(steps_per_ml, target_steps)
+        self.fault = None
+        self._starting = False
+        self.active = False
+        driver.halt()
+
+    # ---- reading ---------------------------------------------------------------------------
+    def steps_made(self):
+        return self.driver.steps()
+
+    def delivered_ul(self):
+        return self.driver.steps() * 1000 // self.steps_per_ml
+
+    def rate_ul_h(self):
+        return self.planner.rate_ul_h
+
+    def running(self):
+        return self.active
+
+    def complete(self):
+        return self.driver.steps() >= self.target_steps
+
+    # ---- commands --------------------------------------------------------------------------
+    def set_rate(self, rate_ul_h, since_us):
+        """Run at rate_ul_h from since_us (a ticks_us value, may be in the recent past).
+
+        0 stops stepping and disables the motor; the fractional step is carried to the resume.
+        """
+        self.driver.stop()  # queued steps beyond since_us are re-planned, not executed
+        if rate_ul_h > self.max_rate_ul_h:
+            rate_ul_h = self.max_rate_ul_h
+            self.fault = FAULT_RATE_CLAMPED
+        elif 0 < rate_ul_h < self.min_rate_ul_h:
+            rate_ul_h = 0
+            self.fault = FAULT_RATE_LOW
+        self.planner.rebase(rate_ul_h, since_us, self.driver.steps())
+        self.active = rate_ul_h > 0
+        self._starting = self.active
+        if not self.active:
+            self.driver.disable()
+
+    def service(self, now_us):
+        """Keep the driver fed up to horizon_us ahead. Non-blocking; no allocation when steady."""
+        planner = self.planner
+        driver = self.driver
+        if not self.active:
+            return
+        if self._starting:
+            self._start(now_us)
+        elif driver.idle():
+            if planner.done():
+                self.halt()  # the whole target is made: motor off
+                return
+            # The driver ran dry (the loop stalled past the horizon). Treat the stall like a pause
+            # from the last step made: never catch up with a burst faster than the rate.
+            self.fault = FAULT_UNDERRUN
+            rate_ul_h = planner.rate_ul_h
+            made = driver.steps()
+            planner.rebase(0, planner.last_us, made)
+            planner.rebase(rate_ul_h, now_us, made)
+            self._start(now_us)
+        tol_us = planner._q >> _TOL_SHIFT
+        while ticks_diff(planner.last_us, now_us) < self.horizon_us and driver.room():
+            max_count = self.horizon_us // planner._q + 1
+            if max_count > driver.max_count:
+                max_count = driver.max_count
+            if not planner.next_segment(max_count, tol_us):
+                return
+            driver.push(planner.seg_interval_us, planner.seg_count)
+
+    def _start(self, now_us):
+        # The first step after a (re)start is a lone segment planned from the rebase time; the
+        # driver's timeline starts now, so its first interval is what is left until it is due.
+        self._starting = False
+        self.driver.enable()
+        self.driver.start(now_us)
+        if self.planner.next_segment(1, 0):
+            interval_us = ticks_diff(self.planner.last_us, now_us)
+            if interval_us < self.min_interval_us:
+                interval_us = self.min_interval_us
+            self.driver.push(interval_us, 1)
+
+    def halt(self):
+        """Stop stepping and disable the motor now. Safe from finally/except.
+
+        The plan is kept: a later set_rate(rate, since_us) resumes on the exact integral.
+        """
+        self.active = False
+        self._starting = False
+        self.driver.halt()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.halt()
+        return False
