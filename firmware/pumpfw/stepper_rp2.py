@@ -1,0 +1,171 @@
+# RP2040 stepper driver: a PIO state machine makes the STEP pulses from FIFO segment words.
+# The state machine keeps stepping through GC pauses and flash writes (the joined 8-word TX FIFO
+# holds up to 8 segments); the CPU only tops the FIFO up. Steps made = the steps of every
+# segment the machine has finished (counted from the FIFO level) and, once stopped, the exact
+# partial segment read back from its pc and y registers.
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(value):
+        return value
+
+
+from pumpfw import pio_step
+
+_FIFO_WORDS = const(8)  # TX FIFO joined with the RX one
+_RING = const(16)  # segment counts pushed but not yet accounted (> FIFO + the one running)
+_PIO0_BASE = const(0x50200000)
+_PIO1_BASE = const(0x50300000)
+_SM0_ADDR = const(0xD4)  # current pc of state machine 0; state machines are 0x18 apart
+_SM_STRIDE = const(0x18)
+_SM0_SHIFTCTRL = const(0xD0)
+_FJOIN_TX = const(1 << 30)
+
+
+class Rp2Stepper:
+    """Driver API as VirtualStepper. sm: an rp2.StateMachine loaded with
+    pio_step.opcodes(pulse_cycles) at 1 cycle per us (or a test double). read_pc() returns its
+    pc relative to the program; join_tx(flag) sets FJOIN_TX (changing it flushes both FIFOs);
+    origin is where the program sits in instruction memory."""
+
+    max_count = pio_step.MAX_COUNT
+    max_interval_us = pio_step.MAX_DELAY
+
+    def __init__(self, sm, enable_pin, enable_active_low, pulse_cycles, read_pc, join_tx,
+                 origin=0):
+        self.sm = sm
+        self.enable_pin = enable_pin
+        self._on = 0 if enable_active_low else 1
+        self.pulse_cycles = pulse_cycles
+        self.min_interval_us = pio_step.min_interval_cycles(pulse_cycles)
+        self.read_pc = read_pc
+        self.join_tx = join_tx
+        self._jmp_origin = "jmp(%d)" % origin
+        self._counts = [0] * _RING
+        self._pushed = 0  # segments ever pushed (since the last stop)
+        self._accounted = 0  # segments whose steps are in _made
+        self._made = 0
+        self._first = False
+        self.stepping = False
+        self.fault = None
+        self.halt()
+
+    def enable(self):
+        self.enable_pin.value(self._on)
+
+    def disable(self):
+        self.enable_pin.value(1 - self._on)
+
+    def enabled(self):
+        return self.enable_pin.value() == self._on
+
+    def start(self, now_us):
+        self._first = True  # the first word's delay counts from the start, not from a step
+        self.stepping = True
+        self.sm.active(1)
+
+    def _account(self):
+        # Segments pulled = pushed - still in the FIFO; all but the running one are finished.
+        pulled = self._pushed - self.sm.tx_fifo()
+        while self._accounted < pulled - 1:
+            self._made += self._counts[self._accounted % _RING]
+            self._accounted += 1
+
+    def push(self, interval_us, count):
+        if self.sm.tx_fifo() >= _FIFO_WORDS or self._pushed - self._accounted >= _RING:
+            return False
+        if interval_us < self.min_interval_us:  # hard ceiling on the step frequency
+            interval_us = self.min_interval_us
+            self.fault = "rate_clamped"
+        if interval_us > self.max_interval_us:
+            raise ValueError("segment")
+        word = pio_step.word(interval_us, count, self.pulse_cycles, self._first)
+        self._first = False
+        self._counts[self._pushed % _RING] = count
+        self._pushed += 1
+        self.sm.put(word)
+        return True
+
+    def room(self):
+        self._account()
+        free = _FIFO_WORDS - self.sm.tx_fifo()
+        ring = _RING - (self._pushed - self._accounted)
+        return free if free < ring else ring
+
+    def idle(self):
+        return self.sm.tx_fifo() == 0 and self.read_pc() == pio_step.PC_PULL
+
+    def stop(self):
+        """Stop the state machine now, count the partial segment exactly, drop the rest."""
+        self.sm.active(0)
+        self.stepping = False
+        self._account()
+        pulled = self._pushed - self.sm.tx_fifo()
+        pc = self.read_pc()
+        self.join_tx(False)  # flushes the queued words and gives the RX FIFO back for y
+        if self._accounted < pulled:  # the segment the machine was in
+            self.sm.exec("mov(isr, y)")
+            self.sm.exec("push(noblock)")
+            y = self.sm.get()
+            count = self._counts[self._accounted % _RING]
+            self._made += pio_step.partial_steps(pc, y, count)
+        self.join_tx(True)
+        self.sm.restart()
+        self.sm.exec("set(pins, 0)")
+        self.sm.exec(self._jmp_origin)
+        self._pushed = 0
+        self._accounted = 0
+
+    def halt(self):
+        try:
+            self.stop()
+        finally:
+            self.disable()
+
+    def steps(self):
+        self._account()
+        return self._made
+
+
+def make(board, enable_pin=None):
+    """Build the driver for a board module (boards/pico.py). Imports rp2/machine only here."""
+    import rp2
+    from machine import Pin, mem32
+
+    step = Pin(board.STEP_PIN, Pin.OUT, value=0)
+    if enable_pin is None:
+        enable_pin = Pin(board.ENABLE_PIN, Pin.OUT, value=1 if board.ENABLE_ACTIVE_LOW else 0)
+    Pin(board.DIR_PIN, Pin.OUT, value=board.DIR_FORWARD)
+    pulse_cycles = board.MIN_PULSE_US * board.PIO_FREQ_HZ // 1_000_000
+    prog = _asm_program(pio_step.opcodes(pulse_cycles))
+    sm = rp2.StateMachine(board.PIO_SM_ID, prog, freq=board.PIO_FREQ_HZ, set_base=step)
+    base = _PIO0_BASE if board.PIO_SM_ID < 4 else _PIO1_BASE
+    addr = base + _SM0_ADDR + (board.PIO_SM_ID % 4) * _SM_STRIDE
+    shiftctrl = addr - _SM0_ADDR + _SM0_SHIFTCTRL
+    origin = mem32[addr] & 31  # a freshly initialised machine sits at its program's start
+
+    def read_pc():
+        return (mem32[addr] - origin) & 31
+
+    def join_tx(flag):
+        if flag:
+            mem32[shiftctrl] |= _FJOIN_TX
+        else:
+            mem32[shiftctrl] &= ~_FJOIN_TX
+
+    return Rp2Stepper(
+        sm, enable_pin, board.ENABLE_ACTIVE_LOW, pulse_cycles, read_pc, join_tx, origin
+    )
+
+
+def _asm_program(ops):
+    # The structure rp2.asm_pio builds: [instructions, offsets, execctrl, shiftctrl, pin inits].
+    from array import array
+
+    import rp2
+
+    wrap_top = len(ops) - 1
+    execctrl = wrap_top << 12  # wrap_target 0
+    shiftctrl = (1 << 19) | _FJOIN_TX  # OUT shifts right; FIFO joined for TX (8 words)
+    return [array("H", ops), -1, -1, execctrl, shiftctrl, None, rp2.PIO.OUT_LOW, None]

@@ -1,0 +1,191 @@
+# The PIO step program, cycle-exact on rp2040-pio-emulator, from the same source the rp2 driver loads.
+import sys
+from collections import deque
+from pathlib import Path
+
+import adafruit_pioasm
+import pytest
+from pioemu import State, emulate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # boards/
+
+from boards import pico  # noqa: E402
+from pumpfw import pio_step  # noqa: E402
+from pumpfw.planner import Planner  # noqa: E402
+from pumpfw.stepper_rp2 import Rp2Stepper  # noqa: E402
+from pumpfw.stepper_virtual import FakePin  # noqa: E402
+
+PULSE_CYCLES = pico.MIN_PULSE_US * pico.PIO_FREQ_HZ // 1_000_000
+
+
+def run(words, pulse_cycles, until_clock):
+    """Rising-edge clocks and high times of STEP (pin 0) for the given FIFO words."""
+    edges, highs = [], []
+    prev, rise = 0, 0
+    state = State(transmit_fifo=deque(words))
+    for before, after in emulate(
+        pio_step.opcodes(pulse_cycles),
+        stop_when=lambda op, st: st.clock >= until_clock,
+        initial_state=state,
+        shift_osr_right=True,
+        set_base=0,
+        set_count=1,
+        wrap_target=0,
+        wrap_top=len(pio_step.opcodes(pulse_cycles)) - 1,
+    ):
+        level = after.pin_values & 1
+        if level and not prev:
+            edges.append(before.clock)
+            rise = before.clock
+        elif prev and not level:
+            highs.append(before.clock - rise)
+        prev = level
+    return edges, highs
+
+
+@pytest.mark.parametrize("pulse_cycles", [1, 2, 5, 32])
+def test_text_and_opcodes_are_the_same_program(pulse_cycles):
+    assembled = adafruit_pioasm.Program(pio_step.text(pulse_cycles))
+    assert list(assembled.assembled) == pio_step.opcodes(pulse_cycles)
+    assert assembled.pio_kwargs["wrap"] == len(pio_step.opcodes(pulse_cycles)) - 1
+    assert assembled.pio_kwargs.get("wrap_target", 0) == 0
+
+
+def planned_words(rate_ul_h, n_steps, pulse_cycles):
+    """Words for n_steps at rate_ul_h as the driver would push them, and the exact intervals."""
+    p = Planner(pico.STEPS_PER_ML, n_steps)
+    p.rebase(rate_ul_h, 0, 0)
+    words, intervals = [], []
+    first = True
+    while p.next_segment(pio_step.MAX_COUNT, 0):
+        words.append(pio_step.word(p.seg_interval_us, p.seg_count, pulse_cycles, first))
+        intervals += [p.seg_interval_us] * p.seg_count
+        first = False
+    return words, intervals
+
+
+@pytest.mark.parametrize(
+    "rate_ul_h, n_steps",
+    [(12_500, 3), (125_000, 12), (pico.MAX_RATE_UL_H, 60), (pico.MAX_STEP_HZ * 3600 // 16, 60)],
+)
+def test_steps_come_at_the_planned_cycles_with_a_wide_enough_pulse(rate_ul_h, n_steps):
+    words, intervals = planned_words(rate_ul_h, n_steps, PULSE_CYCLES)
+    total = sum(intervals)
+    edges, highs = run(words, PULSE_CYCLES, total + 50)
+    expected, t = [], 0
+    for iv in intervals:
+        t += iv
+        expected.append(t)
+    assert edges == expected  # 1 cycle = 1 us: every step on its exact us
+    assert len(edges) == n_steps
+    assert min(highs) * 1_000_000 // pico.PIO_FREQ_HZ >= pico.MIN_PULSE_US
+    gaps = [b - a for a, b in zip(edges, edges[1:])]
+    assert min(gaps) >= 1_000_000 // pico.MAX_STEP_HZ  # never above the board ceiling
+
+
+def test_mixed_segments_keep_the_same_step_period_across_words():
+    words = [pio_step.word(40, 1, 3, first=True), pio_step.word(17, 4, 3), pio_step.word(90, 2, 3)]
+    edges, highs = run(words, 3, 400)
+    assert [b - a for a, b in zip(edges, edges[1:])] == [17, 17, 17, 17, 90, 90]
+    assert edges[0] == 40 and highs == [3] * 7
+
+
+def test_minimum_interval_is_the_programs_floor():
+    floor = pio_step.min_interval_cycles(PULSE_CYCLES)
+    edges, _ = run([pio_step.word(floor, 1, PULSE_CYCLES, True),
+                    pio_step.word(floor, 5, PULSE_CYCLES)], PULSE_CYCLES, 200)
+    assert [b - a for a, b in zip(edges, edges[1:])] == [floor] * 5
+    with pytest.raises(ValueError):
+        pio_step.word(floor - 1, 1, PULSE_CYCLES)
+
+
+def test_partial_steps_from_pc_and_y_match_the_pin_at_every_cycle():
+    words = [pio_step.word(30, 1, 2, True), pio_step.word(23, 5, 2), pio_step.word(11, 3, 2)]
+    counts = [1, 5, 3]
+    prev, made = 0, 0
+    state = State(transmit_fifo=deque(words))
+    for before, after in emulate(
+        pio_step.opcodes(2), stop_when=lambda op, st: st.clock >= 250, initial_state=state,
+        shift_osr_right=True, set_base=0, set_count=1, wrap_target=0, wrap_top=8,
+    ):
+        level = after.pin_values & 1
+        made += level and not prev
+        prev = level
+        # Stopped here: segments pulled, minus the running one, plus its partial count.
+        pulled = len(words) - len(after.transmit_fifo)
+        if pulled == 0:
+            continue
+        finished = sum(counts[: pulled - 1])
+        partial = pio_step.partial_steps(after.program_counter, after.y_register, counts[pulled - 1])
+        assert finished + partial == made, (after.clock, after.program_counter)
+
+
+class EmulatedSM:
+    """rp2.StateMachine double backed by the emulator: put/tx_fifo/active/exec/get/restart."""
+
+    def __init__(self, pulse_cycles):
+        self.pulse_cycles = pulse_cycles
+        self.state = State()
+        self.fifo = deque()
+        self.rx = deque()
+        self.running = False
+        self.edges = 0
+        self._prev = 0
+
+    def run_cycles(self, cycles):
+        if not self.running:
+            return
+        ops = pio_step.opcodes(self.pulse_cycles)
+        stop_at = self.state.clock + cycles
+        start = State(clock=self.state.clock, program_counter=self.state.program_counter,
+                      pin_values=self.state.pin_values, transmit_fifo=self.fifo,
+                      output_shift_register=self.state.output_shift_register,
+                      x_register=self.state.x_register, y_register=self.state.y_register)
+        for _, after in emulate(ops, stop_when=lambda op, st: st.clock >= stop_at,
+                                initial_state=start, shift_osr_right=True, set_base=0,
+                                set_count=1, wrap_target=0, wrap_top=len(ops) - 1):
+            level = after.pin_values & 1
+            self.edges += level and not self._prev
+            self._prev = level
+            self.state = after
+        self.fifo = self.state.transmit_fifo
+
+    def put(self, word):
+        self.fifo.append(word)
+
+    def tx_fifo(self):
+        return len(self.fifo)
+
+    def active(self, flag=None):
+        if flag is not None:
+            self.running = bool(flag)
+        return self.running
+
+    def exec(self, instr):
+        if instr == "mov(isr, y)":
+            self.rx.append(self.state.y_register)
+        elif instr.startswith("jmp("):
+            self.state = State(clock=self.state.clock, program_counter=int(instr[4:-1]))
+
+    def get(self):
+        return self.rx.popleft()
+
+    def restart(self):
+        pass
+
+
+def test_rp2_driver_counts_every_step_the_state_machine_made():
+    sm = EmulatedSM(2)
+    enable = FakePin()
+    drv = Rp2Stepper(sm, enable, True, 2, lambda: sm.state.program_counter,
+                     lambda flag: flag or sm.fifo.clear())
+    assert enable.value() == 1 and drv.steps() == 0  # built disabled
+    drv.enable()
+    drv.start(0)
+    assert drv.push(50, 1) and drv.push(20, 7) and drv.push(33, 3)
+    sm.run_cycles(120)
+    assert drv.steps() <= sm.edges  # a lower bound while running
+    drv.halt()
+    assert drv.steps() == sm.edges == 4 and enable.value() == 1
+    drv.push(1, 1)
+    assert drv.fault == "rate_clamped"  # below the program's floor: clamped, reported
