@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from host_tools import plan
+from host_tools import capture, plan, report
 
 
 class CommandError(Exception):
@@ -20,6 +20,10 @@ class _Parser(argparse.ArgumentParser):
 # Each entry: name -> (argparse_<name>, do_<name>, one-line help). Later issues add rows here.
 COMMANDS = {
     "plan": (plan.argparse_plan, plan.do_plan, "preview an infusion's rate program"),
+    "capture": (capture.argparse_capture, capture.do_capture,
+                "record every device line to a capture file (lossless, survives reconnects)"),
+    "report": (report.argparse_report, report.do_report,
+               "per-infusion table and plots from captures (trumpet curve with --balance)"),
 }
 
 

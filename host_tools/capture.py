@@ -1,0 +1,245 @@
+"""`pumpctl capture`: record every device line to a capture file, riding out USB reconnects."""
+
+import errno
+import glob
+import sys
+import time
+
+import serial
+from serial.tools import list_ports
+
+from host_tools import capfile, logs
+from host_tools.capfile import UserError
+from pumpfw import protocol
+
+RETRY_S = 0.5  # how often to try the port again after it vanished
+READ_TIMEOUT_S = 0.2  # readline() returns at least this often, so --duration is honoured
+
+
+class CaptureStats:
+    """What the end-of-capture summary reports, counted as lines arrive."""
+
+    def __init__(self):
+        self.lines = 0
+        self.checksum_failures = 0
+        self.undecodable = 0  # lines with a good frame but a bad body, or bad encoding
+        self.partial = 0  # lines cut short by a disconnect (no end of line)
+        self.seq_gaps = 0
+        self.seq_missing = 0
+        self.reordered = 0
+        self.reconnects = 0
+        self.decoded = 0
+        self.proto_seen = None  # the proto= of a hello that differs from ours
+        self._seq = capfile.SeqTracker()
+
+    def feed(self, raw):
+        self.lines += 1
+        if not raw.endswith(b"\n"):
+            self.partial += 1
+        msg, reason, _ = capfile.decode(raw)
+        if msg is None:
+            if reason == "checksum":
+                self.checksum_failures += 1
+            else:
+                self.undecodable += 1
+            return
+        self.decoded += 1
+        if msg.kind == "hello" and msg.fields.get("proto") != protocol.PROTO_VERSION:
+            self.proto_seen = msg.fields.get("proto")
+        missing, reordered = self._seq.check(msg.seq, msg.kind)
+        if missing:
+            self.seq_gaps += 1
+            self.seq_missing += missing
+        self.reordered += reordered
+
+    def summary_lines(self):
+        return [
+            "captured %d lines, %d reconnects" % (self.lines, self.reconnects),
+            "sequence gaps: %d (%d lines missing), %d out of order"
+            % (self.seq_gaps, self.seq_missing, self.reordered),
+            "checksum failures: %d (other undecodable lines: %d, cut short: %d)"
+            % (self.checksum_failures, self.undecodable, self.partial),
+        ]
+
+    def warnings(self):
+        out = []
+        if self.lines and not self.decoded:
+            out.append("no line decoded: is the board running this firmware (pumpctl flash)?")
+        if self.proto_seen is not None:
+            out.append("the board speaks protocol %s, this pumpctl speaks %d: update one of them"
+                       % (self.proto_seen, protocol.PROTO_VERSION))
+        return out
+
+
+class LineReader:
+    """Whole lines from a pyserial-like port whose readline() may return a partial line on
+    timeout; a partial line is only handed out when the connection is lost (see flush())."""
+
+    def __init__(self, port):
+        self.port = port
+        self.pending = b""
+
+    def readline(self):
+        """A complete line (EOL included), or None if none is complete yet."""
+        chunk = self.port.readline()
+        if not chunk:
+            return None
+        self.pending += chunk
+        if not self.pending.endswith(b"\n"):
+            return None
+        line, self.pending = self.pending, b""
+        return line
+
+    def flush(self):
+        line, self.pending = self.pending, b""
+        return line
+
+
+def run(open_port, writer, stats, duration_s=None, clock_ns=time.time_ns,
+        monotonic_s=time.monotonic, sleep_s=time.sleep, on_line=None):
+    """The capture loop. open_port() -> an object with readline() and close(); it raises
+    OSError (pyserial's SerialException is one) when the port is gone. Ends when duration_s
+    has passed (None: never; stop it with KeyboardInterrupt, which propagates)."""
+    t0 = monotonic_s()
+
+    def expired():
+        return duration_s is not None and monotonic_s() - t0 >= duration_s
+
+    reader = LineReader(open_port())
+    try:
+        while not expired():
+            try:
+                line = reader.readline()
+            except OSError as exc:
+                _keep(reader.flush(), writer, stats, clock_ns, on_line)
+                writer.mark("gap", clock_ns(), "connection lost: %s" % exc)
+                _close(reader.port)
+                port = _reopen(open_port, expired, sleep_s)
+                if port is None:
+                    return
+                stats.reconnects += 1
+                writer.mark("reconnect", clock_ns(), "connection back")
+                reader = LineReader(port)
+                continue
+            if line is not None:
+                _keep(line, writer, stats, clock_ns, on_line)
+    finally:
+        _keep(reader.flush(), writer, stats, clock_ns, on_line)
+        _close(reader.port)
+
+
+def _keep(line, writer, stats, clock_ns, on_line):
+    if not line:
+        return
+    writer.line(line, clock_ns())
+    stats.feed(line)
+    if on_line is not None:
+        on_line(line)
+
+
+def _reopen(open_port, expired, sleep_s):
+    while not expired():
+        sleep_s(RETRY_S)
+        try:
+            return open_port()
+        except OSError:
+            continue
+    return None
+
+
+def _close(port):
+    try:
+        port.close()
+    except OSError:
+        pass
+
+
+# ---- the command --------------------------------------------------------------------------
+_SHORTCUTS = {"a": "/dev/ttyACM%s", "u": "/dev/ttyUSB%s", "c": "COM%s"}
+
+
+def resolve_port(name):
+    """mpremote-style shortcuts (a0 = /dev/ttyACM0, u0, c3), `auto`, or any pyserial URL."""
+    if len(name) >= 2 and name[0] in _SHORTCUTS and name[1:].isdigit():
+        return _SHORTCUTS[name[0]] % name[1:]
+    if name != "auto":
+        return name
+    found = sorted(p.device for p in list_ports.comports()) or sorted(glob.glob("/dev/ttyACM*"))
+    if len(found) != 1:
+        raise UserError("--port auto found %d serial ports (%s): name one with --port"
+                           % (len(found), ", ".join(found) or "none"))
+    return found[0]
+
+
+def serial_opener(url, baud=115200):
+    """open_port() for run(): a pyserial port (device path or URL such as socket://...)."""
+
+    def open_port():
+        return serial.serial_for_url(url, baudrate=baud, timeout=READ_TIMEOUT_S,
+                                     exclusive=True if url.startswith("/dev/") else None)
+
+    return open_port
+
+
+def _open_error(url, exc):
+    text = str(exc)
+    if getattr(exc, "errno", None) == errno.EBUSY or "busy" in text or "lock" in text:
+        return "port %s is busy: close the other program using it (another pumpctl, mpremote, a" \
+               " terminal)" % url
+    return "cannot open port %s (%s): check the cable and --port" % (url, text)
+
+
+def argparse_capture(parser):
+    parser.add_argument("-o", "--output", required=True, metavar="FILE",
+                        help="capture file (appended to if it exists)")
+    parser.add_argument("--port", default="auto",
+                        help="device path, shortcut (a0 = /dev/ttyACM0, u0) or pyserial URL")
+    parser.add_argument("--duration", type=float, default=None, metavar="S",
+                        help="stop after S seconds (default: until Ctrl-C)")
+    parser.add_argument("--csv", metavar="F", help="also export the decoded lines as CSV")
+    parser.add_argument("--parquet", metavar="F", help="also export them as Parquet")
+
+
+def do_capture(args, open_port=None):
+    if args.duration is not None and args.duration <= 0:
+        raise UserError("--duration must be > 0 seconds")
+    url = resolve_port(args.port) if open_port is None else args.port
+    open_port = open_port or serial_opener(url)
+    try:
+        first = open_port()
+    except OSError as exc:
+        raise UserError(_open_error(url, exc)) from None
+    handed = [first]
+
+    def opener():
+        return handed.pop() if handed else open_port()
+
+    stats = CaptureStats()
+    try:
+        writer = capfile.CaptureWriter(args.output, port=url, host_ns=time.time_ns())
+    except OSError as exc:
+        first.close()
+        raise UserError("cannot write %s: %s" % (args.output, exc.strerror)) from None
+    why = "duration reached"
+    try:
+        run(opener, writer, stats, duration_s=args.duration)
+    except KeyboardInterrupt:
+        why = "stopped by the user"
+    finally:
+        writer.mark("end", time.time_ns(), why)
+        writer.close()
+    for line in stats.summary_lines() + stats.warnings():
+        print(line, file=sys.stderr)
+    export(args.output, args.csv, args.parquet)
+    return 0
+
+
+def export(capture_path, csv_path=None, parquet_path=None):
+    """Write the decoded lines (logs.Log.messages) of a capture as CSV and/or Parquet."""
+    if not csv_path and not parquet_path:
+        return
+    messages = logs.load(capture_path).messages
+    if csv_path:
+        messages.to_csv(csv_path, index=False)
+    if parquet_path:
+        messages.to_parquet(parquet_path, index=False)
