@@ -38,7 +38,8 @@ def unwrap(times_us, origin_us):
 
 def run_program(drive, clock, program, end_us, period_us=1000, late_us=0):
     """program: sorted [(t_us unwrapped, rate_ul_h)]; each change is applied late_us late,
-    dated at its exact time (as the controller does). service() runs every period_us."""
+    dated at its exact time (as the controller does). service() runs every period_us, and the
+    loop wakes at each change (as an app sleeping until next_change_ms() would)."""
     i = 0
     while clock.now < end_us:
         while i < len(program) and program[i][0] + late_us <= clock.now:
@@ -46,7 +47,10 @@ def run_program(drive, clock, program, end_us, period_us=1000, late_us=0):
             drive.set_rate(rate, clock.ticks(t))
             i += 1
         drive.service(clock())
-        clock.now += period_us
+        step_us = period_us
+        if i < len(program) and program[i][0] + late_us - clock.now < step_us:
+            step_us = program[i][0] + late_us - clock.now
+        clock.now += step_us
     drive.service(clock())
 
 
