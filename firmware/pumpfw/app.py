@@ -1,0 +1,189 @@
+# The main loop: time, serial input and buttons into the controller; its rate into the drive;
+# records, events and the journal out. step() is one control tick and never blocks.
+from pumpfw import VERSION
+from pumpfw import alarms as al
+from pumpfw import controller as ctl
+from pumpfw import linein
+from pumpfw import protocol as P
+from pumpfw.clock import MonoClock
+from pumpfw.commands import Dispatcher
+from pumpfw.drive import Drive
+from pumpfw.journal import Journal, JournalError
+from pumpfw.logout import LogOut, RecordClock
+from pumpfw.schedule import DEFAULT_REGIMEN
+
+# Fault codes sent as `ev fault code=N`: see docs/safety.md.
+FAULT_DRIVE = 1  # the drive clamped, refused or re-planned (detail: 1 clamp, 2 low, 3 underrun)
+FAULT_JOURNAL = 2  # the journal could not be read or written (detail: 1 corrupt, 2 write)
+FAULT_EXCEPTION = 3  # an exception escaped a tick; the motor was stopped
+_DRIVE_FAULTS = ("", "rate_clamped", "rate_low", "underrun")
+
+
+class App:
+    """One pump: App(hw) with hw as in docs/board-layer.md. Tunables are class attributes."""
+
+    journal_interval_ms = 5_000  # while infusing; state changes are journaled at once
+    rx_bytes = 64  # serial bytes handled per tick
+
+    def __init__(self, hw, regimen=DEFAULT_REGIMEN):
+        self.hw = hw
+        board = hw.board
+        self.board_name = board.NAME
+        self.fw_version = VERSION
+        cause = hw.reset_cause
+        self.reset_cause = P.RESET_CAUSES.index(cause) if cause in P.RESET_CAUSES else 0
+        self.clock = MonoClock(hw.ticks_us)
+        self.out = LogOut()
+        self.records = RecordClock(1000)
+        self.lines = linein.LineIn(P.MAX_LINE_BYTES)
+        self.rx = bytearray(self.rx_bytes)
+        self.console = Dispatcher(self, self.out)
+        self.controller = ctl.Controller(regimen, board.MAX_RATE_UL_H, self._on_event)
+        self.alarms = al.Alarms(self._on_alarm)
+        self.steps_per_ml = board.STEPS_PER_ML
+        self.steps_prior = 0  # steps made in this infusion before a reboot (from the journal)
+        self.next_infusion = 1
+        self.repl_requested = False
+        self._seen_changes = -1
+        self._journal_due = False
+        self._journal_ms = 0
+        self.drive = self._new_drive(0)
+        self.journal = Journal(hw.fs_root)
+        recovered = self._recover()
+        self.console.hello()
+        self.console.event(P.EV_REBOOT, 0, self.reset_cause, 1 if recovered else 0)
+
+    # ---- what the dispatcher needs (docs/protocol.md "App side") ------------------------
+    @property
+    def log_interval_ms(self):
+        return self.records.interval_ms
+
+    def set_log_interval_ms(self, interval_ms):
+        self.records.set_interval(self.clock.ms, interval_ms)
+        self._journal_due = True
+
+    def set_steps_per_ml(self, steps_per_ml):
+        if self.controller.active():
+            return P.E_STATE
+        self.steps_per_ml = steps_per_ml
+        self.drive = self._new_drive(0)
+        self._journal_due = True
+        return P.E_OK
+
+    def steps_made(self):
+        return self.steps_prior + self.drive.steps_made()
+
+    def request_repl(self):
+        self.repl_requested = True
+
+    # ---- the loop ------------------------------------------------------------------------
+    def step(self):
+        hw = self.hw
+        c = self.controller
+        now = self.clock.read()
+        n = hw.port.read_into(self.rx)
+        for i in range(n):
+            status = self.lines.feed(self.rx[i])
+            if status == linein.INTR and not c.active():
+                raise KeyboardInterrupt  # Ctrl-C when idle: leave the loop for the REPL
+            if status != linein.NONE:
+                self.console.handle(status, self.lines.line(), now)
+        c.tick(now, self.steps_made() * 1000 // self.steps_per_ml)
+        if c.changes != self._seen_changes:
+            self._seen_changes = c.changes
+            self.drive.set_rate(c.rate_ul_h, self.clock.ticks_us_at(c.rate_since_ms))
+        self.drive.service(self.clock.last_us)
+        if self.drive.fault is not None:
+            code = _DRIVE_FAULTS.index(self.drive.fault) if self.drive.fault in _DRIVE_FAULTS else 0
+            self.drive.fault = None
+            self.console.event(P.EV_FAULT, now, FAULT_DRIVE, code)
+        self.alarms.poll(now, c)
+        if self.records.due(now):
+            self.console.record(now)
+        if self._journal_due or (c.active() and now - self._journal_ms >= self.journal_interval_ms):
+            self._save(now)
+        self.out.drain(hw.port.write)
+        hw.wdt_feed()
+        if self.repl_requested and self.out.used == 0:
+            raise KeyboardInterrupt
+
+    def next_wake_ms(self):
+        """Monotonic ms (as self.clock.ms) when step() next has work; sooner is always safe."""
+        now = self.clock.ms
+        wake = self.records.next_ms if self.records.next_ms >= 0 else now
+        for t in (self.controller.next_change_ms(), self.alarms.next_due_ms()):
+            if 0 <= t < wake:
+                wake = t
+        if self.controller.active() and self._journal_ms + self.journal_interval_ms < wake:
+            wake = self._journal_ms + self.journal_interval_ms
+        if self.drive.running():
+            # Refill well before the planned horizon runs out.
+            refill = now + self.drive.horizon_us // 2000
+            if refill < wake:
+                wake = refill
+        if self.out.used or self._journal_due:
+            wake = now
+        return wake if wake > now else now
+
+    def shutdown(self):
+        """Motor off first, then anything else. Safe to call more than once."""
+        self.drive.halt()
+
+    # ---- internals -------------------------------------------------------------------------
+    def _new_drive(self, steps_done):
+        board = self.hw.board
+        target = self.controller.regimen.volume_ul * self.steps_per_ml // 1000 - steps_done
+        return Drive(self.hw.stepper, self.steps_per_ml, target, board.MAX_STEP_HZ)
+
+    def _on_event(self, code, now_ms, a, b):
+        self.console.event(code, now_ms, a, b)
+        if code == ctl.EV_START:
+            self.drive.halt()
+            self.steps_prior = 0
+            self.drive = self._new_drive(0)
+        elif code == ctl.EV_COMPLETE:
+            self.next_infusion = self.controller.infusion + 1
+        if code != ctl.EV_RATE:
+            self._journal_due = True
+
+    def _on_alarm(self, code, now_ms, detail):
+        self.console.event(P.EV_ALARM, now_ms, code, detail)
+
+    def _save(self, now):
+        self._journal_due = False
+        self._journal_ms = now
+        c = self.controller
+        record = {
+            "snap": list(c.snapshot(now)),
+            "steps": self.steps_made(),
+            "spm": self.steps_per_ml,
+            "next": self.next_infusion,
+            "interval": self.records.interval_ms,
+        }
+        try:
+            self.journal.save(record)
+        except OSError:
+            self.console.event(P.EV_FAULT, now, FAULT_JOURNAL, 2)
+
+    def _recover(self):
+        """Load the journal; an infusion in progress comes back paused. True if one did."""
+        try:
+            record = self.journal.load()
+        except JournalError:
+            self.console.event(P.EV_FAULT, 0, FAULT_JOURNAL, 1)
+            return False
+        if record is None:
+            return False
+        self.steps_per_ml = record.get("spm", self.steps_per_ml)
+        self.next_infusion = record.get("next", 1)
+        self.records.interval_ms = record.get("interval", self.records.interval_ms)
+        snap = tuple(record.get("snap", ()))
+        if len(snap) != len(ctl.Controller.SNAPSHOT_FIELDS):
+            return False
+        steps = record.get("steps", 0)
+        delivered_ul = steps * 1000 // self.steps_per_ml
+        if self.controller.restore(snap, 0, delivered_ul) != ctl.OK:
+            return False
+        self.steps_prior = steps
+        self.drive = self._new_drive(steps)
+        return self.controller.active()

@@ -1,0 +1,58 @@
+# The forever loop around App.step(): motor off on stop, on any exception, on Ctrl-C and on exit.
+import sys
+
+from pumpfw import protocol as P
+from pumpfw.app import FAULT_EXCEPTION, App
+
+IDLE_MAX_MS = 2  # longest sleep between ticks on a board: bounds input and alarm latency
+
+
+def _halt(hw, app):
+    # The motor first, whatever else fails: the driver directly if the app never came up.
+    try:
+        if app is not None:
+            app.shutdown()
+        else:
+            hw.stepper.halt()
+    except Exception:  # noqa: BLE001 - still try the driver itself
+        hw.stepper.halt()
+
+
+def run(hw, max_ticks=-1, app_factory=App):
+    """Run the pump until Ctrl-C (idle only), `repl`, an exception, or max_ticks ticks.
+
+    Returns the App (for tests). An exception is reported as a fault event, journaled, and
+    re-raised after the motor is off: on a board with the watchdog armed, the reset that follows
+    brings the pump back paused (docs/safety.md).
+    """
+    app = None
+    ticks = 0
+    try:
+        app = app_factory(hw)
+        if hasattr(hw.port, "open"):
+            hw.port.open()
+        while ticks != max_ticks:
+            app.step()
+            ticks += 1
+            hw.idle(IDLE_MAX_MS)
+        return app
+    except KeyboardInterrupt:
+        return app
+    except Exception as exc:
+        _halt(hw, app)
+        if app is not None:
+            now = app.clock.ms
+            app.console.event(P.EV_FAULT, now, FAULT_EXCEPTION, 0)
+            try:
+                # Journaled as it stands: after the reset the infusion comes back paused.
+                app._save(now)
+            except Exception:  # noqa: BLE001 - the fault report must not hide the first error
+                pass
+            app.out.drain(hw.port.write, 1024)
+        if hasattr(sys, "print_exception"):
+            sys.print_exception(exc)
+        raise
+    finally:
+        _halt(hw, app)
+        if hasattr(hw.port, "close"):
+            hw.port.close()

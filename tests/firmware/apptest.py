@@ -1,0 +1,114 @@
+# A fake board for App tests on both lanes: virtual clock, real VirtualStepper, scripted serial.
+import os
+
+from pumpfw import protocol as P
+from pumpfw.stepper_virtual import VirtualStepper
+
+_PERIOD_MASK = (1 << 30) - 1
+_dirs = [0]
+
+
+class TestBoard:
+    NAME = "testboard"
+    STEPS_PER_ML = 400
+    MAX_RATE_UL_H = 400_000
+    MAX_STEP_HZ = 2_000
+    MIN_PULSE_US = 2
+
+
+class FakePort:
+    """The host end: rx is what the host sent, tx what the device wrote. room caps tx when the
+    host 'stops reading' (None: unlimited)."""
+
+    def __init__(self):
+        self.rx = bytearray()
+        self.tx = bytearray()
+        self.room = None
+        self.opened = False
+
+    def read_into(self, buf):
+        n = min(len(buf), len(self.rx))
+        buf[:n] = self.rx[:n]
+        self.rx = self.rx[n:]
+        return n
+
+    def write(self, data):
+        n = len(data) if self.room is None else min(len(data), self.room)
+        self.tx += bytes(data[:n])
+        if self.room is not None:
+            self.room -= n
+        return n
+
+    def open(self):
+        self.opened = True
+
+    def close(self):
+        self.opened = False
+
+
+class FakeHw:
+    def __init__(self, start_us=0, fs_root=None, board=TestBoard, reset_cause="power_on"):
+        self.board = board
+        self.us = start_us
+        self.port = FakePort()
+        self.stepper = VirtualStepper(self.ticks_us, 1_000_000 // board.MAX_STEP_HZ,
+                                      record=False)
+        self.buttons = {}
+        if fs_root is None:
+            _dirs[0] += 1
+            fs_root = "/tmp/apptest_%d_%d" % (os.getpid() if hasattr(os, "getpid") else 0,
+                                              _dirs[0])
+        self.fs_root = fs_root
+        self.reset_cause = reset_cause
+        self.fed = 0
+
+    def ticks_us(self):
+        return self.us & _PERIOD_MASK
+
+    def wdt_feed(self):
+        self.fed += 1
+
+    def idle(self, max_ms):
+        pass
+
+
+def run_for(app, hw, ms, max_step_ms=1000):
+    """Step the app over ms of virtual time, waking when it asks (at most max_step_ms apart)."""
+    end_ms = app.clock.ms + ms
+    while app.clock.ms < end_ms:
+        app.step()
+        wake = app.next_wake_ms()
+        now = app.clock.ms
+        if wake <= now:
+            wake = now + 1
+        if wake > now + max_step_ms:
+            wake = now + max_step_ms
+        if wake > end_ms:
+            wake = end_ms
+        hw.us += (wake - now) * 1000
+    app.step()
+
+
+_seq = [0]
+
+
+def send(hw, name, *args):
+    """Queue a checked (sequence number + CRC) command, as host tools send them."""
+    _seq[0] += 1
+    hw.port.rx += P.encode_command(_seq[0], name, args)
+    return _seq[0]
+
+
+def lines(hw):
+    """Every device line so far, decoded (raises on a corrupt one)."""
+    out = []
+    data = bytes(hw.port.tx)
+    data = data[: data.rfind(b"\r\n") + 2]  # whole lines only: the rest is still in flight
+    for raw in data.split(b"\r\n"):
+        if raw:
+            out.append(P.parse_line(raw))
+    return out
+
+
+def events(hw, name=None):
+    return [m for m in lines(hw) if m.kind == "ev" and (name is None or m.name == name)]

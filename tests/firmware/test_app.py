@@ -1,0 +1,81 @@
+# The main loop end to end on a fake board: commands in, steps out, records and events (both lanes).
+from apptest import FakeHw, events, lines, run_for, send
+
+from pumpfw import controller as ctl
+from pumpfw.app import App
+
+MIN = 60_000
+
+
+def test_boot_says_hello_and_reboot():
+    hw = FakeHw()
+    app = App(hw)
+    app.step()
+    msgs = lines(hw)
+    assert msgs[0].kind == "hello" and msgs[0].fields["board"] == "testboard"
+    assert msgs[0].fields["steps_per_ml"] == 400
+    assert msgs[1].kind == "ev" and msgs[1].name == "reboot"
+    assert [m.seq for m in msgs] == list(range(len(msgs)))
+
+
+def test_infusion_3_runs_to_exactly_250_ml():
+    hw = FakeHw(start_us=(1 << 30) - 5_000_000)  # the ticks wrap 5 s after boot
+    app = App(hw)
+    app.step()
+    send(hw, "interval", 60_000)
+    ref = send(hw, "start", 3)
+    run_for(app, hw, 76 * MIN, max_step_ms=5_000)
+    oks = [m for m in lines(hw) if m.kind == "ok" and m.ref == ref]
+    assert oks and oks[0].name == "start"
+    assert app.controller.state == ctl.COMPLETE
+    assert app.steps_made() == 250 * 400
+    assert hw.stepper.steps() == 250 * 400
+    assert not hw.stepper.enabled()
+    done = events(hw, "complete")
+    assert len(done) == 1 and done[0].fields["vol_ul"] == 250_000
+    assert abs(done[0].fields["t_ms"] - 75 * MIN) <= 5_000
+
+
+def test_records_carry_the_state_and_volume():
+    hw = FakeHw()
+    app = App(hw)
+    send(hw, "start", 2)
+    run_for(app, hw, 10_500)
+    recs = [m for m in lines(hw) if m.kind == "rec"]
+    assert len(recs) >= 10
+    last = recs[-1].fields
+    assert last["st"] == "running" and last["inf"] == 2 and last["rate_ul_h"] == 50_000
+    # 50 mL/h for ~10 s is ~139 uL; the record counts real steps (400 per mL).
+    assert abs(last["vol_ul"] - last["t_ms"] * 50_000 // 3_600_000) <= 3
+    assert last["steps"] * 1000 // 400 == last["vol_ul"]
+
+
+def test_bad_input_changes_nothing():
+    hw = FakeHw()
+    app = App(hw)
+    send(hw, "start", 1)
+    run_for(app, hw, 2_000)
+    before = (app.controller.state, app.controller.rate_ul_h, app.controller.infusion)
+    hw.port.rx += b"AT\r\nATZ\r\n\x00\xff\xfe garbage\r\n" + b"x" * 500 + b"\r\nstart 2\r\n"
+    hw.port.rx += b"12 pause*0000\r\n"
+    run_for(app, hw, 2_000)
+    assert (app.controller.state, app.controller.rate_ul_h, app.controller.infusion) == before
+    errs = [m for m in lines(hw) if m.kind == "err"]
+    assert len(errs) >= 5
+
+
+def test_pause_stops_the_motor_and_resume_continues():
+    hw = FakeHw()
+    app = App(hw)
+    send(hw, "start", 3)
+    run_for(app, hw, 60_000)
+    send(hw, "pause")
+    run_for(app, hw, 10)
+    steps = hw.stepper.steps()
+    assert not hw.stepper.enabled()
+    run_for(app, hw, 60_000)
+    assert hw.stepper.steps() == steps
+    send(hw, "resume")
+    run_for(app, hw, 60_000)
+    # 200 mL/h at 400 steps/mL: 22.2 steps/s; two running minutes in all.
+    assert abs(hw.stepper.steps() - 2 * 60 * 200 * 400 // 3600) <= 1
