@@ -1,0 +1,89 @@
+# Resource discipline on real MicroPython: 0 bytes per steady-state service() and per button IRQ.
+# gc.mem_alloc() only means something on MicroPython; on CPython these tests check nothing more
+# than that the loops run.
+import gc
+import sys
+
+from pumpfw import buttons as bt
+from pumpfw.drive import Drive
+from pumpfw.stepper_virtual import FakePin, VirtualStepper
+from pumpfw.ticks import TICKS_PERIOD, ticks_add
+
+MICROPYTHON = sys.implementation.name == "micropython"
+CALLS = 10_000
+
+
+def _allocated(fn, n):
+    gc.collect()
+    before = gc.mem_alloc() if MICROPYTHON else 0
+    fn(n)
+    after = gc.mem_alloc() if MICROPYTHON else 0
+    return after - before
+
+
+class WrappedClock:
+    """ticks_us as the board has it: always wrapped, so the test itself makes no big ints."""
+
+    def __init__(self, start_us):
+        self.now = start_us
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, us):
+        self.now = ticks_add(self.now, us)
+
+
+def make(target_steps):
+    clock = WrappedClock(TICKS_PERIOD - 2_000_000)  # crosses the wrap during the measurement
+    stepper = VirtualStepper(clock, 20, record=False)
+    return Drive(stepper, 16_000, target_steps, 5_000), clock
+
+
+def test_steady_state_service_allocates_nothing():
+    drive, clock = make(10**7)
+    drive.set_rate(400_000, clock())  # the fastest rate: the most segments per call
+    for _ in range(50):  # warm up: the start and first pushes may allocate
+        drive.service(clock())
+        clock.advance(1000)
+
+    def loop(n):
+        for _ in range(n):
+            drive.service(clock())
+            clock.advance(1000)
+
+    used = _allocated(loop, CALLS)
+    made = drive.steps_made()
+    assert made > CALLS  # 10 s at 1778 steps/s: really stepping
+    print("service(): %d bytes over %d calls" % (used, CALLS))
+    assert used == 0, used
+
+
+def test_button_irq_and_poll_allocate_nothing():
+    pins = [FakePin(1), FakePin(1), FakePin(1)]
+    panel = bt.ButtonPanel(*[bt.Button(p, True, 0) for p in pins])
+    button = panel.pause
+
+    def loop(n):
+        for i in range(n):
+            button.irq(pins[0])
+            panel.poll(i)
+
+    used = _allocated(loop, CALLS)
+    print("irq + poll: %d bytes over %d calls" % (used, CALLS))
+    assert button.edges == CALLS
+    assert used == 0, used
+
+
+def test_heap_of_the_drive_after_start_up():
+    if not MICROPYTHON:
+        return
+    gc.collect()
+    before = gc.mem_alloc()
+    drive, clock = make(250 * 16_000)
+    drive.set_rate(12_500, clock())
+    drive.service(clock())
+    gc.collect()
+    used = gc.mem_alloc() - before
+    print("drive objects: %d bytes" % used)
+    assert used < 4096, used
