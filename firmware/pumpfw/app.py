@@ -2,6 +2,7 @@
 # records, events and the journal out. step() is one control tick and never blocks.
 from pumpfw import VERSION
 from pumpfw import alarms as al
+from pumpfw import buttons as bt
 from pumpfw import controller as ctl
 from pumpfw import linein
 from pumpfw import protocol as P
@@ -23,6 +24,7 @@ class App:
     """One pump: App(hw) with hw as in docs/board-layer.md. Tunables are class attributes."""
 
     journal_interval_ms = 5_000  # while infusing; state changes are journaled at once
+    watchdog_ms = 4_000  # armed with the first active infusion; rp2 allows at most ~8.3 s
     rx_bytes = 64  # serial bytes handled per tick
 
     def __init__(self, hw, regimen=DEFAULT_REGIMEN):
@@ -47,7 +49,9 @@ class App:
         self._seen_changes = -1
         self._journal_due = False
         self._journal_ms = 0
+        self._wdt_on = False
         self.drive = self._new_drive(0)
+        self.panel = self._new_panel(hw)
         self.journal = Journal(hw.fs_root)
         recovered = self._recover()
         self.console.hello()
@@ -81,6 +85,9 @@ class App:
         hw = self.hw
         c = self.controller
         now = self.clock.read()
+        if c.active() and not self._wdt_on:
+            self._wdt_on = True
+            hw.wdt_start(self.watchdog_ms)  # from now on only a healthy loop keeps the board up
         n = hw.port.read_into(self.rx)
         for i in range(n):
             status = self.lines.feed(self.rx[i])
@@ -88,6 +95,8 @@ class App:
                 raise KeyboardInterrupt  # Ctrl-C when idle: leave the loop for the REPL
             if status != linein.NONE:
                 self.console.handle(status, self.lines.line(), now)
+        if self.panel is not None:
+            self._button(self.panel.poll(now), now)
         c.tick(now, self.steps_made() * 1000 // self.steps_per_ml)
         if c.changes != self._seen_changes:
             self._seen_changes = c.changes
@@ -123,6 +132,10 @@ class App:
                 wake = refill
         if self.out.used or self._journal_due:
             wake = now
+        elif self.panel is not None and self._buttons_busy():
+            wake = now + 5  # debounce and long-press timing need frequent polls
+        elif self.panel is not None and now + 1000 < wake:
+            wake = now + 1000  # a stuck button is noticed within a second
         return wake if wake > now else now
 
     def shutdown(self):
@@ -134,6 +147,43 @@ class App:
         board = self.hw.board
         target = self.controller.regimen.volume_ul * self.steps_per_ml // 1000 - steps_done
         return Drive(self.hw.stepper, self.steps_per_ml, target, board.MAX_STEP_HZ)
+
+    def _new_panel(self, hw):
+        pins = hw.buttons
+        if not pins:
+            return None
+        low = hw.board.BUTTON_ACTIVE_LOW
+        now = self.clock.ms
+        panel = bt.ButtonPanel(
+            bt.Button(pins["pause"], low, now),
+            bt.Button(pins["ir"], low, now),
+            bt.Button(pins["ok"], low, now),
+        )
+        for name, button in (("pause", panel.pause), ("ir", panel.ir), ("ok", panel.ok)):
+            pins[name].irq(handler=button.irq)  # default trigger: both edges
+        return panel
+
+    def _buttons_busy(self):
+        for b in (self.panel.pause, self.panel.ir, self.panel.ok):
+            if b.down() or b.edges != b._seen or b._cand != b.pressed:
+                return True
+        return False
+
+    def _button(self, ev, now):
+        """A debounced button event drives the same controller inputs as the commands."""
+        if ev == bt.EV_NONE:
+            return
+        c = self.controller
+        if ev == bt.EV_PAUSE:
+            c.pause(now)
+        elif ev == bt.EV_RESUME:
+            c.resume(now)
+        elif ev == bt.EV_IR_INTERRUPT:
+            c.ir(now, 2)
+        elif ev == bt.EV_IR_DISCONTINUE:
+            c.ir(now, 3)
+        elif ev == bt.EV_IR_RESOLVED:
+            c.ir_resolved(now)
 
     def _on_event(self, code, now_ms, a, b):
         self.console.event(code, now_ms, a, b)

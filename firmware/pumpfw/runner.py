@@ -37,6 +37,10 @@ def run(hw, max_ticks=-1, app_factory=App):
             hw.idle(IDLE_MAX_MS)
         return app
     except KeyboardInterrupt:
+        # Only reached when no infusion is active (Ctrl-C when idle, or `repl`).
+        _halt(hw, app)
+        if getattr(hw, "wdt_armed", None) and hw.wdt_armed():
+            hw.reboot_to_repl()  # the watchdog cannot be stopped: come back up in the REPL
         return app
     except Exception as exc:
         _halt(hw, app)

@@ -61,9 +61,13 @@ class FakeHw:
         self.fs_root = fs_root
         self.reset_cause = reset_cause
         self.fed = 0
+        self.wdt_timeout_ms = None
 
     def ticks_us(self):
         return self.us & _PERIOD_MASK
+
+    def wdt_start(self, timeout_ms):
+        self.wdt_timeout_ms = timeout_ms
 
     def wdt_feed(self):
         self.fed += 1

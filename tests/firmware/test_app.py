@@ -11,6 +11,7 @@ def test_boot_says_hello_and_reboot():
     hw = FakeHw()
     app = App(hw)
     app.step()
+    assert hw.wdt_timeout_ms is None  # armed only once an infusion is active
     msgs = lines(hw)
     assert msgs[0].kind == "hello" and msgs[0].fields["board"] == "testboard"
     assert msgs[0].fields["steps_per_ml"] == 400
@@ -27,6 +28,7 @@ def test_infusion_3_runs_to_exactly_250_ml():
     run_for(app, hw, 76 * MIN, max_step_ms=5_000)
     oks = [m for m in lines(hw) if m.kind == "ok" and m.ref == ref]
     assert oks and oks[0].name == "start"
+    assert hw.wdt_timeout_ms == app.watchdog_ms and hw.fed > 1000
     assert app.controller.state == ctl.COMPLETE
     assert app.steps_made() == 250 * 400
     assert hw.stepper.steps() == 250 * 400

@@ -1,0 +1,74 @@
+# The run loop's safety net on the virtual driver: motor off on exception, Ctrl-C, exit (both lanes).
+from apptest import FakeHw, events, send
+from fwtest import raises
+
+from pumpfw import controller as ctl
+from pumpfw import runner
+from pumpfw.app import FAULT_EXCEPTION, App
+from pumpfw.journal import Journal
+
+
+class Boom(Exception):
+    pass
+
+
+def failing_app(after_ticks):
+    class FailingApp(App):
+        ticks = 0
+
+        def step(self):
+            FailingApp.ticks += 1
+            if FailingApp.ticks > after_ticks:
+                raise Boom("injected")
+            App.step(self)
+            self.hw.us += 5_000  # 5 ms per tick of virtual time
+
+    return FailingApp
+
+
+def test_an_exception_stops_the_motor_reports_a_fault_and_journals_the_state():
+    hw = FakeHw()
+    send(hw, "start", 3)
+    raises(Boom, runner.run, hw, -1, failing_app(400))
+    assert not hw.stepper.enabled() and hw.stepper.idle()
+    faults = events(hw, "fault")
+    assert faults and faults[-1].fields["code"] == FAULT_EXCEPTION
+    record = Journal(hw.fs_root).load()
+    assert record["snap"][1] == ctl.RUNNING and record["steps"] == hw.stepper.steps() > 0
+    assert not hw.port.opened
+
+
+def test_the_recovered_infusion_comes_back_paused_after_the_reset():
+    hw = FakeHw()
+    send(hw, "start", 2)
+    raises(Boom, runner.run, hw, -1, failing_app(300))
+    steps = hw.stepper.steps()
+    hw2 = FakeHw(fs_root=hw.fs_root, reset_cause="watchdog")
+    app = App(hw2)
+    app.step()
+    assert app.controller.state == ctl.PAUSED and app.controller.infusion == 2
+    assert app.steps_made() == steps
+    reboot = events(hw2, "reboot")[0].fields
+    assert reboot["cause"] == "watchdog" and reboot["recovered"] == 1
+
+
+def test_ctrl_c_is_refused_while_infusing_and_leaves_the_loop_when_idle():
+    hw = FakeHw()
+    send(hw, "start", 3)
+    hw.port.rx += b"\x03"
+    app = runner.run(hw, 300, failing_app(10**9))
+    assert app.controller.state == ctl.RUNNING
+    assert [m for m in __import__("apptest").lines(hw) if m.kind == "err"]
+    hw2 = FakeHw()
+    hw2.port.rx += b"\x03"
+    app2 = runner.run(hw2, 10**6, failing_app(10**9))
+    assert app2.controller.state == ctl.IDLE
+    assert not hw2.stepper.enabled() and not hw2.port.opened
+
+
+def test_leaving_the_loop_in_any_way_disables_the_motor():
+    hw = FakeHw()
+    send(hw, "start", 3)
+    app = runner.run(hw, 200, failing_app(10**9))
+    assert app.controller.state == ctl.RUNNING
+    assert not hw.stepper.enabled() and hw.stepper.idle()
