@@ -1,4 +1,4 @@
-# Board data: Raspberry Pi Pico (RP2040) + DRV8825/A4988/TMC2209 step-dir driver + peristaltic head.
+# Board data: Raspberry Pi Pico (RP2040) + A4988/DRV8825/TMC2209 driver + peristaltic head.
 NAME = "pico"
 DRIVER = "rp2"  # pumpfw.stepper_rp2: PIO state machine
 PIO_SM_ID = 0  # state machine 0 of PIO0

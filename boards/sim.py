@@ -1,4 +1,4 @@
-# Board data: the virtual board (pumpfw.stepper_virtual on a virtual clock), for tests and `make sim`.
+# Board data: the virtual board (stepper_virtual on a virtual clock), for tests and `make sim`.
 NAME = "sim"
 DRIVER = "virtual"
 

@@ -1,4 +1,4 @@
-# Operator buttons: IRQ handlers only count edges; debouncing and meaning live in poll() (main loop).
+# Operator buttons: IRQ handlers only count edges; debouncing and meaning live in poll().
 # Map (docs/buttons.md): PAUSE short = pause, PAUSE long = resume; IR short = grade-2 interrupt,
 # IR long = grade >= 3 discontinue; OK long = "IR resolved". Anything that can move the motor
 # (resume, IR resolved) needs a deliberate long press on a button that was seen released first,

@@ -1,4 +1,4 @@
-# The PIO step program, cycle-exact on rp2040-pio-emulator, from the same source the rp2 driver loads.
+# The PIO step program, cycle-exact on rp2040-pio-emulator, from the source the rp2 driver loads.
 import sys
 from collections import deque
 from pathlib import Path
@@ -116,7 +116,9 @@ def test_partial_steps_from_pc_and_y_match_the_pin_at_every_cycle():
         if pulled == 0:
             continue
         finished = sum(counts[: pulled - 1])
-        partial = pio_step.partial_steps(after.program_counter, after.y_register, counts[pulled - 1])
+        partial = pio_step.partial_steps(
+            after.program_counter, after.y_register, counts[pulled - 1]
+        )
         assert finished + partial == made, (after.clock, after.program_counter)
 
 
