@@ -1,0 +1,242 @@
+"""The protocol client: the one way every host tool and HIL test talks to a pump."""
+
+import collections
+import re
+import time
+
+import serial
+
+from host_tools.errors import CommandError, DeviceTimeout, IntegrityError, ProtocolError
+from host_tools.errors import TransportError
+from pumpfw import protocol as P
+
+_SHORTCUTS = (("a", "/dev/ttyACM"), ("u", "/dev/ttyUSB"), ("c", "COM"))
+_MAX_PENDING_BYTES = 4096  # a "line" longer than this without LF is noise, not protocol
+
+
+def resolve_port(port):
+    """mpremote-style shortcuts: a0 = /dev/ttyACM0, u1 = /dev/ttyUSB1, c3 = COM3."""
+    m = re.fullmatch(r"([auc])(\d+)", port)
+    if m:
+        return dict(_SHORTCUTS)[m.group(1)] + m.group(2)
+    return port
+
+
+class LineCheck:
+    """Follows device sequence numbers and explains every gap.
+
+    A gap is either lines the device dropped itself (its queue was full: records say how many,
+    in `drop`, cumulative) or lines lost on the way (`lost`). Corrupted lines fail their CRC
+    (`corrupt`); a number going backwards is a reordered or repeated line (`reordered`).
+    """
+
+    def __init__(self):
+        self.expected = None
+        self.last_drop = None
+        self.gap = 0  # missing lines not yet explained by a record
+        self.corrupt_unexplained = 0
+        self.lines = self.corrupt = self.noise = self.lost = self.dropped = 0
+        self.reordered = self.restarts = 0
+
+    def corrupt_line(self):
+        self.corrupt += 1
+        self.corrupt_unexplained += 1
+
+    def see(self, msg):
+        self.lines += 1
+        if msg.kind == "hello" and msg.seq == 0 and self.expected is not None:
+            self.restarts += 1  # the device rebooted: numbering starts again
+            self.expected = None
+            self.last_drop = None
+            self.gap = 0
+            self.corrupt_unexplained = 0
+        if self.expected is not None:
+            ahead = (msg.seq - self.expected) % P.SEQ_MOD
+            if ahead >= P.SEQ_MOD // 2:
+                self.reordered += 1
+                return
+            self.gap += ahead
+        self.expected = (msg.seq + 1) % P.SEQ_MOD
+        if "drop" in msg.fields and msg.kind in ("rec", "ok"):
+            self._reconcile(msg.fields["drop"])
+
+    def _reconcile(self, drop):
+        device = 0 if self.last_drop is None else (drop - self.last_drop) % P.SEQ_MOD
+        self.last_drop = drop
+        self.dropped += device
+        unexplained = self.gap - device - self.corrupt_unexplained
+        if unexplained > 0:
+            self.lost += unexplained
+        self.gap = 0
+        self.corrupt_unexplained = 0
+
+    def problems(self):
+        parts = []
+        for name in ("lost", "corrupt", "reordered"):
+            if getattr(self, name):
+                parts.append("%d %s" % (getattr(self, name), name))
+        return parts
+
+
+class Client:
+    """A connection to one pump over any pyserial URL or path.
+
+    Messages that arrive while waiting for a response (records, events, hello) are kept, in
+    order, for messages()/records()/events(); `check` follows sequence numbers.
+    """
+
+    def __init__(self, port, baudrate=115200, timeout_s=3.0, backlog=100_000):
+        self.port = resolve_port(port)
+        self.baudrate = baudrate
+        self.timeout_s = timeout_s
+        self.ser = None
+        self.check = LineCheck()
+        self.backlog = collections.deque()
+        self.backlog_max = backlog
+        self.backlog_overflow = 0
+        self.noise_lines = collections.deque(maxlen=20)  # unframed text, e.g. a traceback
+        self.hseq = 0
+        self.hello = None
+        self._buf = bytearray()
+
+    # ---- connection ----------------------------------------------------------------------
+    def connect(self):
+        try:
+            self.ser = serial.serial_for_url(
+                self.port, baudrate=self.baudrate, timeout=0.05, write_timeout=self.timeout_s
+            )
+        except (serial.SerialException, OSError, ValueError) as e:
+            raise TransportError("cannot open %s: %s" % (self.port, e)) from None
+        return self
+
+    def close(self):
+        if self.ser is not None:
+            self.ser.close()
+            self.ser = None
+
+    def __enter__(self):
+        return self.connect() if self.ser is None else self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- lines ---------------------------------------------------------------------------
+    def _read_line(self, deadline):
+        while True:
+            nl = self._buf.find(b"\n")
+            if nl >= 0:
+                line = bytes(self._buf[: nl + 1])
+                del self._buf[: nl + 1]
+                return line
+            if len(self._buf) > _MAX_PENDING_BYTES:
+                self.noise_lines.append(bytes(self._buf[:80]))
+                self.check.noise += 1
+                self._buf.clear()
+            if time.monotonic() >= deadline:
+                return None
+            try:
+                chunk = self.ser.read(self.ser.in_waiting or 1)
+            except (serial.SerialException, OSError) as e:
+                raise TransportError("reading %s failed: %s" % (self.port, e)) from None
+            self._buf += chunk
+
+    def read_message(self, timeout_s=None):
+        """The next valid device message, or None if none came within timeout_s."""
+        deadline = time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
+        while True:
+            line = self._read_line(deadline)
+            if line is None:
+                return None
+            try:
+                msg = P.parse_line(line)
+            except P.LineError:
+                if b"*" in line:
+                    self.check.corrupt_line()
+                else:
+                    self.check.noise += 1
+                    self.noise_lines.append(line.rstrip())
+                continue
+            self.check.see(msg)
+            if msg.kind == "hello":
+                self.hello = msg.fields
+            return msg
+
+    def _keep(self, msg):
+        if len(self.backlog) >= self.backlog_max:
+            self.backlog.popleft()
+            self.backlog_overflow += 1
+        self.backlog.append(msg)
+
+    # ---- commands ------------------------------------------------------------------------
+    def send(self, name, *args):
+        """Send one checksummed command; returns its sequence number."""
+        if self.ser is None:
+            self.connect()
+        self.hseq = (self.hseq + 1) % P.SEQ_MOD
+        try:
+            self.ser.write(P.encode_command(self.hseq, name, args))
+        except (serial.SerialException, OSError) as e:
+            raise TransportError("writing to %s failed: %s" % (self.port, e)) from None
+        return self.hseq
+
+    def command(self, name, *args, timeout_s=None):
+        """Send a command and wait for its ok (returned) or ask (returned); err raises."""
+        if P.command_spec(name) is None:
+            raise ProtocolError("%s is not a protocol command (see protocol.COMMANDS)" % name)
+        ref = self.send(name, *args)
+        wait = self.timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + wait
+        while True:
+            msg = self.read_message(max(0.0, deadline - time.monotonic()))
+            if msg is None:
+                raise DeviceTimeout("no answer to %s from %s within %g s" % (name, self.port, wait))
+            if msg.kind in ("ok", "err", "ask") and msg.ref == ref:
+                if msg.kind == "err":
+                    raise CommandError(msg.name or name, msg.reason, msg.text)
+                return msg
+            self._keep(msg)
+
+    def confirm(self, ask, timeout_s=None):
+        """Answer an ask with its token: the command runs now (ok) or err raises."""
+        return self.command("confirm", ask.fields["token"], timeout_s=timeout_s)
+
+    def identify(self):
+        """The device's hello fields; refuses a device that speaks another protocol."""
+        fields = self.command("id").fields
+        if fields.get("proto") != P.PROTO_VERSION:
+            raise ProtocolError(
+                "%s speaks protocol %s, this host speaks %d: update one of them"
+                % (self.port, fields.get("proto"), P.PROTO_VERSION)
+            )
+        self.hello = fields
+        return fields
+
+    def status(self):
+        return self.command("status").fields
+
+    def clear_latch(self):
+        """The deliberate two-step latch clear: ask, then confirm with the device's token."""
+        return self.confirm(self.command("clear"))
+
+    # ---- streams -------------------------------------------------------------------------
+    def messages(self, kinds=None, timeout_s=None):
+        """Yield messages (kept ones first), forever; DeviceTimeout if the device goes silent."""
+        wait = self.timeout_s if timeout_s is None else timeout_s
+        while True:
+            msg = self.backlog.popleft() if self.backlog else self.read_message(wait)
+            if msg is None:
+                raise DeviceTimeout("%s sent nothing for %g s" % (self.port, wait))
+            if kinds is None or msg.kind in kinds:
+                yield msg
+
+    def records(self, timeout_s=None):
+        return self.messages(("rec",), timeout_s)
+
+    def events(self, timeout_s=None):
+        return self.messages(("ev",), timeout_s)
+
+    def raise_on_integrity(self):
+        """IntegrityError if any line was lost, corrupted or reordered so far."""
+        problems = self.check.problems()
+        if problems:
+            raise IntegrityError("%s: %s" % (self.port, ", ".join(problems)))

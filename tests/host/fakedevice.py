@@ -1,0 +1,141 @@
+"""A fake pump for host tests: the real firmware serial pieces behind a TCP socket:// port."""
+
+import socket
+import threading
+
+from pumpfw import commands, linein, logout
+from pumpfw import controller as ctl
+from pumpfw import protocol as P
+from pumpfw.schedule import ISATUXIMAB_250
+
+
+class FakeApp:
+    """The dispatcher's app interface, on a virtual clock."""
+
+    fw_version = "0.1.0-fake"
+    board_name = "fake"
+    reset_cause = 1
+
+    def __init__(self):
+        self.controller = ctl.Controller(ISATUXIMAB_250, 400_000)
+        self.clock = logout.RecordClock(1000)
+        self.steps_per_ml = 20_000
+        self.repl = 0
+
+    @property
+    def log_interval_ms(self):
+        return self.clock.interval_ms
+
+    def set_log_interval_ms(self, ms):
+        self.clock.interval_ms = ms
+
+    def set_steps_per_ml(self, n):
+        self.steps_per_ml = n
+        return P.E_OK
+
+    def steps_made(self):
+        return self.controller.delivered_ul * self.steps_per_ml // 1000
+
+    def request_repl(self):
+        self.repl += 1
+
+
+class FakeDevice:
+    """Serves one connection; each loop pass advances the virtual clock by tick_ms.
+
+    burst(n) makes the device produce n records back to back (one per pass, no waiting for the
+    host) and reports, through burst_done, that the producer finished.
+    """
+
+    def __init__(self, tick_ms=10, capacity_bytes=2048, sndbuf_bytes=4096):
+        self.app = FakeApp()
+        self.out = logout.LogOut(capacity_bytes)
+        self.disp = commands.Dispatcher(self.app, self.out)
+        self.app.controller.on_event = self.disp.event
+        self.lines = linein.LineIn(P.MAX_LINE_BYTES)
+        self.tick_ms = tick_ms
+        self.now_ms = 0
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(1)
+        self.url = "socket://127.0.0.1:%d" % self.server.getsockname()[1]
+        self.sndbuf_bytes = sndbuf_bytes
+        self.stop_flag = threading.Event()
+        self.burst_left = 0
+        self.burst_done = threading.Event()
+        self.produced = 0
+        self.corrupt_next = False
+        self.reboot_next = False
+        self.mute = threading.Event()  # set: the device hangs (reads and writes nothing)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def burst(self, n):
+        self.burst_done.clear()
+        self.burst_n = n
+        self.burst_left = n
+
+    def close(self):
+        self.stop_flag.set()
+        self.thread.join(5)
+        self.server.close()
+
+    def _serve(self):
+        self.server.settimeout(5)
+        conn, _ = self.server.accept()
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.sndbuf_bytes)
+        conn.setblocking(False)
+        self.disp.hello()
+        try:
+            while not self.stop_flag.is_set():
+                if self.mute.is_set():
+                    self.stop_flag.wait(0.01)
+                    continue
+                self._pass(conn)
+                if not self.burst_left and not self.out.used:
+                    self.stop_flag.wait(0.001)
+        finally:
+            conn.close()
+
+    def _write(self, conn, view):
+        data = bytes(view)
+        if self.corrupt_next and len(data) > 3:
+            self.corrupt_next = False
+            data = data[:2] + bytes([data[2] ^ 0x01]) + data[3:]
+        try:
+            return conn.send(data)
+        except (BlockingIOError, InterruptedError):
+            return 0  # the host is not reading: never wait
+        except OSError:
+            self.stop_flag.set()  # the host closed the port
+            return 0
+
+    def _pass(self, conn):
+        self.now_ms += self.tick_ms
+        if self.reboot_next:  # what the host sees of a reboot: numbering restarts at a hello
+            self.reboot_next = False
+            self.out.used = 0
+            self.out.seq = 0
+            self.out.dropped = 0
+            self.disp.hello()
+        try:
+            data = conn.recv(256)
+        except (BlockingIOError, InterruptedError):
+            data = b""
+        for b in data:
+            self.disp.handle(self.lines.feed(b), self.lines.line(), self.now_ms)
+        c = self.app.controller
+        c.tick(self.now_ms, c.delivered_ul + (c.rate_ul_h * self.tick_ms) // 3_600_000)
+        if self.burst_left:
+            if self.burst_left == self.burst_n:
+                self.burst_start = (self.now_ms, self.out.dropped)
+            self.disp.record(self.now_ms)
+            self.produced += 1
+            self.burst_left -= 1
+            if not self.burst_left:
+                self.burst_end = (self.now_ms, self.out.dropped)
+                self.burst_done.set()
+        elif self.app.clock.due(self.now_ms):
+            self.disp.record(self.now_ms)
+            self.produced += 1
+        self.out.drain(lambda view: self._write(conn, view))

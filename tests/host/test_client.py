@@ -1,0 +1,145 @@
+"""The protocol client against a fake device speaking the real firmware protocol over TCP."""
+
+import socket
+
+import pytest
+from fakedevice import FakeDevice
+
+from host_tools import client as cl
+from host_tools.errors import CommandError, DeviceTimeout, IntegrityError, ProtocolError
+from host_tools.errors import TransportError
+from pumpfw import controller as ctl
+from pumpfw import protocol as P
+
+
+@pytest.fixture
+def dev():
+    d = FakeDevice()
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def pump(dev):
+    with cl.Client(dev.url, timeout_s=5) as c:
+        yield c
+
+
+def test_port_shortcuts():
+    assert cl.resolve_port("a0") == "/dev/ttyACM0"
+    assert cl.resolve_port("u12") == "/dev/ttyUSB12"
+    assert cl.resolve_port("socket://h:1") == "socket://h:1"
+
+
+def test_connect_failure_is_one_clear_line():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once closed
+    with pytest.raises(TransportError) as exc:
+        cl.Client("socket://127.0.0.1:%d" % port).connect()
+    assert "cannot open" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_identify_and_a_reboot_hello(pump, dev):
+    # The hello sent when the port opens may be flushed by the host's open(): identify() is
+    # the reliable way to learn who is there.
+    ident = pump.identify()
+    assert ident["proto"] == P.PROTO_VERSION and ident["steps_per_ml"] == 20_000
+    pump.status()
+    dev.reboot_next = True
+    hello = next(pump.messages(("hello",)))
+    assert hello.seq == 0 and hello.fields["board"] == "fake" and pump.hello == hello.fields
+    pump.status()
+    assert pump.check.restarts == 1 and pump.check.lost == 0 and pump.check.reordered == 0
+
+
+def test_a_command_and_its_events(pump, dev):
+    ok = pump.command("start", 2)
+    assert ok.kind == "ok" and ok.fields == {"inf": 2}
+    names = []
+    for ev in pump.events():
+        names.append(ev.name)
+        if ev.name == "rate":
+            break
+    assert names == ["start", "rate"]
+    pump.command("interval", 100)
+    rec = next(pump.records())
+    assert rec.fields["inf"] == 2 and rec.fields["st"] == "running"
+    with pytest.raises(CommandError) as exc:
+        pump.command("resume")
+    assert exc.value.reason == "state" and "resume" in str(exc.value)
+    pump.command("ir", 3)
+    assert dev.app.controller.state == ctl.DISCONTINUED
+    with pytest.raises(CommandError) as exc:
+        pump.command("start", 1)
+    assert exc.value.reason == "latched"
+    ok = pump.clear_latch()
+    assert ok.name == "clear" and dev.app.controller.state == ctl.IDLE
+    pump.raise_on_integrity()
+    assert pump.check.lost == 0 and pump.check.lines > 5
+
+
+def test_unknown_commands_are_refused_before_sending(pump):
+    with pytest.raises(ProtocolError):
+        pump.command("frobnicate")
+
+
+def test_timeouts_are_errors(dev):
+    with cl.Client(dev.url, timeout_s=0.2) as pump:
+        dev.mute.set()  # the device stops answering but keeps the port open
+        with pytest.raises(DeviceTimeout) as exc:
+            pump.command("status")
+        assert "no answer to status" in str(exc.value)
+        with pytest.raises(DeviceTimeout) as exc:
+            next(pump.records())
+        assert "sent nothing" in str(exc.value)
+
+
+def test_a_corrupted_line_is_detected_and_not_delivered(pump, dev):
+    pump.identify()
+    pump.command("interval", 100)
+    dev.corrupt_next = True  # the next bytes written: records only, no response is pending
+    records = pump.records()
+    for _ in range(50):
+        next(records)
+        if pump.check.corrupt:
+            break
+    pump.status()  # its drop field reconciles the gap the corrupt line left
+    assert pump.check.corrupt == 1 and pump.check.lost == 0
+    with pytest.raises(IntegrityError) as exc:
+        pump.raise_on_integrity()
+    assert "1 corrupt" in str(exc.value)
+
+
+def test_lost_and_reordered_lines_are_counted():
+    check = cl.LineCheck()
+    lines = [P.frame(s, "ev pause t_ms=%d" % s) for s in range(10)]
+    lines.append(P.frame(10, P.encode_ok(None, "status", "drop=0")))
+    for i in (0, 1, 2, 4, 3, 5, 7, 8, 9, 10):  # 6 lost, 3 late
+        check.see(P.parse_line(lines[i]))
+    assert (check.lost, check.reordered, check.dropped) == (2, 1, 0)
+    # A reboot (hello with seq 0) restarts the numbering without a false alarm.
+    check.see(P.parse_line(P.frame(0, "hello proto=1")))
+    check.see(P.parse_line(P.frame(1, "ev pause t_ms=1")))
+    assert (check.lost, check.restarts) == (2, 1)
+
+
+def test_host_stops_reading_producer_never_stalls_and_drop_count_is_right(dev):
+    with cl.Client(dev.url, timeout_s=10) as pump:
+        pump.command("interval", 60_000)
+        start = pump.status()  # baseline for the drop counter
+        # The host reads nothing while the device produces 20 000 records back to back.
+        dev.burst(20_000)
+        assert dev.burst_done.wait(60), "the producer stalled"
+        (t0_ms, dropped0), (t1_ms, dropped1) = dev.burst_start, dev.burst_end
+        dropped = dropped1 - dropped0
+        assert dropped > 0  # the socket and the queue really filled up
+        final = pump.status()  # every line before it is now in the backlog
+        recs = [m for m in pump.backlog if m.kind == "rec" and t0_ms <= m.fields["t_ms"] <= t1_ms]
+        assert len(recs) + dropped == 20_000
+        # The drops are reported by the first line after the stall that carries `drop`. (Clock
+        # records made while the queue is still full are dropped and counted too.)
+        assert final["drop"] - start["drop"] == pump.check.dropped
+        assert dropped <= pump.check.dropped <= dev.out.dropped
+        assert pump.check.lost == 0
+        pump.raise_on_integrity()
