@@ -189,7 +189,8 @@ class Client:
         while True:
             msg = self.read_message(max(0.0, deadline - time.monotonic()))
             if msg is None:
-                raise DeviceTimeout("no answer to %s from %s within %g s" % (name, self.port, wait))
+                text = "no answer to %s from %s within %g s" % (name, self.port, wait)
+                raise DeviceTimeout(text)
             if msg.kind in ("ok", "err", "ask") and msg.ref == ref:
                 if msg.kind == "err":
                     raise CommandError(msg.name or name, msg.reason, msg.text)
