@@ -142,16 +142,19 @@ def _comment(text):
 
 
 class SeqTracker:
-    """Checks device sequence numbers line by line: gaps (lines missing) and reordering.
+    """Checks device sequence numbers line by line: gaps (lines never received) and reordering.
 
-    A `hello` with sequence 0 is a board reset: numbering starts again, which is not a gap.
+    A line received corrupted still used up its number: note it with corrupt() and it is not
+    counted again as missing. A `hello` with sequence 0 is a board reset: numbering starts
+    again, which is not a gap.
     """
 
     def __init__(self):
         self.expected = None
+        self.corrupt_since = 0
 
-    def reset(self):
-        self.expected = None
+    def corrupt(self):
+        self.corrupt_since += 1
 
     def check(self, seq, kind):
         """-> (missing_before, reordered) for a decoded line."""
@@ -161,17 +164,23 @@ class SeqTracker:
         elif seq != self.expected:
             ahead = (seq - self.expected) % protocol.SEQ_MOD
             if ahead < protocol.SEQ_MOD // 2:
-                missing = ahead
+                missing = max(0, ahead - self.corrupt_since)
             else:
                 reordered = True
         if not reordered:
             self.expected = (seq + 1) % protocol.SEQ_MOD
+            self.corrupt_since = 0
         return missing, reordered
 
 
 def decode(raw):
-    """raw bytes -> (Message or None, error reason name or "", error text)."""
+    """raw bytes -> (Message or None, error reason name or "", error text). The reason is a
+    protocol.REASONS name, or "unframed" for text without any *CRC (a REPL banner, a
+    traceback): only a line that carries a checksum can fail it."""
     try:
         return protocol.parse_line(raw), "", ""
     except protocol.LineError as exc:
-        return None, protocol.REASONS[exc.reason], exc.text
+        reason = protocol.REASONS[exc.reason]
+        if reason == "checksum" and b"*" not in raw:
+            reason = "unframed"
+        return None, reason, exc.text

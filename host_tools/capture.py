@@ -1,11 +1,9 @@
 """`pumpctl capture`: record every device line to a capture file, riding out USB reconnects."""
 
 import errno
-import glob
 import sys
 import time
 
-import serial
 from serial.tools import list_ports
 
 from host_tools import capfile, logs
@@ -22,8 +20,8 @@ class CaptureStats:
     def __init__(self):
         self.lines = 0
         self.checksum_failures = 0
-        self.undecodable = 0  # lines with a good frame but a bad body, or bad encoding
-        self.partial = 0  # lines cut short by a disconnect (no end of line)
+        self.undecodable = 0  # unframed text, bad encoding, or a good frame with a bad body
+        self.partial = 0  # undecodable lines cut short by a disconnect (no end of line)
         self.seq_gaps = 0
         self.seq_missing = 0
         self.reordered = 0
@@ -34,11 +32,13 @@ class CaptureStats:
 
     def feed(self, raw):
         self.lines += 1
-        if not raw.endswith(b"\n"):
-            self.partial += 1
         msg, reason, _ = capfile.decode(raw)
         if msg is None:
-            if reason == "checksum":
+            if reason != "unframed":
+                self._seq.corrupt()
+            if not raw.endswith(b"\n"):
+                self.partial += 1
+            elif reason == "checksum":
                 self.checksum_failures += 1
             else:
                 self.undecodable += 1
@@ -155,28 +155,32 @@ def _close(port):
 
 
 # ---- the command --------------------------------------------------------------------------
-_SHORTCUTS = {"a": "/dev/ttyACM%s", "u": "/dev/ttyUSB%s", "c": "COM%s"}
 
 
 def resolve_port(name):
-    """mpremote-style shortcuts (a0 = /dev/ttyACM0, u0, c3), `auto`, or any pyserial URL."""
-    if len(name) >= 2 and name[0] in _SHORTCUTS and name[1:].isdigit():
-        return _SHORTCUTS[name[0]] % name[1:]
+    """client.resolve_port's shortcuts (a0 = /dev/ttyACM0, u0, c3), plus `auto`: the one USB
+    serial port there is."""
+    from host_tools import client  # the protocol client opens ports for every tool
+
     if name != "auto":
-        return name
-    found = sorted(p.device for p in list_ports.comports()) or sorted(glob.glob("/dev/ttyACM*"))
+        return client.resolve_port(name)
+    found = sorted(p.device for p in list_ports.comports() if p.vid is not None)
     if len(found) != 1:
-        raise UserError("--port auto found %d serial ports (%s): name one with --port"
-                           % (len(found), ", ".join(found) or "none"))
+        raise UserError("--port auto found %d USB serial ports (%s): name one with --port"
+                        % (len(found), ", ".join(found) or "none"))
     return found[0]
 
 
-def serial_opener(url, baud=115200):
-    """open_port() for run(): a pyserial port (device path or URL such as socket://...)."""
+def client_opener(url):
+    """open_port() for run(): the protocol client's connection; its pyserial port is read raw
+    (the client's own reader decodes and drops what does not decode, a capture keeps it)."""
+    from host_tools import client, errors
 
     def open_port():
-        return serial.serial_for_url(url, baudrate=baud, timeout=READ_TIMEOUT_S,
-                                     exclusive=True if url.startswith("/dev/") else None)
+        try:
+            return client.Client(url).connect().ser
+        except errors.TransportError as exc:
+            raise OSError(str(exc)) from None
 
     return open_port
 
@@ -186,7 +190,7 @@ def _open_error(url, exc):
     if getattr(exc, "errno", None) == errno.EBUSY or "busy" in text or "lock" in text:
         return "port %s is busy: close the other program using it (another pumpctl, mpremote, a" \
                " terminal)" % url
-    return "cannot open port %s (%s): check the cable and --port" % (url, text)
+    return "%s: check the cable and --port" % text
 
 
 def argparse_capture(parser):
@@ -204,7 +208,7 @@ def do_capture(args, open_port=None):
     if args.duration is not None and args.duration <= 0:
         raise UserError("--duration must be > 0 seconds")
     url = resolve_port(args.port) if open_port is None else args.port
-    open_port = open_port or serial_opener(url)
+    open_port = open_port or client_opener(url)
     try:
         first = open_port()
     except OSError as exc:

@@ -131,6 +131,8 @@ def _decode_into(row, raw, seq, message_rows):
     msg, reason, text = capfile.decode(raw)
     if msg is None:
         row.update(kind="corrupt", status=reason, error=text)
+        if reason != "unframed":
+            seq.corrupt()
         return
     row["kind"], row["seq"] = msg.kind, msg.seq
     row["missing_before"], row["reordered"] = seq.check(msg.seq, msg.kind)

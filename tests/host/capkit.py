@@ -1,0 +1,94 @@
+"""Test helper: device lines from the real controller on a virtual clock, and capture files."""
+
+from host_tools import capfile
+from pumpfw import controller as ctl
+from pumpfw import preview
+from pumpfw import protocol as P
+from pumpfw.schedule import DEFAULT_REGIMEN
+
+MIN = 60_000
+HOST_NS0 = 1_800_000_000 * 10**9  # host clock of device t_ms = 0
+STEPS_PER_ML = 20_000
+
+
+class VirtualDevice:
+    """The controller, an ideal pump and the protocol's encoders, as the firmware wires them:
+    one framed line per event, and a record every interval_ms. lines: [(t_ms, raw bytes)]."""
+
+    def __init__(self, regimen=DEFAULT_REGIMEN, interval_ms=MIN):
+        self.regimen = regimen
+        self.interval_ms = interval_ms
+        self.seq = 0
+        self.now = 0
+        self.lines = []
+        self.c = ctl.Controller(regimen, regimen.max_rate_ul_h(), self._on_event)
+        self.pump = preview.IdealPump(regimen.volume_ul)
+        self.results = []  # the controller's own numbers, per infusion
+
+    def _emit(self, t_ms, body):
+        self.lines.append((t_ms, P.frame(self.seq, body)))
+        self.seq = (self.seq + 1) % P.SEQ_MOD
+
+    def _on_event(self, code, now_ms, a, b):
+        self._emit(now_ms, P.encode_event(code, now_ms, a, b))
+
+    def hello(self):
+        self._emit(self.now, P.encode_hello("0.1.0", "virtual", STEPS_PER_ML, 400_000, 60_000, 1))
+
+    def record(self):
+        steps = self.pump.delivered_ul() * STEPS_PER_ML // 1000
+        self._emit(self.now, P.encode_record(self.now, self.c, steps, 0))
+
+    def infusion(self, number, inputs=(), gap_before_ms=10 * MIN):
+        """Run one infusion to its end; inputs: (t_ms from its start, kind, arg)."""
+        self.now += gap_before_ms
+        self.pump = preview.IdealPump(self.regimen.volume_ul)
+        start = self.now
+        assert self.c.start(start, number) == ctl.OK
+        self.record()
+        pending = sorted((start + t, kind, arg) for t, kind, arg in inputs)
+        next_rec = start + self.interval_ms
+        while self.c.active():
+            candidates = [next_rec]
+            if pending:
+                candidates.append(pending[0][0])
+            if self.c.next_change_ms() >= 0:
+                candidates.append(self.c.next_change_ms())
+            finish = self.pump.ms_to_finish(self.c.rate_ul_h)
+            if finish >= 0:
+                candidates.append(self.now + finish)
+            nxt = min(candidates)
+            self.pump.run(self.c.rate_ul_h, nxt - self.now)
+            self.now = nxt
+            self.c.tick(self.now, self.pump.delivered_ul())
+            while pending and pending[0][0] <= self.now and self.c.active():
+                _, kind, arg = pending.pop(0)
+                assert preview._apply(self.c, self.now, kind, arg) == ctl.OK
+            if self.now == next_rec or not self.c.active():
+                self.record()
+                next_rec += self.interval_ms
+        self.results.append({"infusion": number, "elapsed_ms": self.c.elapsed_ms(),
+                             "infusing_ms": self.c.infusing_ms(),
+                             "delivered_ul": self.c.delivered_ul,
+                             "interruptions": self.c.interruptions})
+        return self.results[-1]
+
+
+def write_capture(path, lines, markers=()):
+    """A capture file as `pumpctl capture` writes it; host time follows device time.
+    markers: (index in lines, kind, text) placed before that line."""
+    with capfile.CaptureWriter(path, port="virtual", host_ns=HOST_NS0) as w:
+        for i, (t_ms, raw) in enumerate(lines):
+            for at, kind, text in markers:
+                if at == i:
+                    w.mark(kind, HOST_NS0 + t_ms * 10**6, text)
+            w.line(raw, HOST_NS0 + t_ms * 10**6 + 1000)
+    return path
+
+
+def corrupt(raw):
+    """Same length, one body digit changed, CRC kept: a checksum failure."""
+    star = raw.rindex(b"*")
+    i = next(k for k in range(star - 1, 0, -1) if raw[k : k + 1].isdigit())
+    digit = b"1" if raw[i : i + 1] != b"1" else b"2"
+    return raw[:i] + digit + raw[i + 1 :]
