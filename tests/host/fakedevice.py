@@ -1,7 +1,9 @@
 """A fake pump for host tests: the real firmware serial pieces behind a TCP socket:// port."""
 
+import os
 import socket
 import threading
+import tty
 
 from pumpfw import commands, linein, logout
 from pumpfw import controller as ctl
@@ -47,7 +49,7 @@ class FakeDevice:
     host) and reports, through burst_done, that the producer finished.
     """
 
-    def __init__(self, tick_ms=10, capacity_bytes=2048, sndbuf_bytes=4096):
+    def __init__(self, tick_ms=10, capacity_bytes=2048, sndbuf_bytes=4096, pty=False):
         self.app = FakeApp()
         self.out = logout.LogOut(capacity_bytes)
         self.disp = commands.Dispatcher(self.app, self.out)
@@ -55,10 +57,14 @@ class FakeDevice:
         self.lines = linein.LineIn(P.MAX_LINE_BYTES)
         self.tick_ms = tick_ms
         self.now_ms = 0
-        self.server = socket.socket()
-        self.server.bind(("127.0.0.1", 0))
-        self.server.listen(1)
-        self.url = "socket://127.0.0.1:%d" % self.server.getsockname()[1]
+        if pty:
+            self.server = PtyPort()
+            self.url = self.server.path
+        else:
+            self.server = socket.socket()
+            self.server.bind(("127.0.0.1", 0))
+            self.server.listen(1)
+            self.url = "socket://127.0.0.1:%d" % self.server.getsockname()[1]
         self.sndbuf_bytes = sndbuf_bytes
         self.stop_flag = threading.Event()
         self.burst_left = 0
@@ -139,3 +145,45 @@ class FakeDevice:
             self.disp.record(self.now_ms)
             self.produced += 1
         self.out.drain(lambda view: self._write(conn, view))
+
+
+class PtyPort:
+    """A pseudo-terminal: the host opens `path` like /dev/ttyACM0; the device uses the master."""
+
+    def __init__(self):
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)  # no echo, no CR/LF translation: bytes pass as on USB CDC
+        os.set_blocking(self.master, False)
+        self.path = os.ttyname(self.slave)
+
+    # The socket calls FakeDevice uses, on the master side.
+    def settimeout(self, _s):
+        pass
+
+    def accept(self):
+        return self, None
+
+    def setsockopt(self, *_args):
+        pass
+
+    def setblocking(self, _flag):
+        pass
+
+    def recv(self, n):
+        try:
+            return os.read(self.master, n)
+        except BlockingIOError:
+            raise
+        except OSError:
+            return b""  # no host has the slave open
+
+    def send(self, data):
+        return os.write(self.master, data)
+
+    def close(self):
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.master = self.slave = -1

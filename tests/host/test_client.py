@@ -79,6 +79,18 @@ def test_a_command_and_its_events(pump, dev):
     assert pump.check.lost == 0 and pump.check.lines > 5
 
 
+def test_a_pty_path_works_like_a_usb_port():
+    dev = FakeDevice(pty=True)
+    try:
+        with cl.Client(dev.url, timeout_s=5) as pump:
+            assert pump.identify()["board"] == "fake"
+            assert pump.command("start", 1).fields == {"inf": 1}
+            assert pump.status()["st"] == "running"
+            pump.raise_on_integrity()
+    finally:
+        dev.close()
+
+
 def test_unknown_commands_are_refused_before_sending(pump):
     with pytest.raises(ProtocolError):
         pump.command("frobnicate")
