@@ -1,0 +1,195 @@
+# The `hw` object of the virtual board (docs/board-layer.md), running inside MicroPython: clock,
+# serial, button levels, watchdog and power belong to the harness (host_tools/sim/vboard.mjs),
+# reached through the JS module `vboard`. Also the Runner the harness drives, one tick per call.
+#
+# Costs measured on the WebAssembly build under Node (docs/virtual-board.md): a Python -> JS call
+# with int arguments is ~0.1-0.3 us; bytes cross as (address, length) of a buffer in the VM's
+# memory, which the harness reads and writes directly (~0.3 us per call, any length), because
+# converting a Uint8Array element by element costs ~20 us per 64 bytes.
+import gc
+import io
+import os
+import sys
+
+from uctypes import addressof
+
+from pumpfw.ticks import ticks_diff
+
+BUTTON_NAMES = ("pause", "ir", "ok")  # as pumpfw.hw_mcu names them
+FS_ROOT = "/flash"  # kept across power cycles by the harness, like littlefs on a board
+
+
+class SimPort:
+    """The USB serial: bytes the host sent, and a bounded device-side TX buffer (never blocks)."""
+
+    def __init__(self, vb):
+        self._rx_into = vb.rx_into
+        self._tx = vb.tx
+
+    def read_into(self, buf):
+        n = len(buf)
+        return self._rx_into(addressof(buf), n) if n else 0
+
+    def write(self, buf):
+        n = len(buf)
+        return self._tx(addressof(buf), n) if n else 0
+
+
+class SimPin:
+    """An input pin whose level the harness sets; an edge calls the handler, as an IRQ would."""
+
+    IRQ_FALLING = 4  # rp2 values
+    IRQ_RISING = 8
+
+    def __init__(self, name, level):
+        self.name = name
+        self.level = level
+        self._handler = None
+        self._trigger = 0
+
+    def value(self, level=None):
+        if level is None:
+            return self.level
+        # An input: writing does nothing, as on a board.
+
+    def irq(self, handler=None, trigger=IRQ_FALLING | IRQ_RISING, hard=False):
+        self._handler = handler
+        self._trigger = trigger
+        return self
+
+    def set_level(self, level):
+        level = 1 if level else 0
+        if level == self.level:
+            return
+        self.level = level
+        edge = self.IRQ_RISING if level else self.IRQ_FALLING
+        if self._handler is not None and self._trigger & edge:
+            self._handler(self)
+
+
+def make_stepper(hw, board):
+    """The virtual stepper (pumpfw.stepper_virtual) on the harness clock; replaceable in tests."""
+    from pumpfw.stepper_virtual import VirtualStepper
+
+    min_interval_us = -(-1_000_000 // board.MAX_STEP_HZ)
+    return VirtualStepper(hw.ticks_us, min_interval_us, record=False)
+
+
+class HwSim:
+    """hw for boards/sim.py. `vb` is the harness's `vboard` JS module."""
+
+    fs_root = FS_ROOT
+
+    def __init__(self, vb, board, stepper_factory=make_stepper):
+        self.board = board
+        self._vb = vb
+        # JS functions as attributes: hw.ticks_us() is one call into the harness, no wrapper.
+        self.ticks_us = vb.ticks_us
+        self.ticks_ms = vb.ticks_ms
+        self.wdt_feed = vb.wdt_feed
+        self.reset_cause = vb.reset_cause()
+        self.port = SimPort(vb)
+        released = 1 if getattr(board, "BUTTON_ACTIVE_LOW", True) else 0
+        self.buttons = {}
+        for name in BUTTON_NAMES:
+            self.buttons[name] = SimPin(name, released)
+        try:
+            os.mkdir(FS_ROOT)
+        except OSError:
+            pass  # kept from the previous boot
+        self._wdt_ms = 0
+        self.stepper = stepper_factory(self, board)
+        self.stepper.halt()
+
+    def wdt_start(self, timeout_ms):
+        # Like machine.WDT: cannot be stopped or changed once started.
+        if not self._wdt_ms:
+            self._wdt_ms = timeout_ms
+            self._vb.wdt_start(timeout_ms)
+
+    def wdt_armed(self):
+        return self._wdt_ms != 0
+
+    def reboot_to_repl(self):
+        # The virtual board has no REPL to come back to: report it and stop, motor off.
+        self._vb.exited("reboot_to_repl")
+        raise SystemExit
+
+    def idle(self, max_ms=0):
+        return  # the harness moves time between ticks
+
+
+def _load(path):
+    """'package.module:Name' -> the object."""
+    mod_name, _, attr = path.partition(":")
+    mod = __import__(mod_name, None, None, (attr,))
+    return getattr(mod, attr)
+
+
+class Runner:
+    """What the harness calls: tick() once per loop pass; set_pin() on an edge; steps()."""
+
+    def __init__(self, vb, entry, board_name="board"):
+        self._vb = vb
+        self.app = None
+        self.dead = False
+        board = __import__(board_name)
+        self.hw = HwSim(vb, board)
+        self.steps_per_ml = board.STEPS_PER_ML
+        self.active_low = getattr(board, "BUTTON_ACTIVE_LOW", True)
+        try:
+            self.app = _load(entry)(self.hw)
+        except Exception as exc:  # noqa: BLE001 - a boot failure is a crash like any other
+            self._crash(exc)
+
+    def tick(self):
+        """One app.step(); returns ms until the app wants the next one, or -1 once stopped."""
+        if self.dead:
+            return -1
+        app = self.app
+        try:
+            app.step()
+            wake = app.next_wake_ms()
+        except KeyboardInterrupt:  # the loop left for the REPL (Ctrl-C when idle, `repl`)
+            self._halt()
+            self._vb.exited("KeyboardInterrupt")
+            return -1
+        except SystemExit:
+            self._halt()
+            return -1
+        except Exception as exc:  # noqa: BLE001 - reported to the harness, motor off
+            self._crash(exc)
+            return -1
+        clock = getattr(app, "clock", None)
+        if clock is not None and hasattr(clock, "ms"):
+            # pumpfw.app.App: next_wake_ms() is on its monotonic clock (app.clock.ms).
+            return wake - clock.ms
+        return ticks_diff(wake, self.hw.ticks_ms())
+
+    def set_pin(self, name, level):
+        self.hw.buttons[name].set_level(level)
+
+    def steps(self):
+        return self.hw.stepper.steps()
+
+    def motor_on(self):
+        return 1 if self.hw.stepper.enabled() else 0
+
+    def heap_used(self):
+        return gc.mem_alloc()
+
+    def _halt(self):
+        self.dead = True
+        try:
+            if self.app is not None:
+                self.app.shutdown()
+        except Exception:  # noqa: BLE001 - the driver itself still gets halted below
+            pass
+        self.hw.stepper.halt()
+
+    def _crash(self, exc):
+        self._halt()
+        text = io.StringIO()
+        sys.print_exception(exc, text)
+        sys.print_exception(exc)  # to the serial, as a board prints it on the USB console
+        self._vb.crash(type(exc).__name__, str(exc), text.getvalue())

@@ -1,0 +1,193 @@
+// The virtual board harness: the firmware on real MicroPython (WebAssembly) on a virtual clock,
+// its USB serial, a control side channel and an MT-SICS balance, each on a 127.0.0.1 TCP port.
+// Usage: node host_tools/sim/vboard.mjs [--fast | --scale K | --hold] [--entry mod:Factory] ...
+// Prints one JSON line of endpoints once the board has booted; see docs/virtual-board.md.
+import net from "node:net";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { repoRoot } from "../../tests/mpy/mpyfs.mjs";
+import { Balance } from "./balance.mjs";
+import { VirtualBoard } from "./board.mjs";
+
+const { values: args } = parseArgs({
+  options: {
+    entry: { type: "string", default: "pumpfw.app:App" },
+    board: { type: "string", default: "sim" },
+    lib: { type: "string", multiple: true, default: [] },
+    fast: { type: "boolean", default: false },
+    hold: { type: "boolean", default: false },
+    scale: { type: "string", default: "1" },
+    "serial-port": { type: "string", default: "0" },
+    "control-port": { type: "string", default: "0" },
+    "balance-port": { type: "string", default: "0" },
+    "heap-kb": { type: "string", default: "256" },
+    "tick-us": { type: "string", default: "1000" },
+    "tx-buffer": { type: "string", default: "4096" },
+    "ticks-offset-ms": { type: "string", default: "0" },
+    seed: { type: "string", default: "1" },
+    "exit-on-stdin-eof": { type: "boolean", default: false },
+    verbose: { type: "boolean", default: false },
+  },
+});
+
+const num = (name) => {
+  const v = Number(args[name]);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name}: not a number >= 0: ${args[name]}`);
+  return v;
+};
+const initialMode = args.fast
+  ? { kind: "fast", scale: 1 }
+  : args.hold
+    ? { kind: "hold", scale: 1, targetUs: 0 }
+    : { kind: "scale", scale: num("scale") };
+
+const board = new VirtualBoard({
+  repoRoot,
+  entry: args.entry,
+  board: args.board,
+  libDirs: args.lib.map((d) => path.resolve(d)),
+  heapKb: num("heap-kb"),
+  tickUs: Math.max(1, num("tick-us")),
+  txBufferBytes: num("tx-buffer"),
+  ticksOffsetUs: num("ticks-offset-ms") * 1000,
+  verbose: args.verbose,
+  mode: initialMode,
+});
+const balance = new Balance(
+  () => ({ worldUs: board.nowUs(), steps: board.steps(), stepsPerMl: board.stepsPerMl || 1 }),
+  num("seed"),
+);
+
+// ---- the control channel: JSON lines in, JSON lines out (replies carry the request's id) -----
+const controls = new Set();
+const emit = (event, data) => {
+  const line = JSON.stringify({ event, vtime_ms: Math.floor(board.worldUs / 1000), ...data }) + "\n";
+  for (const c of controls) c.write(line);
+};
+
+function holdAt(targetUs) {
+  board.setMode({ kind: "hold", scale: 1, targetUs });
+  return board.reach(targetUs);
+}
+
+async function handle(req) {
+  switch (req.cmd) {
+    case "status":
+      return board.status();
+    case "press":
+    case "release":
+      board.setButton(req.button, req.cmd === "press");
+      return {};
+    case "fast":
+      board.setMode({ kind: "fast", scale: 1 });
+      return {};
+    case "scale":
+      if (!(req.k > 0)) throw new Error("scale needs k > 0");
+      board.setMode({ kind: "scale", scale: req.k });
+      return {};
+    case "hold":
+      board.setMode({ kind: "hold", scale: 1, targetUs: board.nowUs() });
+      return board.status();
+    case "advance":
+      if (!(req.ms >= 0)) throw new Error("advance needs ms >= 0");
+      await holdAt(board.nowUs() + req.ms * 1000);
+      return board.status();
+    case "run_until":
+      if (!(req.ms >= 0)) throw new Error("run_until needs ms >= 0");
+      await holdAt(Math.max(board.nowUs(), req.ms * 1000));
+      return board.status();
+    case "power_cut":
+      await board.powerOff();
+      return board.status();
+    case "power_restore":
+      await board.powerOn("power_on");
+      return board.status();
+    case "host_reading":
+      board.setHostReading(Boolean(req.on));
+      return {};
+    case "balance":
+      if (req.noise_g !== undefined) balance.noiseG = Number(req.noise_g);
+      if (req.evap_g_per_h !== undefined) balance.setEvaporation(Number(req.evap_g_per_h));
+      return { noise_g: balance.noiseG, evap_g_per_h: balance.evapGPerH, gross_g: balance.grossG() };
+    case "quit":
+      setImmediate(quit);
+      return {};
+    default:
+      throw new Error(`unknown cmd ${JSON.stringify(req.cmd)}`);
+  }
+}
+
+function serveControl(sock) {
+  controls.add(sock);
+  let pending = "";
+  sock.on("data", (chunk) => {
+    pending += chunk.toString("utf8");
+    let nl;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      const text = pending.slice(0, nl).trim();
+      pending = pending.slice(nl + 1);
+      if (!text) continue;
+      let req;
+      try {
+        req = JSON.parse(text);
+      } catch (err) {
+        sock.write(JSON.stringify({ ok: false, error: "not JSON" }) + "\n");
+        continue;
+      }
+      handle(req).then(
+        (res) => sock.write(JSON.stringify({ id: req.id, ok: true, ...res }) + "\n"),
+        (err) => sock.write(JSON.stringify({ id: req.id, ok: false, error: err.message }) + "\n"),
+      );
+    }
+  });
+  sock.on("close", () => controls.delete(sock));
+  sock.on("error", () => controls.delete(sock));
+}
+
+// ---- events: on the control channel and on stderr ------------------------------------------
+board.on("boot", (b) => emit("boot", b));
+board.on("off", () => emit("power_off", {}));
+board.on("reset", (cause) => {
+  process.stderr.write(`vboard: reset (${cause}) at ${Math.floor(board.worldUs / 1000)} ms\n`);
+  emit("reset", { cause });
+});
+board.on("exit", (why) => emit("exit", { why }));
+board.on("crash", (c) => {
+  // Type and message only (and the firmware's own traceback): never the VM's JS source.
+  process.stderr.write(`vboard: firmware crashed: ${c.type}: ${c.message}\n${c.traceback}`);
+  emit("crash", c);
+});
+
+const servers = [];
+function quit() {
+  for (const s of servers) s.close();
+  for (const c of controls) c.destroy();
+  board.shutdown();
+  process.exit(0);
+}
+process.on("SIGINT", quit);
+process.on("SIGTERM", quit);
+if (args["exit-on-stdin-eof"]) {
+  process.stdin.on("end", quit);
+  process.stdin.resume();
+}
+
+const listen = (handler, port) =>
+  new Promise((resolve) => {
+    const s = net.createServer(handler);
+    s.listen(port, "127.0.0.1", () => resolve(s));
+  });
+
+try {
+  servers.push(await board.listenSerial(num("serial-port")));
+  servers.push(await listen(serveControl, num("control-port")));
+  servers.push(await balance.listen(num("balance-port")));
+  await board.powerOn("power_on");
+} catch (err) {
+  process.stderr.write(`vboard: cannot start: ${err.type || err.name}: ${err.message}\n`);
+  process.exit(2);
+}
+const [serial, control, bal] = servers.map((s) => `socket://127.0.0.1:${s.address().port}`);
+process.stdout.write(
+  JSON.stringify({ serial, control, balance: bal, pty: null, pid: process.pid, entry: args.entry }) + "\n",
+);

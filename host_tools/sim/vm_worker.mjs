@@ -1,0 +1,271 @@
+// One power-on of the virtual board: a MicroPython VM in a worker thread, on the virtual clock.
+// A power cycle or a watchdog reset ends this worker and starts a fresh one (vboard.mjs): the
+// WebAssembly build keeps its proxies in globalThis, so one VM per thread keeps reboots clean.
+import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
+import { parentPort, workerData } from "node:worker_threads";
+import { copyTree } from "../../tests/mpy/mpyfs.mjs";
+import fs from "node:fs";
+import path from "node:path";
+import { FLASH_ROOT, writeFlash, readFlash } from "./flashfs.mjs";
+
+const cfg = workerData;
+const PERIOD = 2 ** 30;
+const SLICE_MS = 8; // wall time per run slice before yielding to messages
+
+// ---- the virtual world, as this board sees it ----------------------------------------------
+let worldUs = cfg.worldUs; // harness time, monotonic across boots (a double: exact to 2^53)
+const bootUs = cfg.worldUs - cfg.ticksOffsetUs; // board ticks = worldUs - bootUs
+let mode = cfg.mode; // {kind: "fast" | "scale" | "hold", scale, targetUs}
+let anchorWall = performance.now();
+let anchorWorld = worldUs;
+let nextWakeUs = worldUs; // when the app wants its next tick
+let inputPending = false;
+let dead = false; // the firmware stopped (crash, exit): time still runs for the watchdog
+let wdtTimeoutUs = 0;
+let wdtFedUs = 0;
+const rx = []; // Uint8Arrays the host sent, oldest first
+let rxHead = 0; // bytes of rx[0] already taken
+let txUsed = 0; // bytes in the device-side TX buffer, not yet taken by the host
+let txOut = []; // bytes written since the last post
+let lastState = "";
+let runner = null;
+let M = null;
+
+const post = (msg, transfer) => parentPort.postMessage(msg, transfer);
+
+function txPush(bytes) {
+  const n = Math.min(bytes.length, cfg.txBufferBytes - txUsed);
+  if (n > 0) {
+    txOut.push(bytes.slice(0, n));
+    txUsed += n;
+  }
+  return n;
+}
+
+const enc = new TextEncoder();
+const vboard = {
+  ticks_us: () => Math.floor(worldUs - bootUs) % PERIOD,
+  ticks_ms: () => Math.floor((worldUs - bootUs) / 1000) % PERIOD,
+  reset_cause: () => cfg.resetCause,
+  rx_into(addr, n) {
+    let done = 0;
+    while (done < n && rx.length) {
+      const chunk = rx[0];
+      const take = Math.min(n - done, chunk.length - rxHead);
+      M.HEAPU8.set(chunk.subarray(rxHead, rxHead + take), addr + done);
+      done += take;
+      rxHead += take;
+      if (rxHead === chunk.length) {
+        rx.shift();
+        rxHead = 0;
+      }
+    }
+    return done;
+  },
+  tx: (addr, n) => txPush(M.HEAPU8.subarray(addr, addr + n)),
+  wdt_start(timeoutMs) {
+    wdtTimeoutUs = timeoutMs * 1000;
+    wdtFedUs = worldUs;
+  },
+  wdt_feed() {
+    wdtFedUs = worldUs;
+  },
+  crash(type, message, traceback) {
+    dead = true;
+    post({ t: "crash", type, message, traceback, worldUs });
+  },
+  exited(why) {
+    dead = true;
+    post({ t: "exit", why, worldUs });
+  },
+};
+
+// ---- boot ----------------------------------------------------------------------------------
+function stdout(line) {
+  txPush(enc.encode(line + "\r\n")); // print() reaches the USB serial, as on a board
+  if (cfg.verbose) process.stderr.write(`vm: ${line}\n`);
+}
+
+async function boot() {
+  const mp = await loadMicroPython({
+    heapsize: cfg.heapKb * 1024,
+    stdout,
+    stderr: (line) => process.stderr.write(`vm stderr: ${line}\n`),
+  });
+  M = mp._module;
+  copyTree(mp.FS, path.join(cfg.repoRoot, "firmware", "pumpfw"), "/lib/pumpfw");
+  mp.FS.writeFile("/lib/board.py", fs.readFileSync(path.join(cfg.repoRoot, "boards", `${cfg.board}.py`)));
+  for (const dir of cfg.libDirs) copyTree(mp.FS, dir, "/lib");
+  writeFlash(mp.FS, cfg.flash);
+  mp.registerJsModule("vboard", vboard);
+  mp.runPython(`
+from pumpfw.hw_sim import Runner as _Runner
+import vboard as _vb
+_runner = _Runner(_vb, ${JSON.stringify(cfg.entry)})
+`);
+  runner = mp.globals.get("_runner");
+  return mp;
+}
+
+// ---- the run loop --------------------------------------------------------------------------
+function limitUs() {
+  if (mode.kind === "fast") return Infinity;
+  if (mode.kind === "hold") return mode.targetUs ?? worldUs;
+  const wall = performance.now();
+  const limit = anchorWorld + (wall - anchorWall) * mode.scale * 1000;
+  if (limit - worldUs > 250_000 * mode.scale) {
+    // Too slow for this scale: let go of the lost time instead of racing to catch it up.
+    anchorWall = wall;
+    anchorWorld = worldUs;
+    return worldUs;
+  }
+  return limit;
+}
+
+function watchdogDue() {
+  return wdtTimeoutUs > 0 && worldUs - wdtFedUs >= wdtTimeoutUs;
+}
+
+let ticks = 0; // app.step() calls this boot
+let tickWallMs = 0; // wall time spent inside them
+function tick() {
+  const t0 = performance.now();
+  const delayMs = runner.tick();
+  tickWallMs += performance.now() - t0;
+  ticks += 1;
+  if (delayMs < 0 || dead) return;
+  const minUs = worldUs + cfg.tickUs;
+  nextWakeUs = Math.max(minUs, worldUs + delayMs * 1000);
+}
+
+// Runs until the slice budget or the mode's limit; returns ms to wait before the next slice
+// (0: go on at once, -1: nothing to do until a message comes).
+function slice() {
+  const start = performance.now();
+  for (;;) {
+    const limit = limitUs();
+    let due = dead ? Infinity : inputPending ? Math.min(nextWakeUs, worldUs + cfg.tickUs) : nextWakeUs;
+    if (wdtTimeoutUs > 0) due = Math.min(due, wdtFedUs + wdtTimeoutUs);
+    if (due > limit || due === Infinity) {
+      if (limit !== Infinity && limit > worldUs) worldUs = limit;
+      if (mode.kind === "scale") return Math.max(1, Math.min(10, (due - worldUs) / 1000 / mode.scale));
+      return -1;
+    }
+    if (due > worldUs) worldUs = due;
+    if (watchdogDue()) return "watchdog";
+    inputPending = false;
+    tick();
+    if (performance.now() - start > SLICE_MS) return 0;
+  }
+}
+
+function flushTx() {
+  if (txOut.length) {
+    const total = txOut.reduce((s, b) => s + b.length, 0);
+    const data = new Uint8Array(total);
+    let at = 0;
+    for (const b of txOut) {
+      data.set(b, at);
+      at += b.length;
+    }
+    txOut = [];
+    post({ t: "tx", data }, [data.buffer]);
+  }
+}
+
+function state(force) {
+  const s = {
+    t: "state",
+    worldUs,
+    boardUs: worldUs - bootUs,
+    steps: runner.steps(),
+    motorOn: runner.motor_on(),
+    dead,
+    wdtMs: wdtTimeoutUs / 1000,
+    txUsed,
+    ticks,
+  };
+  const key = JSON.stringify(s);
+  if (force || key !== lastState) {
+    lastState = key;
+    s.heapUsed = runner.heap_used();
+    s.tickWallMs = tickWallMs;
+    post(s);
+  }
+}
+
+let timer = null;
+function schedule(waitMs) {
+  if (timer !== null) return;
+  if (waitMs === 0) timer = setImmediate(run);
+  else if (waitMs > 0) timer = setTimeout(run, waitMs);
+}
+
+function run() {
+  timer = null;
+  let wait;
+  try {
+    wait = slice();
+  } catch (err) {
+    // A Python error outside app.step (the harness's own code): message only, never VM source.
+    post({ t: "fatal", message: `${err.type || err.name}: ${err.message}` });
+    return;
+  }
+  flushTx();
+  if (wait === "watchdog") {
+    state(true);
+    post({ t: "reset", cause: "watchdog", worldUs, flash: readFlash(M.FS) });
+    return;
+  }
+  state(false);
+  schedule(wait);
+}
+
+function wake() {
+  if (timer !== null) {
+    clearTimeout(timer);
+    clearImmediate(timer);
+    timer = null;
+  }
+  schedule(0);
+}
+
+parentPort.on("message", (msg) => {
+  switch (msg.t) {
+    case "rx":
+      rx.push(msg.data);
+      inputPending = true;
+      break;
+    case "txack":
+      txUsed = Math.max(0, txUsed - msg.n);
+      break;
+    case "pin":
+      runner.set_pin(msg.name, msg.level);
+      inputPending = true;
+      break;
+    case "mode":
+      mode = msg.mode;
+      anchorWall = performance.now();
+      anchorWorld = worldUs;
+      break;
+    case "cut":
+      // Power off between two ticks: the steps made so far stand, the flash is kept.
+      flushTx();
+      state(true);
+      post({ t: "off", worldUs, flash: readFlash(M.FS) });
+      return;
+    default:
+      break;
+  }
+  wake();
+});
+
+try {
+  await boot();
+  flushTx();
+  post({ t: "ready", stepsPerMl: runner.steps_per_ml, activeLow: runner.active_low });
+  state(true);
+  schedule(0);
+} catch (err) {
+  post({ t: "fatal", message: `${err.type || err.name}: ${err.message}` });
+}

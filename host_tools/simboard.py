@@ -1,0 +1,249 @@
+"""The virtual board from Python: starts host_tools/sim/vboard.mjs, bridges a pty, drives it.
+
+    with SimBoard(fast=True) as sim:          # the pump firmware (pumpfw.app:App) on boards/sim
+        port = serial.serial_for_url(sim.serial_url)   # or sim.pty, like /dev/ttyACM0
+        sim.advance_ms(60_000); sim.balance_grams()
+
+python -m host_tools.simboard --serve [--fast | --scale K | --hold] prints the endpoints and
+serves them until Ctrl-C (for miniterm, pumpctl, HIL tests). See docs/virtual-board.md.
+"""
+
+import argparse
+import itertools
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+from host_tools.ptybridge import PtyBridge
+
+VBOARD_JS = Path(__file__).resolve().parent / "sim" / "vboard.mjs"
+REPO_ROOT = VBOARD_JS.parents[2]
+
+
+class SimBoardError(Exception):
+    """The harness could not start, answered with an error, or broke the connection."""
+
+
+class SimTimeout(SimBoardError):
+    """No answer in time."""
+
+
+def _host_port(url):
+    u = urlparse(url)
+    return u.hostname, u.port
+
+
+class Control:
+    """The control side channel: one JSON request per line, a reply carrying the same id."""
+
+    def __init__(self, url, timeout_s):
+        self.sock = socket.create_connection(_host_port(url), timeout=timeout_s)
+        self.file = self.sock.makefile("rb")
+        self.events = []  # unsolicited {"event": ...} lines, oldest first
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def call(self, cmd, timeout_s, **args):
+        with self._lock:
+            req_id = next(self._ids)
+            self.sock.settimeout(timeout_s)
+            try:
+                self.sock.sendall((json.dumps({"cmd": cmd, "id": req_id, **args}) + "\n").encode())
+                while True:
+                    line = self.file.readline()
+                    if not line:
+                        raise SimBoardError("control channel closed by the harness")
+                    msg = json.loads(line)
+                    if "event" in msg:
+                        self.events.append(msg)
+                    elif msg.get("id") == req_id:
+                        break
+            except TimeoutError as exc:
+                raise SimTimeout(f"no reply to {cmd!r} within {timeout_s} s") from exc
+        if not msg.get("ok"):
+            raise SimBoardError(f"{cmd}: {msg.get('error')}")
+        return msg
+
+    def close(self):
+        self.file.close()
+        self.sock.close()
+
+
+class SimBoard:
+    """A running virtual board. Use as a context manager; every call has a timeout."""
+
+    def __init__(self, entry=None, lib=(), fast=False, scale=None, hold=False, pty=True,
+                 timeout_s=10.0, extra_args=(), stderr=None):
+        node = shutil.which("node")
+        if node is None:
+            raise SimBoardError("node not found on PATH (the virtual board runs under Node)")
+        cmd = [node, str(VBOARD_JS), "--exit-on-stdin-eof"]
+        if entry:
+            cmd += ["--entry", entry]
+        for d in lib:
+            cmd += ["--lib", str(d)]
+        if fast:
+            cmd.append("--fast")
+        elif hold:
+            cmd.append("--hold")
+        elif scale is not None:
+            cmd += ["--scale", str(scale)]
+        cmd += list(extra_args)
+        self.timeout_s = timeout_s
+        self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=stderr)
+        self.endpoints = self._read_endpoints(timeout_s)
+        self.serial_url = self.endpoints["serial"]
+        self.balance_url = self.endpoints["balance"]
+        self.control = Control(self.endpoints["control"], timeout_s)
+        self._balance = None
+        self.bridge = PtyBridge(*_host_port(self.serial_url)) if pty else None
+        self.pty = self.bridge.path if self.bridge else None
+        self.endpoints["pty"] = self.pty
+
+    def _read_endpoints(self, timeout_s):
+        box = []
+        reader = threading.Thread(target=lambda: box.append(self.proc.stdout.readline()),
+                                  daemon=True)
+        reader.start()
+        reader.join(timeout_s)
+        if not box or not box[0]:
+            self.proc.kill()
+            raise SimBoardError(f"the harness printed no endpoints (exit code {self.proc.poll()})")
+        return json.loads(box[0])
+
+    # ---- control -------------------------------------------------------------------------
+    def call(self, cmd, timeout_s=None, **args):
+        return self.control.call(cmd, timeout_s or self.timeout_s, **args)
+
+    def status(self):
+        return self.call("status")
+
+    def press(self, button):
+        self.call("press", button=button)
+
+    def release(self, button):
+        self.call("release", button=button)
+
+    def advance_ms(self, ms, timeout_s=None):
+        """Run `ms` of virtual time as fast as possible, then hold; returns the status."""
+        return self.call("advance", timeout_s, ms=ms)
+
+    def run_until(self, vtime_ms, timeout_s=None):
+        return self.call("run_until", timeout_s, ms=vtime_ms)
+
+    def set_fast(self):
+        self.call("fast")
+
+    def set_scale(self, k):
+        self.call("scale", k=k)
+
+    def hold(self):
+        return self.call("hold")
+
+    def power_cut(self):
+        return self.call("power_cut")
+
+    def power_restore(self):
+        return self.call("power_restore")
+
+    def host_reading(self, on):
+        self.call("host_reading", on=on)
+
+    def set_balance(self, noise_g=None, evap_g_per_h=None):
+        args = {k: v for k, v in (("noise_g", noise_g), ("evap_g_per_h", evap_g_per_h)) if v is not None}
+        return self.call("balance", **args)
+
+    @property
+    def events(self):
+        return self.control.events
+
+    # ---- the balance -----------------------------------------------------------------------
+    def balance_command(self, line):
+        """One MT-SICS command -> its response line (without CR LF)."""
+        if self._balance is None:
+            sock = socket.create_connection(_host_port(self.balance_url), timeout=self.timeout_s)
+            self._balance = (sock, sock.makefile("rb"))
+        sock, reader = self._balance
+        sock.sendall(line.encode("ascii") + b"\r\n")
+        reply = reader.readline()
+        if not reply:
+            raise SimBoardError("balance connection closed")
+        return reply.decode("ascii").rstrip("\r\n")
+
+    def balance_grams(self):
+        reply = self.balance_command("SI")
+        parts = reply.split()
+        if len(parts) != 4 or parts[:2] != ["S", "S"] or parts[3] != "g":
+            raise SimBoardError(f"balance: unexpected reply {reply!r}")
+        return float(parts[2])
+
+    # ---- lifetime --------------------------------------------------------------------------
+    def close(self):
+        if self.bridge:
+            self.bridge.close()
+        if self._balance:
+            self._balance[1].close()
+            self._balance[0].close()
+        try:
+            self.control.call("quit", 2.0)
+        except (SimBoardError, OSError):
+            pass
+        self.control.close()
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m host_tools.simboard", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--serve", action="store_true", help="serve the ports until Ctrl-C")
+    clock = parser.add_mutually_exclusive_group()
+    clock.add_argument("--fast", action="store_true", help="virtual time as fast as possible")
+    clock.add_argument("--scale", type=float, help="virtual time = real time x K (default 1)")
+    clock.add_argument("--hold", action="store_true", help="time moves only when told")
+    parser.add_argument("--entry", help="firmware entry module:Factory (default pumpfw.app:App)")
+    parser.add_argument("--lib", action="append", default=[], help="extra dir copied to /lib")
+    parser.add_argument("--no-pty", action="store_true", help="TCP endpoints only")
+    args = parser.parse_args(argv)
+    if not args.serve:
+        parser.error("nothing to do: use --serve (make sim will run an infusion once the app can)")
+    try:
+        sim = SimBoard(entry=args.entry, lib=args.lib, fast=args.fast, scale=args.scale,
+                       hold=args.hold, pty=not args.no_pty)
+    except (SimBoardError, OSError) as exc:
+        print(f"simboard: {exc}", file=sys.stderr)
+        return 1
+    with sim:
+        print(json.dumps(sim.endpoints), flush=True)
+        target = sim.pty or sim.serial_url
+        print(f"serial: python -m serial.tools.miniterm {target} 115200", file=sys.stderr)
+        print(f"control: {sim.endpoints['control']}  balance: {sim.balance_url}", file=sys.stderr)
+        try:
+            sim.proc.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

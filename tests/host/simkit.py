@@ -1,0 +1,66 @@
+"""Helpers for the virtual-board harness tests: start it on the harness test double, talk to it."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import serial
+
+from host_tools.simboard import REPO_ROOT, SimBoard
+
+FIXTURE_ENTRY = "harness_fixture:FixtureApp"
+FIXTURE_LIB = REPO_ROOT / "tests" / "sim_fixtures"
+NODE_PKG = REPO_ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript"
+
+
+def need_node():
+    if shutil.which("node") is None or not NODE_PKG.is_dir():
+        pytest.skip("needs node and the MicroPython WebAssembly package (make deps)")
+
+
+def fixture_board(**kwargs):
+    """The harness running the test double (tests/sim_fixtures), time held unless told."""
+    need_node()
+    kwargs.setdefault("hold", True)
+    kwargs.setdefault("pty", False)
+    return SimBoard(entry=FIXTURE_ENTRY, lib=[FIXTURE_LIB], **kwargs)
+
+
+class Line:
+    """The host end of the virtual USB serial, in held time: every wait advances the clock."""
+
+    def __init__(self, sim, url=None):
+        self.sim = sim
+        self.ser = serial.serial_for_url(url or sim.serial_url, timeout=0.2)
+
+    def send(self, text):
+        self.ser.write(text.encode() + b"\n")
+
+    def read_line(self, step_ms=5, tries=40):
+        """The next line (without CR LF), letting virtual time run step_ms between reads."""
+        got = b""
+        for _ in range(tries):
+            if self.ser.in_waiting:
+                got += self.ser.readline()
+            if got.endswith(b"\n"):
+                return got.decode(errors="replace").rstrip("\r\n")
+            self.sim.advance_ms(step_ms)
+        raise AssertionError(f"no line from the virtual board (partial {got!r})")
+
+    def ask(self, text):
+        self.send(text)
+        return self.read_line()
+
+    def read_until(self, prefix, tries=200):
+        for _ in range(tries):
+            line = self.read_line()
+            if line.startswith(prefix):
+                return line
+        raise AssertionError(f"no line starting with {prefix!r}")
+
+    def close(self):
+        self.ser.close()
+
+
+def stderr_file(tmp_path_factory, name):
+    return Path(tmp_path_factory.mktemp(name)) / "vboard.stderr"
