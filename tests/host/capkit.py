@@ -92,3 +92,15 @@ def corrupt(raw):
     i = next(k for k in range(star - 1, 0, -1) if raw[k : k + 1].isdigit())
     digit = b"1" if raw[i : i + 1] != b"1" else b"2"
     return raw[:i] + digit + raw[i + 1 :]
+
+
+if __name__ == "__main__":
+    # Example capture for docs/logs.md: infusion 1 with a grade-2 IR at 45 min, resolved 20 min
+    # later, then infusion 2. Usage: python tests/host/capkit.py OUT.cap
+    import sys
+
+    device = VirtualDevice()
+    device.hello()
+    device.infusion(1, [(45 * MIN, preview.IR, 2), (65 * MIN, preview.RESOLVED, 0)])
+    device.infusion(2)
+    print(write_capture(sys.argv[1], device.lines))
