@@ -170,30 +170,48 @@ class Client:
     # ---- commands ------------------------------------------------------------------------
     def send(self, name, *args):
         """Send one checksummed command; returns its sequence number."""
-        if self.ser is None:
-            self.connect()
         self.hseq = (self.hseq + 1) % P.SEQ_MOD
-        try:
-            self.ser.write(P.encode_command(self.hseq, name, args))
-        except (serial.SerialException, OSError) as e:
-            raise TransportError("writing to %s failed: %s" % (self.port, e)) from None
+        self._write(P.encode_command(self.hseq, name, args))
         return self.hseq
 
-    def command(self, name, *args, timeout_s=None):
-        """Send a command and wait for its ok (returned) or ask (returned); err raises."""
+    def _write(self, line):
+        if self.ser is None:
+            self.connect()
+        try:
+            self.ser.write(line)
+        except (serial.SerialException, OSError) as e:
+            raise TransportError("writing to %s failed: %s" % (self.port, e)) from None
+
+    def command(self, name, *args, timeout_s=None, retries=1):
+        """Send a command and wait for its ok or ask (returned); err raises CommandError.
+
+        Without an answer the very same line (same sequence number) is sent again, up to
+        `retries` times: the device answers a repeated line from memory and never runs it
+        twice, so a lost answer cannot turn into a double start.
+        """
         if P.command_spec(name) is None:
             raise ProtocolError("%s is not a protocol command (see protocol.COMMANDS)" % name)
         ref = self.send(name, *args)
+        line = P.encode_command(ref, name, args)
         wait = self.timeout_s if timeout_s is None else timeout_s
-        deadline = time.monotonic() + wait
+        for attempt in range(retries + 1):
+            if attempt:
+                self._write(line)
+            msg = self._answer(ref, time.monotonic() + wait)
+            if msg is not None:
+                if msg.kind == "err":
+                    raise CommandError(msg.name or name, msg.reason, msg.text)
+                return msg
+        tries = " (%d tries)" % (retries + 1) if retries else ""
+        text = "no answer to %s from %s within %g s%s" % (name, self.port, wait, tries)
+        raise DeviceTimeout(text)
+
+    def _answer(self, ref, deadline):
         while True:
             msg = self.read_message(max(0.0, deadline - time.monotonic()))
             if msg is None:
-                text = "no answer to %s from %s within %g s" % (name, self.port, wait)
-                raise DeviceTimeout(text)
+                return None
             if msg.kind in ("ok", "err", "ask") and msg.ref == ref:
-                if msg.kind == "err":
-                    raise CommandError(msg.name or name, msg.reason, msg.text)
                 return msg
             self._keep(msg)
 

@@ -19,6 +19,10 @@ class Dispatcher:
         self.out = out  # a logout.LogOut
         self.pending = None  # (token, expires_ms, spec, args, ref) of an outstanding `ask`
         self.last_token = 0
+        # The last checked line and its answer: a host that lost the answer sends the very same
+        # line again (same sequence number) and gets the answer again, without a second run.
+        self.last_line = b""
+        self.last_answer = ""
 
     # ---- device -> host ------------------------------------------------------------------
     def hello(self):
@@ -61,7 +65,12 @@ class Dispatcher:
         self.handle_line(line, now_ms)
 
     def handle_line(self, line, now_ms):
-        cmd = P.parse_command(line)
+        raw = bytes(line)
+        if self.last_answer and raw == self.last_line:
+            return self.out.send(self.last_answer)
+        self.last_line = raw
+        self.last_answer = ""  # set again only by an answer to a checked line
+        cmd = P.parse_command(raw)
         if cmd.error:
             return self._err(cmd.ref, cmd.name, cmd.error, cmd.message)
         if cmd.name == "confirm":
@@ -95,7 +104,8 @@ class Dispatcher:
             token ^= 0x5A5A
         self.last_token = token
         self.pending = (token, now_ms + P.CONFIRM_TTL_MS, cmd.spec, cmd.args, cmd.ref)
-        self.out.send(P.encode_ask(cmd.ref, cmd.name, token, self._arg_fields(cmd.spec, cmd.args)))
+        fields = self._arg_fields(cmd.spec, cmd.args)
+        self._answer(cmd.ref, P.encode_ask(cmd.ref, cmd.name, token, fields))
 
     def _confirm(self, cmd, now_ms):
         pending = self.pending
@@ -129,7 +139,7 @@ class Dispatcher:
             return self._err(ref, name, code, "refused by the %s" % self._who(name))
         if fields is None:
             fields = self._arg_fields(spec, args)
-        self.out.send(P.encode_ok(ref, name, fields))
+        self._answer(ref, P.encode_ok(ref, name, fields))
 
     @staticmethod
     def _who(name):
@@ -171,4 +181,9 @@ class Dispatcher:
         return P.E_UNKNOWN, None  # a table entry without a handler: a firmware bug
 
     def _err(self, ref, name, code, text):
-        self.out.send(P.encode_err(ref, name, code, text))
+        self._answer(ref, P.encode_err(ref, name, code, text))
+
+    def _answer(self, ref, body):
+        if ref is not None:
+            self.last_answer = body
+        self.out.send(body)

@@ -197,3 +197,18 @@ def test_fuzz_mutated_commands_always_get_one_reply_and_errors_change_nothing():
             # A checksummed line that was corrupted must never be obeyed.
             star = original.rfind(b"*")
             assert line[:star] == original[:star] and line.upper() == original.upper(), line
+
+
+def test_a_repeated_checked_line_gets_the_same_answer_without_running_twice():
+    rig = Rig()
+    c = rig.app.controller
+    first = rig.cmd("start 1", 10, seq=7)
+    assert [m.kind for m in first] == ["ev", "ev", "ok"]
+    again = rig.cmd("start 1", 20, seq=7)  # the host lost the ok and retries the same line
+    assert [(m.kind, m.ref, m.name) for m in again] == [("ok", 7, "start")]
+    assert c.start_ms == 10 and c.changes == 1
+    # A new sequence number is a new command: refused, since it is running.
+    assert rig.reply("start 1", 30, seq=8).reason == "state"
+    # Typed lines are never deduplicated: each one is answered on its own.
+    assert rig.reply("pause", 40).kind == "ok"
+    assert rig.reply("pause", 50).reason == "state"

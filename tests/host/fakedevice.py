@@ -23,6 +23,7 @@ class FakeApp:
         self.clock = logout.RecordClock(1000)
         self.steps_per_ml = 20_000
         self.repl = 0
+        self.cal_sets = 0
 
     @property
     def log_interval_ms(self):
@@ -32,6 +33,7 @@ class FakeApp:
         self.clock.interval_ms = ms
 
     def set_steps_per_ml(self, n):
+        self.cal_sets += 1
         self.steps_per_ml = n
         return P.E_OK
 

@@ -123,6 +123,20 @@ def test_a_corrupted_line_is_detected_and_not_delivered(pump, dev):
     assert "1 corrupt" in str(exc.value)
 
 
+def test_a_lost_answer_is_fetched_again_without_running_the_command_twice(dev):
+    with cl.Client(dev.url, timeout_s=0.5) as pump:
+        pump.command("interval", 60_000)
+        pump.status()
+        dev.corrupt_next = True  # the next bytes out: the answer to setcal
+        ok = pump.command("setcal", 30_000, retries=2)
+        assert ok.fields == {"steps_per_ml": 30_000}
+        assert dev.app.cal_sets == 1 and pump.check.corrupt == 1
+        with pytest.raises(DeviceTimeout) as exc:
+            dev.mute.set()
+            pump.command("status", retries=1)
+        assert "(2 tries)" in str(exc.value)
+
+
 def test_lost_and_reordered_lines_are_counted():
     check = cl.LineCheck()
     lines = [P.frame(s, "ev pause t_ms=%d" % s) for s in range(10)]
