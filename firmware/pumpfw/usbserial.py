@@ -53,9 +53,19 @@ class UsbSerial:
         self._rx.register(stdin, _POLLIN)
         self._tx = new_poll()
         self._tx.register(stdout, _POLLOUT)
+        # poll() builds a new list per call; MicroPython's ipoll() reuses one tuple, so asking
+        # "ready?" once per byte allocates nothing there.
+        self._ipoll = hasattr(self._rx, "ipoll")
         self._one = bytearray(1)
         self._one_out = bytearray(1)  # 1-byte writes go through here: no slice allocated
         self.opened = False
+
+    def _ready(self, poller):
+        if self._ipoll:
+            for _ in poller.ipoll(0):
+                return True
+            return False
+        return bool(poller.poll(0))
 
     def open(self):
         self.kbd_intr(-1)
@@ -70,7 +80,7 @@ class UsbSerial:
         """Feed ready input bytes to the LineIn `lines`; handle(status, line) each result."""
         one = self._one
         for _ in range(self.max_rx_bytes):
-            if not self._rx.poll(0):
+            if not self._ready(self._rx):
                 return
             if not self.stdin.readinto(one):
                 return
@@ -88,7 +98,7 @@ class UsbSerial:
         n = len(data)
         step = self.tx_chunk_bytes
         while total < n and total < self.max_tx_bytes:
-            if not self._tx.poll(0):
+            if not self._ready(self._tx):
                 break
             if step == 1:
                 self._one_out[0] = data[total]

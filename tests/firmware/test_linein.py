@@ -135,6 +135,13 @@ class FakePoll:
         return [(s, self.mask)] if ready else []
 
 
+class FakeIPoll(FakePoll):
+    """Like MicroPython's poll object: ipoll() is an iterator over ready streams."""
+
+    def ipoll(self, timeout_ms):
+        return iter(self.poll(timeout_ms))
+
+
 class KbdIntr:
     def __init__(self):
         self.calls = []
@@ -143,10 +150,10 @@ class KbdIntr:
         self.calls.append(value)
 
 
-def make_port(data):
+def make_port(data, new_poll=FakePoll):
     stream = FakeStream(data)
     kbd = KbdIntr()
-    port = usbserial.UsbSerial(stream, stream, FakePoll, kbd)
+    port = usbserial.UsbSerial(stream, stream, new_poll, kbd)
     port.open()
     return port, stream, kbd
 
@@ -163,9 +170,16 @@ def test_usbserial_reads_only_ready_bytes_and_hands_over_lines():
 
 
 def test_usbserial_reads_a_bounded_number_of_bytes_per_call():
-    port, stream, _ = make_port(b"x" * 1000)
-    port.poll_input(L.LineIn(8), lambda s, line: None, lambda: True)
-    assert stream.pos == port.max_rx_bytes
+    for new_poll in (FakePoll, FakeIPoll):
+        port, stream, _ = make_port(b"x" * 1000 + b"\nid\n", new_poll)
+        lines = L.LineIn(8)
+        got = []
+        port.poll_input(lines, lambda s, line: got.append(s), lambda: True)
+        assert stream.pos == port.max_rx_bytes and got == []
+        for _ in range(20):
+            port.poll_input(lines, lambda s, line: got.append(s), lambda: True)
+        assert got == [L.TOO_LONG, L.LINE] and bytes(lines.line()) == b"id"
+        assert stream.pos == len(stream.data)
 
 
 def test_ctrl_c_breaks_to_the_repl_only_when_allowed():
