@@ -35,3 +35,10 @@ test-mpy: $(NODE_STAMP)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
+
+## sim-serve: the virtual board's ports (serial pty + socket://, control, balance) until Ctrl-C.
+## Options go in SIM_ARGS, e.g. make sim-serve SIM_ARGS="--fast" (docs/virtual-board.md).
+SIM_ARGS ?= --scale 1
+.PHONY: sim-serve
+sim-serve: deps
+	$(BIN)/python -m host_tools.simboard --serve $(SIM_ARGS)

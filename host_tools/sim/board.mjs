@@ -30,6 +30,7 @@ export class VirtualBoard extends EventEmitter {
     this.clients = new Set();
     this.txQueue = [];
     this.hostReading = true;
+    this.rxBytes = 0; // bytes the host sent (counted even while off): lets a host sync to them
   }
 
   // ---- power -------------------------------------------------------------------------------
@@ -194,6 +195,7 @@ export class VirtualBoard extends EventEmitter {
       sock.setNoDelay(true);
       this.clients.add(sock);
       sock.on("data", (data) => {
+        this.rxBytes += data.length;
         // Bytes sent while the board is off are lost, as on an unpowered USB device.
         if (this.worker) this.worker.postMessage({ t: "rx", data: new Uint8Array(data) });
       });
@@ -245,6 +247,7 @@ export class VirtualBoard extends EventEmitter {
       motor_on: vm ? vm.motorOn === 1 && !vm.dead : false,
       wdt_ms: vm ? vm.wdtMs : 0,
       tx_pending: vm ? vm.txUsed : 0,
+      rx_bytes: this.rxBytes,
       host_reading: this.hostReading,
       heap_used: vm ? vm.heapUsed : null,
       ticks: vm ? vm.ticks : 0,

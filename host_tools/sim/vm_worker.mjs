@@ -203,22 +203,20 @@ function schedule(waitMs) {
 
 function run() {
   timer = null;
-  let wait;
   try {
-    wait = slice();
+    const wait = slice();
+    flushTx();
+    if (wait === "watchdog") {
+      state(true);
+      post({ t: "reset", cause: "watchdog", worldUs, flash: readFlash(M.FS) });
+      return;
+    }
+    state(false);
+    schedule(wait);
   } catch (err) {
     // A Python error outside app.step (the harness's own code): message only, never VM source.
     post({ t: "fatal", message: `${err.type || err.name}: ${err.message}` });
-    return;
   }
-  flushTx();
-  if (wait === "watchdog") {
-    state(true);
-    post({ t: "reset", cause: "watchdog", worldUs, flash: readFlash(M.FS) });
-    return;
-  }
-  state(false);
-  schedule(wait);
 }
 
 function wake() {

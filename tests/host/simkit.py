@@ -1,6 +1,7 @@
 """Helpers for the virtual-board harness tests: start it on the harness test double, talk to it."""
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,23 @@ class Line:
     def __init__(self, sim, url=None):
         self.sim = sim
         self.ser = serial.serial_for_url(url or sim.serial_url, timeout=0.2)
+        self.sync()
+
+    def sync(self):
+        """Skip whatever came before (e.g. a boot banner): xdist may run any subset of a module."""
+        self.send("echo sync-mark")
+        self.read_until("sync-mark")
 
     def send(self, text):
-        self.ser.write(text.encode() + b"\n")
+        """Send a line and wait until the harness has it: serial and control are two sockets,
+        so an advance_ms() sent next could otherwise overtake the bytes."""
+        data = text.encode() + b"\n"
+        expected = self.sim.status()["rx_bytes"] + len(data)
+        self.ser.write(data)
+        deadline = time.monotonic() + 5
+        while self.sim.status()["rx_bytes"] < expected:
+            assert time.monotonic() < deadline, "the harness did not receive the line"
+            time.sleep(0.001)
 
     def read_line(self, step_ms=5, tries=40):
         """The next line (without CR LF), letting virtual time run step_ms between reads."""

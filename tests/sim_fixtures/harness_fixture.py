@@ -57,7 +57,9 @@ class FixtureApp:
         now = self.hw.ticks_ms()
         if self.out or self.flood:
             return now
-        return ticks_add(now, 20 if self.step_hz else 1000)
+        if self.step_hz:
+            return ticks_add(now, 20)
+        return ticks_add(now, 100 if self.hw.wdt_armed() else 1000)
 
     def shutdown(self):
         self.hw.stepper.halt()
