@@ -157,7 +157,11 @@ class SimBoard:
         self.call("host_reading", on=on)
 
     def set_balance(self, noise_g=None, evap_g_per_h=None):
-        args = {k: v for k, v in (("noise_g", noise_g), ("evap_g_per_h", evap_g_per_h)) if v is not None}
+        args = {}
+        if noise_g is not None:
+            args["noise_g"] = noise_g
+        if evap_g_per_h is not None:
+            args["evap_g_per_h"] = evap_g_per_h
         return self.call("balance", **args)
 
     @property

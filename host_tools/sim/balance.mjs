@@ -1,4 +1,4 @@
-// The virtual gravimetric balance: an MT-SICS subset over TCP, weighing what the motor really pumped.
+// The virtual gravimetric balance: MT-SICS subset over TCP, weighing what the motor really pumped.
 // mass = steps made (all boots) / steps per mL (board file) x 1.000 g/mL, minus evaporation, plus
 // optional noise; the firmware's own volume count is never consulted: it is the witness.
 import net from "node:net";

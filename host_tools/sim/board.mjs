@@ -146,7 +146,8 @@ export class VirtualBoard extends EventEmitter {
   _tickOff() {
     if (this.powered) return;
     const wall = performance.now();
-    if (this.mode.kind === "hold" && this.mode.targetUs > this.worldUs) this.worldUs = this.mode.targetUs;
+    const target = this.mode.targetUs;
+    if (this.mode.kind === "hold" && target > this.worldUs) this.worldUs = target;
     if (this.mode.kind === "scale" && this.offWallMs !== null) {
       this.worldUs += (wall - this.offWallMs) * 1000 * this.mode.scale;
     }

@@ -61,7 +61,8 @@ const balance = new Balance(
 // ---- the control channel: JSON lines in, JSON lines out (replies carry the request's id) -----
 const controls = new Set();
 const emit = (event, data) => {
-  const line = JSON.stringify({ event, vtime_ms: Math.floor(board.worldUs / 1000), ...data }) + "\n";
+  const vtimeMs = Math.floor(board.worldUs / 1000);
+  const line = JSON.stringify({ event, vtime_ms: vtimeMs, ...data }) + "\n";
   for (const c of controls) c.write(line);
 };
 
@@ -108,7 +109,11 @@ async function handle(req) {
     case "balance":
       if (req.noise_g !== undefined) balance.noiseG = Number(req.noise_g);
       if (req.evap_g_per_h !== undefined) balance.setEvaporation(Number(req.evap_g_per_h));
-      return { noise_g: balance.noiseG, evap_g_per_h: balance.evapGPerH, gross_g: balance.grossG() };
+      return {
+        noise_g: balance.noiseG,
+        evap_g_per_h: balance.evapGPerH,
+        gross_g: balance.grossG(),
+      };
     case "quit":
       setImmediate(quit);
       return {};
@@ -188,6 +193,6 @@ try {
   process.exit(2);
 }
 const [serial, control, bal] = servers.map((s) => `socket://127.0.0.1:${s.address().port}`);
-process.stdout.write(
-  JSON.stringify({ serial, control, balance: bal, pty: null, pid: process.pid, entry: args.entry }) + "\n",
-);
+const { pid } = process;
+const endpoints = { serial, control, balance: bal, pty: null, pid, entry: args.entry };
+process.stdout.write(JSON.stringify(endpoints) + "\n");

@@ -6,7 +6,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { copyTree } from "../../tests/mpy/mpyfs.mjs";
 import fs from "node:fs";
 import path from "node:path";
-import { FLASH_ROOT, writeFlash, readFlash } from "./flashfs.mjs";
+import { writeFlash, readFlash } from "./flashfs.mjs";
 
 const cfg = workerData;
 const PERIOD = 2 ** 30;
@@ -94,7 +94,8 @@ async function boot() {
   });
   M = mp._module;
   copyTree(mp.FS, path.join(cfg.repoRoot, "firmware", "pumpfw"), "/lib/pumpfw");
-  mp.FS.writeFile("/lib/board.py", fs.readFileSync(path.join(cfg.repoRoot, "boards", `${cfg.board}.py`)));
+  const boardFile = path.join(cfg.repoRoot, "boards", `${cfg.board}.py`);
+  mp.FS.writeFile("/lib/board.py", fs.readFileSync(boardFile));
   for (const dir of cfg.libDirs) copyTree(mp.FS, dir, "/lib");
   writeFlash(mp.FS, cfg.flash);
   mp.registerJsModule("vboard", vboard);
@@ -144,11 +145,15 @@ function slice() {
   const start = performance.now();
   for (;;) {
     const limit = limitUs();
-    let due = dead ? Infinity : inputPending ? Math.min(nextWakeUs, worldUs + cfg.tickUs) : nextWakeUs;
+    let due = nextWakeUs;
+    if (dead) due = Infinity;
+    else if (inputPending) due = Math.min(nextWakeUs, worldUs + cfg.tickUs);
     if (wdtTimeoutUs > 0) due = Math.min(due, wdtFedUs + wdtTimeoutUs);
     if (due > limit || due === Infinity) {
       if (limit !== Infinity && limit > worldUs) worldUs = limit;
-      if (mode.kind === "scale") return Math.max(1, Math.min(10, (due - worldUs) / 1000 / mode.scale));
+      if (mode.kind === "scale") {
+        return Math.max(1, Math.min(10, (due - worldUs) / 1000 / mode.scale));
+      }
       return -1;
     }
     if (due > worldUs) worldUs = due;

@@ -1,4 +1,4 @@
-"""Virtual balance (MT-SICS subset): reply formats, mass = steps / steps_per_ml, zero, noise, evaporation."""
+"""Virtual balance (MT-SICS): replies, mass = steps / steps_per_ml, tare, noise, evaporation."""
 
 import re
 import statistics

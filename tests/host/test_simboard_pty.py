@@ -1,4 +1,4 @@
-"""Virtual board through a pty path (as /dev/ttyACM0) and `python -m host_tools.simboard --serve`."""
+"""The virtual board through a pty path (as /dev/ttyACM0) and `simboard --serve`."""
 
 import json
 import os

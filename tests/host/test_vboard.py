@@ -1,4 +1,4 @@
-"""Virtual-board harness: endpoints, serial, virtual clock, stepper, buttons, a host not reading."""
+"""Virtual-board harness: endpoints, serial, virtual clock, stepper, buttons, a stalled host."""
 
 import re
 import time

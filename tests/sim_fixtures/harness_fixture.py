@@ -104,8 +104,10 @@ class FixtureApp:
         elif cmd == "steps":
             self.say("steps %d" % hw.stepper.steps())
         elif cmd == "buttons":
-            self.say("buttons " + " ".join(
-                "%s=%d/%d" % (k, self.edges[k], hw.buttons[k].value()) for k in sorted(self.edges)))
+            parts = []
+            for k in sorted(self.edges):
+                parts.append("%s=%d/%d" % (k, self.edges[k], hw.buttons[k].value()))
+            self.say("buttons " + " ".join(parts))
         elif cmd == "wdt":
             hw.wdt_start(int(arg))
             self.say("wdt ok")
