@@ -51,15 +51,21 @@ class Line:
             assert time.monotonic() < deadline, "the harness did not receive the line"
             time.sleep(0.001)
 
-    def read_line(self, step_ms=5, tries=40):
-        """The next line (without CR LF), letting virtual time run step_ms between reads."""
+    def read_line(self, step_ms=5, tries=40, wall_s=5.0):
+        """The next line (without CR LF), letting virtual time run step_ms between reads, at
+        most `tries` times; then waiting (wall_s) for bytes still on their way through a pty."""
         got = b""
-        for _ in range(tries):
+        deadline = time.monotonic() + wall_s
+        while time.monotonic() < deadline:
             if self.ser.in_waiting:
                 got += self.ser.readline()
             if got.endswith(b"\n"):
                 return got.decode(errors="replace").rstrip("\r\n")
-            self.sim.advance_ms(step_ms)
+            if tries > 0:
+                tries -= 1
+                self.sim.advance_ms(step_ms)
+            else:
+                time.sleep(0.01)
         raise AssertionError(f"no line from the virtual board (partial {got!r})")
 
     def ask(self, text):
