@@ -18,6 +18,8 @@ FAULT_DRIVE = 1  # the drive clamped, refused or re-planned (detail: 1 clamp, 2 
 FAULT_JOURNAL = 2  # the journal could not be read or written (detail: 1 corrupt, 2 write)
 FAULT_EXCEPTION = 3  # an exception escaped a tick; the motor was stopped
 _DRIVE_FAULTS = ("", "rate_clamped", "rate_low", "underrun")
+# Rate changes closer than this bound the drive's planning (ticks_us_at is valid within 2^29 us).
+_PLAN_LIMIT_MS = 60_000
 
 
 class App:
@@ -101,7 +103,11 @@ class App:
         if c.changes != self._seen_changes:
             self._seen_changes = c.changes
             self.drive.set_rate(c.rate_ul_h, self.clock.ticks_us_at(c.rate_since_ms))
-        self.drive.service(self.clock.last_us)
+        until_us = -1
+        change_ms = c.next_change_ms()
+        if 0 <= change_ms - now < _PLAN_LIMIT_MS:
+            until_us = self.clock.ticks_us_at(change_ms)
+        self.drive.service(self.clock.last_us, until_us, c.next_rate_ul_h())
         if self.drive.fault is not None:
             code = _DRIVE_FAULTS.index(self.drive.fault) if self.drive.fault in _DRIVE_FAULTS else 0
             self.drive.fault = None

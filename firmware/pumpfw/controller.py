@@ -111,6 +111,19 @@ class Controller:
         """Wall ms of the next scheduled rate change, or -1 if none is scheduled."""
         return self.deadline_ms if self.state == RUNNING else -1
 
+    def next_rate_ul_h(self):
+        """The motor rate from next_change_ms() on, if no input comes first (0 if none due)."""
+        if self.next_change_ms() < 0:
+            return 0
+        prog = self.program
+        if self.phase == LADDER:
+            rate = prog.ladder[self.step + 1][0]
+        else:
+            rate = self.program_rate_ul_h + prog.ir_increment_ul_h
+            if rate > prog.max_rate_ul_h:
+                rate = prog.max_rate_ul_h
+        return rate if rate <= self.max_rate_ul_h else self.max_rate_ul_h
+
     def elapsed_ms(self):
         """Start to end (or to the last time seen), interruptions included (Table 2)."""
         if self.state == IDLE:

@@ -40,6 +40,7 @@ class Drive:
         self.min_rate_ul_h = -(-WORK_PER_STEP // ((max_interval_us - 1) * steps_per_ml))
         self.planner = Planner(steps_per_ml, target_steps)
         self.fault = None
+        self.switch_us = -1  # when service() last switched rates by itself (-1: none pending)
         self._starting = False
         self.active = False
         driver.halt()
@@ -61,36 +62,55 @@ class Drive:
         return self.driver.steps() >= self.target_steps
 
     # ---- commands --------------------------------------------------------------------------
+    def _limit(self, rate_ul_h):
+        if rate_ul_h > self.max_rate_ul_h:
+            self.fault = FAULT_RATE_CLAMPED
+            return self.max_rate_ul_h
+        if 0 < rate_ul_h < self.min_rate_ul_h:
+            self.fault = FAULT_RATE_LOW
+            return 0
+        return rate_ul_h
+
     def set_rate(self, rate_ul_h, since_us):
         """Run at rate_ul_h from since_us (a ticks_us value, may be in the recent past).
 
         0 stops stepping and disables the motor; the fractional step is carried to the resume.
+        A change the drive already made by itself (service's next_rate_ul_h) is not redone.
         """
+        if since_us == self.switch_us and self._limit(rate_ul_h) == self.planner.rate_ul_h:
+            return
+        self.switch_us = -1
         self.driver.stop()  # queued steps beyond since_us are re-planned, not executed
-        if rate_ul_h > self.max_rate_ul_h:
-            rate_ul_h = self.max_rate_ul_h
-            self.fault = FAULT_RATE_CLAMPED
-        elif 0 < rate_ul_h < self.min_rate_ul_h:
-            rate_ul_h = 0
-            self.fault = FAULT_RATE_LOW
+        rate_ul_h = self._limit(rate_ul_h)
         self.planner.rebase(rate_ul_h, since_us, self.driver.steps())
         self.active = rate_ul_h > 0
         self._starting = self.active
         if not self.active:
             self.driver.disable()
 
-    def service(self, now_us):
-        """Keep the driver fed up to horizon_us ahead. Non-blocking; no allocation when steady."""
+    def service(self, now_us, until_us=-1, next_rate_ul_h=0):
+        """Keep the driver fed up to horizon_us ahead. Non-blocking; no allocation when steady.
+
+        until_us (a ticks_us value, or -1): the next scheduled rate change, to next_rate_ul_h.
+        Steps are planned at the current rate up to until_us and at the next rate after it,
+        in one queue, as if the change had been applied exactly on time; the app's later
+        set_rate() for that change is then a no-op. With next_rate_ul_h 0 the plan stops at
+        until_us. Either way exactness does not depend on when the loop gets round to it.
+        """
         planner = self.planner
         driver = self.driver
         if not self.active:
             return
+        if until_us == self.switch_us:
+            until_us = -1  # that change is in the plan already
         if self._starting:
-            self._start(now_us)
+            self._start(now_us, until_us)
         elif driver.idle():
             if planner.done():
                 self.halt()  # the whole target is made: motor off
                 return
+            if until_us >= 0 and ticks_diff(planner.due_us, until_us) > 0:
+                return  # not an underrun: the next step belongs to the coming rate change
             # The driver ran dry (the loop stalled past the horizon). Treat the stall like a pause
             # from the last step made: never catch up with a burst faster than the rate.
             self.fault = FAULT_UNDERRUN
@@ -98,22 +118,48 @@ class Drive:
             made = driver.steps()
             planner.rebase(0, planner.last_us, made)
             planner.rebase(rate_ul_h, now_us, made)
-            self._start(now_us)
+            self._start(now_us, until_us)
         tol_us = planner._q >> _TOL_SHIFT
         while ticks_diff(planner.last_us, now_us) < self.horizon_us and driver.room():
             max_count = self.horizon_us // planner._q + 1
             if max_count > driver.max_count:
                 max_count = driver.max_count
+            if until_us >= 0:
+                gap_us = ticks_diff(until_us, planner.due_us)
+                if gap_us < 0:
+                    if not self._switch(next_rate_ul_h, until_us):
+                        return
+                    until_us = -1
+                    continue
+                # Intervals are q or q + 1 us: this many steps are surely due by until_us.
+                fit = gap_us // (planner._q + 1) + 1
+                if fit < max_count:
+                    max_count = fit
             if not planner.next_segment(max_count, tol_us):
                 return
             driver.push(planner.seg_interval_us, planner.seg_count)
 
-    def _start(self, now_us):
+    def _switch(self, rate_ul_h, at_us):
+        # Rebase at the change with every handed-out step counted as made (none is cancelled),
+        # keeping the reference of the last step handed out: the queue flows on seamlessly.
+        # A stop or a rate the driver cannot time is left to the app's set_rate().
+        if rate_ul_h <= 0 or self._limit(rate_ul_h) == 0:
+            return False
+        rate_ul_h = self._limit(rate_ul_h)
+        last_us = self.planner.last_us
+        self.planner.rebase(rate_ul_h, at_us, self.planner.emitted)
+        self.planner.last_us = last_us
+        self.switch_us = at_us
+        return True
+
+    def _start(self, now_us, until_us=-1):
         # The first step after a (re)start is a lone segment planned from the rebase time; the
         # driver's timeline starts now, so its first interval is what is left until it is due.
         self._starting = False
         self.driver.enable()
         self.driver.start(now_us)
+        if until_us >= 0 and ticks_diff(self.planner.due_us, until_us) > 0:
+            return
         if self.planner.next_segment(1, 0):
             interval_us = ticks_diff(self.planner.last_us, now_us)
             if interval_us < self.min_interval_us:
