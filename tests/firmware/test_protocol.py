@@ -180,3 +180,26 @@ def test_command_table_is_consistent():
             assert lo <= hi < (1 << 30) and base in (10, 16) and arg_name
     # Reason codes 0..4 are exactly the controller's.
     assert P.REASONS[: len(ctl.ERROR_NAMES)] == ctl.ERROR_NAMES
+
+
+def test_allowed_states_use_the_controllers_state_numbers():
+    def mask(*states):
+        m = 0
+        for s in states:
+            m |= 1 << s
+        return m
+
+    active = mask(ctl.RUNNING, ctl.PAUSED, ctl.INTERRUPTED)
+    expect = {
+        "start": mask(ctl.IDLE, ctl.COMPLETE, ctl.STOPPED),
+        "pause": mask(ctl.RUNNING),
+        "resume": mask(ctl.PAUSED),
+        "ir": active,
+        "resolved": active,
+        "stop": active,
+        "clear": mask(ctl.DISCONTINUED),
+        "setcal": 0x7F & ~active,
+        "repl": 0x7F & ~active,
+    }
+    for name in expect:
+        assert P.command_spec(name)[2] == expect[name], name
