@@ -20,3 +20,6 @@ STEPS_PER_ML = 80
 MAX_RATE_UL_H = 400_000
 MAX_STEP_HZ = 2_500
 MIN_PULSE_US = 2
+
+# The virtual board plans 5 s ahead: fewer wake-ups, so fast mode runs an infusion in seconds.
+PLAN_AHEAD_US = 5_000_000

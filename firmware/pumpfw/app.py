@@ -8,7 +8,7 @@ from pumpfw import linein
 from pumpfw import protocol as P
 from pumpfw.clock import MonoClock
 from pumpfw.commands import Dispatcher
-from pumpfw.drive import Drive
+from pumpfw.drive import HORIZON_US, Drive
 from pumpfw.journal import Journal, JournalError
 from pumpfw.logout import LogOut, RecordClock
 from pumpfw.schedule import DEFAULT_REGIMEN
@@ -136,6 +136,8 @@ class App:
             refill = now + self.drive.horizon_us // 2000
             if refill < wake:
                 wake = refill
+        if self._wdt_on and now + self.watchdog_ms // 2 < wake:
+            wake = now + self.watchdog_ms // 2  # a healthy loop never sleeps through its watchdog
         if self.out.used or self._journal_due:
             wake = now
         elif self.panel is not None and self._buttons_busy():
@@ -152,7 +154,8 @@ class App:
     def _new_drive(self, steps_done):
         board = self.hw.board
         target = self.controller.regimen.volume_ul * self.steps_per_ml // 1000 - steps_done
-        return Drive(self.hw.stepper, self.steps_per_ml, target, board.MAX_STEP_HZ)
+        horizon_us = getattr(board, "PLAN_AHEAD_US", HORIZON_US)
+        return Drive(self.hw.stepper, self.steps_per_ml, target, board.MAX_STEP_HZ, horizon_us)
 
     def _new_panel(self, hw):
         pins = hw.buttons
