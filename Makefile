@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed
 # pytest-xdist workers: 2 cores on CI; override with `make test JOBS=1`.
 JOBS ?= auto
 
-.PHONY: test test-py test-mpy deps clean
+.PHONY: test test-py test-mpy deps clean sim
 
 deps: $(PY_STAMP) $(NODE_STAMP)
 
@@ -28,6 +28,14 @@ test: deps
 
 test-py: $(PY_STAMP)
 	$(BIN)/python -m pytest -q -n $(JOBS)
+
+## sim: the main job. The virtual board runs infusion INFUSION (default 1) on the real firmware,
+## shown live, at a time scale that finishes in about a minute. SCALE=K, FAST=1 or SERVE=1
+## (only serve the ports) change that: make sim INFUSION=2 SCALE=600.
+INFUSION ?= 1
+sim: deps
+	$(BIN)/python -m host_tools.simrun --infusion $(INFUSION) $(if $(SCALE),--scale $(SCALE)) \
+		$(if $(FAST),--fast) $(if $(SERVE),--serve)
 
 ## test-mpy: the firmware and its tests on real MicroPython (WebAssembly build, under Node).
 test-mpy: $(NODE_STAMP)

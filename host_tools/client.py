@@ -98,6 +98,8 @@ class Client:
         self.hseq = 0
         self.hello = None
         self._buf = bytearray()
+        self._joined = False  # the first line after connecting may be the tail of one
+        self.partial_lines = 0
 
     # ---- connection ----------------------------------------------------------------------
     def connect(self):
@@ -107,6 +109,8 @@ class Client:
             )
         except (serial.SerialException, OSError, ValueError) as e:
             raise TransportError("cannot open %s: %s" % (self.port, e)) from None
+        self._joined = False
+        self._buf.clear()
         return self
 
     def close(self):
@@ -147,10 +151,14 @@ class Client:
             line = self._read_line(deadline)
             if line is None:
                 return None
+            first, self._joined = not self._joined, True
             try:
                 msg = P.parse_line(line)
             except P.LineError:
-                if b"*" in line:
+                if first:
+                    # Joined a running device mid-line: a fragment, not a corrupted line.
+                    self.partial_lines += 1
+                elif b"*" in line:
                     self.check.corrupt_line()
                 else:
                     self.check.noise += 1

@@ -13,7 +13,7 @@ from pumpfw.journal import Journal, JournalError
 from pumpfw.logout import LogOut, RecordClock
 from pumpfw.schedule import DEFAULT_REGIMEN
 
-# Fault codes sent as `ev fault code=N`: see docs/safety.md.
+# Fault codes sent as `ev fault code=N what=<name>` (protocol.FAULT_NAMES, docs/protocol.md).
 FAULT_DRIVE = 1  # the drive clamped, refused or re-planned (detail: 1 clamp, 2 low, 3 underrun)
 FAULT_JOURNAL = 2  # the journal could not be read or written (detail: 1 corrupt, 2 write)
 FAULT_EXCEPTION = 3  # an exception escaped a tick; the motor was stopped
@@ -183,6 +183,7 @@ class App:
         if ev == bt.EV_NONE:
             return
         c = self.controller
+        self.console.event(P.EV_BUTTON, now, ev, 0)
         if ev == bt.EV_PAUSE:
             c.pause(now)
         elif ev == bt.EV_RESUME:

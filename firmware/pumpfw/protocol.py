@@ -49,6 +49,12 @@ RESET_CAUSES = ("unknown", "power_on", "hard", "watchdog", "deepsleep", "soft", 
 EV_ALARM = const(20)  # a = alarm code (app-defined), b = detail
 EV_FAULT = const(21)  # a = fault code (app-defined), b = detail
 EV_REBOOT = const(22)  # a = index in RESET_CAUSES, b = 1 if an infusion was recovered
+EV_BUTTON = const(23)  # a = index in BUTTON_EVENTS: what a debounced press meant
+# Names sent beside the codes (`what=`), so a person reading the log needs no table.
+ALARM_NAMES = ("", "paused_long", "ir_waiting", "near_end", "complete", "fault", "low_volume")
+FAULT_NAMES = ("", "drive", "journal", "exception")
+BUTTON_EVENTS = ("", "pause", "resume", "ir_interrupt", "ir_discontinue", "ir_resolved", "ack",
+                 "stuck")
 # name -> (code, field for a, field for b); "" means the argument is not sent.
 EVENTS = {
     "start": (ctl.EV_START, "inf", ""),
@@ -66,7 +72,9 @@ EVENTS = {
     "alarm": (EV_ALARM, "code", "detail"),
     "fault": (EV_FAULT, "code", "detail"),
     "reboot": (EV_REBOOT, "cause", "recovered"),
+    "button": (EV_BUTTON, "press", ""),
 }
+_NAMED = {EV_ALARM: ALARM_NAMES, EV_FAULT: FAULT_NAMES}
 _EVENT_BY_CODE = {}
 for _name in EVENTS:
     _EVENT_BY_CODE[EVENTS[_name][0]] = _name
@@ -220,10 +228,15 @@ def encode_event(code, t_ms, a, b):
     if spec[1]:
         if code == EV_REBOOT:
             body += " cause=%s" % (RESET_CAUSES[a] if 0 <= a < len(RESET_CAUSES) else "unknown")
+        elif code == EV_BUTTON:
+            body += " press=%s" % (BUTTON_EVENTS[a] if 0 <= a < len(BUTTON_EVENTS) else "unknown")
         else:
             body += " %s=%d" % (spec[1], a)
     if spec[2]:
         body += " %s=%d" % (spec[2], b)
+    names = _NAMED.get(code)
+    if names is not None:
+        body += " what=%s" % (names[a] if 0 <= a < len(names) else "unknown")
     return body
 
 

@@ -52,19 +52,24 @@ def test_record_round_trips_every_field():
 
 
 def test_every_event_round_trips():
-    assert len(P.EVENTS) == len(ctl.EVENT_NAMES) - 1 + 3
+    assert len(P.EVENTS) == len(ctl.EVENT_NAMES) - 1 + 4  # + alarm, fault, reboot, button
     for name in ctl.EVENT_NAMES[1:]:
         assert name in P.EVENTS, name
     for name in P.EVENTS:
         code, fa, fb = P.EVENTS[name]
-        a = 2 if code == P.EV_REBOOT else 111
+        a = 2 if code in (P.EV_REBOOT, P.EV_BUTTON, P.EV_ALARM, P.EV_FAULT) else 111
         m = P.parse_line(_line(P.encode_event(code, 5000, a, 222)))
         assert m.kind == "ev" and m.name == name
         assert m.fields["t_ms"] == 5000
-        expect = 1 + (1 if fa else 0) + (1 if fb else 0)
+        named = code in (P.EV_ALARM, P.EV_FAULT)  # these add what=<name>
+        expect = 1 + (1 if fa else 0) + (1 if fb else 0) + (1 if named else 0)
         assert len(m.fields) == expect, (name, m.fields)
         if code == P.EV_REBOOT:
             assert m.fields["cause"] == "hard"
+        elif code == P.EV_BUTTON:
+            assert m.fields["press"] == "resume"
+        elif named:
+            assert m.fields[fa] == 2 and m.fields["what"] in (P.ALARM_NAMES[2], P.FAULT_NAMES[2])
         elif fa:
             assert m.fields[fa] == 111
         if fb:
@@ -203,3 +208,23 @@ def test_allowed_states_use_the_controllers_state_numbers():
     }
     for name in expect:
         assert P.command_spec(name)[2] == expect[name], name
+
+
+def test_alarm_fault_and_button_events_name_what_they_are():
+    from pumpfw import alarms
+    from pumpfw import buttons as bt
+    from pumpfw.app import FAULT_DRIVE, FAULT_EXCEPTION, FAULT_JOURNAL
+
+    # The protocol's tables follow the firmware's own codes.
+    assert P.ALARM_NAMES == alarms.ALARM_NAMES
+    assert P.BUTTON_EVENTS == bt.EVENT_NAMES
+    assert [P.FAULT_NAMES[c] for c in (FAULT_DRIVE, FAULT_JOURNAL, FAULT_EXCEPTION)] == [
+        "drive", "journal", "exception"]
+    line = P.frame(3, P.encode_event(P.EV_ALARM, 1000, alarms.LOW_VOLUME, 25_000))
+    msg = P.parse_line(line)
+    assert msg.name == "alarm" and msg.fields["what"] == "low_volume"
+    assert msg.fields["code"] == alarms.LOW_VOLUME and msg.fields["detail"] == 25_000
+    msg = P.parse_line(P.frame(4, P.encode_event(P.EV_BUTTON, 5, bt.EV_IR_INTERRUPT, 0)))
+    assert msg.name == "button" and msg.fields["press"] == "ir_interrupt"
+    msg = P.parse_line(P.frame(5, P.encode_event(P.EV_FAULT, 5, 99, 0)))
+    assert msg.fields["what"] == "unknown"

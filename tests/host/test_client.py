@@ -169,3 +169,14 @@ def test_host_stops_reading_producer_never_stalls_and_drop_count_is_right(dev):
         assert dropped <= pump.check.dropped <= dev.out.dropped
         assert pump.check.lost == 0
         pump.raise_on_integrity()
+
+
+def test_joining_mid_line_is_a_fragment_and_later_damage_is_corruption():
+    with cl.Client("loop://", timeout_s=1) as c:
+        good = P.frame(7, "ev pause t_ms=5")
+        bad = bytearray(P.frame(8, "ev resume t_ms=6 rate_ul_h=25000"))
+        bad[5] ^= 0x01
+        c.ser.write(good[9:] + good + bytes(bad) + P.frame(9, "ev pause t_ms=7"))
+        assert c.read_message(1).seq == 7
+        assert c.read_message(1).seq == 9
+        assert (c.partial_lines, c.check.corrupt) == (1, 1)
