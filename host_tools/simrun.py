@@ -39,8 +39,9 @@ def event_line(msg):
     return "%s  event %-12s %s" % (_hms(msg.fields.get("t_ms", 0)), msg.name, fields)
 
 
-def run_infusion(sim, infusion, out=sys.stdout, live=True, interval_ms=1000):
+def run_infusion(sim, infusion, out=None, live=True, interval_ms=1000):
     """Start `infusion` on a running SimBoard and follow it to its end. Returns a summary."""
+    out = out or sys.stdout
     tty = live and out.isatty()
     with Client(sim.serial_url, timeout_s=10) as pump:
         hello = pump.identify()
