@@ -39,6 +39,8 @@ class Drive:
             max_interval_us = MAX_INTERVAL_US
         self.min_rate_ul_h = -(-WORK_PER_STEP // ((max_interval_us - 1) * steps_per_ml))
         self.planner = Planner(steps_per_ml, target_steps)
+        # The driver counts steps since boot; this drive counts from its own start.
+        self.base_steps = driver.steps()
         self.fault = None
         self.switch_us = -1  # when service() last switched rates by itself (-1: none pending)
         self._starting = False
@@ -47,10 +49,10 @@ class Drive:
 
     # ---- reading ---------------------------------------------------------------------------
     def steps_made(self):
-        return self.driver.steps()
+        return self.driver.steps() - self.base_steps
 
     def delivered_ul(self):
-        return self.driver.steps() * 1000 // self.steps_per_ml
+        return self.steps_made() * 1000 // self.steps_per_ml
 
     def rate_ul_h(self):
         return self.planner.rate_ul_h
@@ -59,7 +61,7 @@ class Drive:
         return self.active
 
     def complete(self):
-        return self.driver.steps() >= self.target_steps
+        return self.steps_made() >= self.target_steps
 
     # ---- commands --------------------------------------------------------------------------
     def _limit(self, rate_ul_h):
@@ -82,7 +84,7 @@ class Drive:
         self.switch_us = -1
         self.driver.stop()  # queued steps beyond since_us are re-planned, not executed
         rate_ul_h = self._limit(rate_ul_h)
-        self.planner.rebase(rate_ul_h, since_us, self.driver.steps())
+        self.planner.rebase(rate_ul_h, since_us, self.steps_made())
         self.active = rate_ul_h > 0
         self._starting = self.active
         if not self.active:
@@ -115,7 +117,7 @@ class Drive:
             # from the last step made: never catch up with a burst faster than the rate.
             self.fault = FAULT_UNDERRUN
             rate_ul_h = planner.rate_ul_h
-            made = driver.steps()
+            made = self.steps_made()
             planner.rebase(0, planner.last_us, made)
             planner.rebase(rate_ul_h, now_us, made)
             self._start(now_us, until_us)

@@ -81,3 +81,18 @@ def test_pause_stops_the_motor_and_resume_continues():
     run_for(app, hw, 60_000)
     # 200 mL/h at 400 steps/mL: 22.2 steps/s; two running minutes in all.
     assert abs(hw.stepper.steps() - 2 * 60 * 200 * 400 // 3600) <= 1
+
+
+def test_a_second_infusion_on_the_same_board_delivers_its_own_250_ml():
+    hw = FakeHw()
+    app = App(hw)
+    send(hw, "interval", 60_000)
+    send(hw, "start", 3)
+    run_for(app, hw, 76 * MIN, max_step_ms=5_000)
+    first = hw.stepper.steps()
+    send(hw, "start", 4)
+    run_for(app, hw, 80 * MIN, max_step_ms=5_000)
+    assert app.controller.state == ctl.COMPLETE and app.controller.infusion == 4
+    assert app.steps_made() == 250 * 400 and hw.stepper.steps() == first + 250 * 400
+    done = events(hw, "complete")
+    assert len(done) == 2 and done[1].fields["t_ms"] - done[0].fields["t_ms"] >= 75 * MIN
