@@ -1,0 +1,202 @@
+"""The HIL pytest plugin: --port/--sim/--balance/--record-dir, the rig and pump fixtures, records.
+
+    pytest hil_tests                                  # a fresh virtual board per test
+    pytest hil_tests --port /dev/ttyACM0 [--balance /dev/ttyUSB0]
+    pytest hil_tests --port a0,a1,a2 -n 3             # a farm: worker gwN takes the N-th port
+
+Tests ask for capabilities with @pytest.mark.needs("power", ...) and are skipped, with the
+reason, on a rig that lacks one. Every test writes <record-dir>/<run>/<test>.json (measurements
+with limits, outcome) and <test>.log (the raw device log). See docs/hil.md.
+"""
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from device import Pump  # noqa: E402
+from records import TestRecord  # noqa: E402
+from rig import CAPABILITIES, SerialRig, SimRig, lacks  # noqa: E402
+
+from host_tools.errors import CommandError, DeviceTimeout  # noqa: E402
+from host_tools.simboard import REPO_ROOT, SimBoard, SimBoardError  # noqa: E402
+
+NODE_PKG = REPO_ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript"
+RECORD_INTERVAL_MS = 60_000  # the pump fixture's record interval: long runs stay fast
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("hil", "hardware-in-the-loop rig")
+    group.addoption("--port", help="the board's serial port or pyserial URL; a comma-separated"
+                    " list gives one board per pytest-xdist worker (gw0 takes the first)")
+    group.addoption("--sim", action="store_true",
+                    help="a fresh virtual board per test (the default without --port)")
+    group.addoption("--balance", help="an MT-SICS balance's port or URL (a list: one per board)")
+    group.addoption("--record-dir", default=str(REPO_ROOT / "records"),
+                    help="where each run writes its records (default: records/)")
+    group.addoption("--max-wait-s", type=float, default=120.0,
+                    help="longest real-time wait a test may make without time_warp (skip above)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "needs(*capabilities): skip unless the rig has them (%s)" % ", ".join(
+            sorted(CAPABILITIES)))
+    if config.getoption("--port") and config.getoption("--sim"):
+        raise pytest.UsageError("--port and --sim exclude each other")
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "hil_run_id" in workerinput:
+        config.hil_run_id = workerinput["hil_run_id"]
+    else:
+        config.hil_run_id = time.strftime("run-%Y%m%d-%H%M%S-") + str(os.getpid())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """pytest-xdist: every worker writes into the controller's run directory."""
+    node.workerinput["hil_run_id"] = node.config.hil_run_id
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, "hil_rep_" + report.when, report)
+    return report
+
+
+def _worker_index():
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+
+
+def _mine(option, what):
+    """This worker's entry of a comma-separated list (the only one without xdist)."""
+    if not option:
+        return None
+    items = [p.strip() for p in option.split(",") if p.strip()]
+    index = _worker_index()
+    if index >= len(items):
+        pytest.exit("worker gw%d has no %s: %d given (%s), so run with -n %d at most" % (
+            index, what, len(items), option, len(items)), returncode=4)
+    return items[index]
+
+
+# ---- fixtures ------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def hil_record(request):
+    """This test's record; written when the test ends, whatever its outcome."""
+    config = request.config
+    record = TestRecord(request.node.nodeid, config.hil_run_id)
+    yield record
+    record.outcome, record.reason = _outcome(request.node)
+    record.write(os.path.join(config.getoption("--record-dir"), config.hil_run_id))
+
+
+def _outcome(item):
+    for when in ("setup", "call"):
+        rep = getattr(item, "hil_rep_" + when, None)
+        if rep is None:
+            continue
+        if hasattr(rep, "wasxfail"):
+            return ("xfailed" if rep.skipped else "xpassed"), rep.wasxfail or None
+        if rep.skipped:
+            return "skipped", rep.longrepr[2] if isinstance(rep.longrepr, tuple) else None
+        if rep.failed:
+            return "failed", str(rep.longrepr).strip().splitlines()[-1][:500]
+    return "passed", None
+
+
+@pytest.fixture(scope="session")
+def serial_rig(request):
+    """The real board of this worker (session-long), or None on the virtual board."""
+    config = request.config
+    port = _mine(config.getoption("--port"), "port")
+    if port is None:
+        yield None
+        return
+    max_wait_ms = int(config.getoption("--max-wait-s") * 1000)
+    rig = SerialRig(port, _mine(config.getoption("--balance"), "balance"), max_wait_ms)
+    yield rig
+    rig.close()
+
+
+@pytest.fixture
+def rig(request, serial_rig, hil_record):
+    """The rig: capabilities, time, buttons, power, the balance. Skips what it lacks."""
+    needs = [cap for mark in request.node.iter_markers("needs") for cap in mark.args]
+    unknown = [cap for cap in needs if cap not in CAPABILITIES]
+    if unknown:
+        pytest.fail("unknown capabilities %s; known: %s" % (unknown, sorted(CAPABILITIES)))
+    if serial_rig is not None:
+        hil_record.rig = serial_rig.describe()
+        for cap in needs:
+            if cap not in serial_rig.capabilities:
+                pytest.skip(lacks(cap, serial_rig))
+        yield serial_rig
+        serial_rig.pump = None
+        return
+    if shutil.which("node") is None or not NODE_PKG.is_dir():
+        pytest.skip("the virtual board needs node and the MicroPython package (make deps)")
+    directory = os.path.join(request.config.getoption("--record-dir"),
+                             request.config.hil_run_id)
+    os.makedirs(directory, exist_ok=True)
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in request.node.nodeid)
+    balance = _mine(request.config.getoption("--balance"), "balance")
+    rig_log = os.path.join(directory, stem + ".rig.log")  # the harness's stderr, if any
+    with open(rig_log, "wb") as err:
+        try:
+            sim = SimBoard(scale=1, pty=False, stderr=err)
+        except (SimBoardError, OSError) as e:
+            pytest.fail("the virtual board did not start: %s" % e)
+        with sim:
+            sim_rig = SimRig(sim, balance)
+            hil_record.rig = sim_rig.describe()
+            yield sim_rig
+            sim_rig.close()
+    if os.path.getsize(rig_log) == 0:
+        os.remove(rig_log)
+
+
+@pytest.fixture
+def pump(rig, hil_record):
+    """The pump: connected, identified, record interval set; left with no infusion active."""
+    pump = Pump(rig.port, hil_record.device_lines)
+    pump.connect()
+    rig.pump = pump
+    try:
+        hil_record.device = _identify(pump)
+        pump.run("interval", RECORD_INTERVAL_MS)
+        yield pump
+    finally:
+        rig.pump = None
+        _leave_idle(pump)
+        pump.close()
+
+
+def _identify(pump, tries=3):
+    """id, retried: a board that just opened may still be printing its boot banner."""
+    for attempt in range(tries):
+        try:
+            return pump.identify()
+        except DeviceTimeout:
+            if attempt == tries - 1:
+                raise
+    return None
+
+
+def _leave_idle(pump):
+    """After a test, a real board must not keep infusing or stay latched for the next one."""
+    try:
+        state = pump.status()["st"]
+        if state in ("running", "paused", "interrupted"):
+            pump.run("stop")
+            state = pump.status()["st"]
+        if state == "discontinued":
+            pump.clear_latch()
+    except (AssertionError, CommandError, DeviceTimeout, OSError) as e:
+        sys.stderr.write("hil: could not leave the pump idle: %s\n" % e)
