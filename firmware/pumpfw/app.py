@@ -25,7 +25,9 @@ _PLAN_LIMIT_MS = 60_000
 class App:
     """One pump: App(hw) with hw as in docs/board-layer.md. Tunables are class attributes."""
 
-    journal_interval_ms = 5_000  # while infusing; state changes are journaled at once
+    # The journal vouches for at most this much delivery ahead of what was made (its
+    # write-ahead allowance) and is rewritten every 4/5 of it; state changes at once.
+    journal_interval_ms = 5_000
     watchdog_ms = 4_000  # armed with the first active infusion; rp2 allows at most ~8.3 s
     rx_bytes = 64  # serial bytes handled per tick
 
@@ -51,6 +53,7 @@ class App:
         self._seen_changes = -1
         self._journal_due = False
         self._journal_ms = 0
+        self._save_every_ms = self.journal_interval_ms * 4 // 5
         self._wdt_on = False
         self.drive = self._new_drive(0)
         self.panel = self._new_panel(hw)
@@ -100,6 +103,9 @@ class App:
         if self.panel is not None:
             self._button(self.panel.poll(now), now)
         c.tick(now, self.steps_made() * 1000 // self.steps_per_ml)
+        # Journal first: the drive may only step into what the journal already vouches for.
+        if self._journal_due or (c.active() and now - self._journal_ms >= self._save_every_ms):
+            self._save(now)
         if c.changes != self._seen_changes:
             self._seen_changes = c.changes
             self.drive.set_rate(c.rate_ul_h, self.clock.ticks_us_at(c.rate_since_ms))
@@ -115,8 +121,6 @@ class App:
         self.alarms.poll(now, c)
         if self.records.due(now):
             self.console.record(now)
-        if self._journal_due or (c.active() and now - self._journal_ms >= self.journal_interval_ms):
-            self._save(now)
         self.out.drain(hw.port.write)
         hw.wdt_feed()
         if self.repl_requested and self.out.used == 0:
@@ -129,8 +133,8 @@ class App:
         for t in (self.controller.next_change_ms(), self.alarms.next_due_ms()):
             if 0 <= t < wake:
                 wake = t
-        if self.controller.active() and self._journal_ms + self.journal_interval_ms < wake:
-            wake = self._journal_ms + self.journal_interval_ms
+        if self.controller.active() and self._journal_ms + self._save_every_ms < wake:
+            wake = self._journal_ms + self._save_every_ms
         if self.drive.running():
             # Refill well before the planned horizon runs out.
             refill = now + self.drive.horizon_us // 2000
@@ -155,7 +159,21 @@ class App:
         board = self.hw.board
         target = self.controller.regimen.volume_ul * self.steps_per_ml // 1000 - steps_done
         horizon_us = getattr(board, "PLAN_AHEAD_US", HORIZON_US)
-        return Drive(self.hw.stepper, self.steps_per_ml, target, board.MAX_STEP_HZ, horizon_us)
+        drive = Drive(self.hw.stepper, self.steps_per_ml, target, board.MAX_STEP_HZ, horizon_us)
+        drive.set_cap(0)  # nothing until the journal vouches for it
+        return drive
+
+    def _allowance_steps(self):
+        """Steps the drive may make before the next journal write: one journal interval at the
+        fastest rate it could reach in that time, rounded up, plus one."""
+        c = self.controller
+        rate = c.rate_ul_h
+        if c.next_rate_ul_h() > rate:
+            rate = c.next_rate_ul_h()
+        if rate == 0:
+            return 0
+        work = rate * self.journal_interval_ms * self.steps_per_ml  # steps * 3.6e9
+        return -(-work // 3_600_000_000) + 1
 
     def _new_panel(self, hw):
         pins = hw.buttons
@@ -209,13 +227,17 @@ class App:
     def _on_alarm(self, code, now_ms, detail):
         self.console.event(P.EV_ALARM, now_ms, code, detail)
 
-    def _save(self, now):
+    def _save(self, now, motor_off=False):
+        """Journal the state; motor_off: the motor is stopped for good (fault path)."""
         self._journal_due = False
         self._journal_ms = now
         c = self.controller
+        made = self.steps_made()
+        allow = made if motor_off or not c.active() else made + self._allowance_steps()
         record = {
             "snap": list(c.snapshot(now)),
-            "steps": self.steps_made(),
+            "steps": made,  # made when written
+            "allow": allow,  # never more than this before the next write: the recovery bound
             "spm": self.steps_per_ml,
             "next": self.next_infusion,
             "interval": self.records.interval_ms,
@@ -224,6 +246,8 @@ class App:
             self.journal.save(record)
         except OSError:
             self.console.event(P.EV_FAULT, now, FAULT_JOURNAL, 2)
+            return  # the cap stays where the last good record put it
+        self.drive.set_cap(allow - self.steps_prior)
 
     def _recover(self):
         """Load the journal; an infusion in progress comes back paused. True if one did."""
@@ -240,10 +264,16 @@ class App:
         snap = tuple(record.get("snap", ()))
         if len(snap) != len(ctl.Controller.SNAPSHOT_FIELDS):
             return False
+        # The journal vouches that no more than `allow` steps were made: count them all, so a
+        # cut can only ever under-deliver, by at most allow - steps (reported).
         steps = record.get("steps", 0)
-        delivered_ul = steps * 1000 // self.steps_per_ml
+        allow = record.get("allow", steps)
+        delivered_ul = allow * 1000 // self.steps_per_ml
         if self.controller.restore(snap, 0, delivered_ul) != ctl.OK:
             return False
-        self.steps_prior = steps
-        self.drive = self._new_drive(steps)
+        self.steps_prior = allow
+        self.drive = self._new_drive(allow)
+        if self.controller.active():
+            uncertain_ul = (allow - steps) * 1000 // self.steps_per_ml
+            self.console.event(P.EV_RECOVERY, 0, delivered_ul, uncertain_ul)
         return self.controller.active()

@@ -63,6 +63,20 @@ class Drive:
     def complete(self):
         return self.steps_made() >= self.target_steps
 
+    def set_cap(self, cap_steps):
+        """Make no more than cap_steps (counted from this drive's start) until raised again.
+
+        The journal's write-ahead allowance: the app raises it only after the journal vouches
+        for it, so after a power cut the journal never under-counts (docs/safety.md).
+        """
+        if cap_steps > self.target_steps:
+            cap_steps = self.target_steps
+        self.planner.target_steps = cap_steps
+
+    def held(self):
+        """True while stepping waits at the cap (not at the end of the infusion)."""
+        return self.planner.done() and self.steps_made() < self.target_steps
+
     # ---- commands --------------------------------------------------------------------------
     def _limit(self, rate_ul_h):
         if rate_ul_h > self.max_rate_ul_h:
@@ -109,8 +123,9 @@ class Drive:
             self._start(now_us, until_us)
         elif driver.idle():
             if planner.done():
-                self.halt()  # the whole target is made: motor off
-                return
+                if self.steps_made() >= self.target_steps:
+                    self.halt()  # the whole target is made: motor off
+                return  # else held at the cap until the journal catches up
             if until_us >= 0 and ticks_diff(planner.due_us, until_us) > 0:
                 return  # not an underrun: the next step belongs to the coming rate change
             # The driver ran dry (the loop stalled past the horizon). Treat the stall like a pause

@@ -50,6 +50,7 @@ EV_ALARM = const(20)  # a = alarm code (app-defined), b = detail
 EV_FAULT = const(21)  # a = fault code (app-defined), b = detail
 EV_REBOOT = const(22)  # a = index in RESET_CAUSES, b = 1 if an infusion was recovered
 EV_BUTTON = const(23)  # a = index in BUTTON_EVENTS: what a debounced press meant
+EV_RECOVERY = const(24)  # a = uL the restored infusion counts as delivered, b = of which unsure
 # Names sent beside the codes (`what=`), so a person reading the log needs no table.
 ALARM_NAMES = ("", "paused_long", "ir_waiting", "near_end", "complete", "fault", "low_volume")
 FAULT_NAMES = ("", "drive", "journal", "exception")
@@ -73,6 +74,7 @@ EVENTS = {
     "fault": (EV_FAULT, "code", "detail"),
     "reboot": (EV_REBOOT, "cause", "recovered"),
     "button": (EV_BUTTON, "press", ""),
+    "recovery": (EV_RECOVERY, "vol_ul", "uncertain_ul"),
 }
 _NAMED = {EV_ALARM: ALARM_NAMES, EV_FAULT: FAULT_NAMES}
 _EVENT_BY_CODE = {}

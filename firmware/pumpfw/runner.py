@@ -49,7 +49,7 @@ def run(hw, max_ticks=-1, app_factory=App):
             app.console.event(P.EV_FAULT, now, FAULT_EXCEPTION, 0)
             try:
                 # Journaled as it stands: after the reset the infusion comes back paused.
-                app._save(now)
+                app._save(now, motor_off=True)
             except Exception:  # noqa: BLE001 - the fault report must not hide the first error
                 pass
             app.out.drain(hw.port.write, 1024)

@@ -52,7 +52,8 @@ def test_record_round_trips_every_field():
 
 
 def test_every_event_round_trips():
-    assert len(P.EVENTS) == len(ctl.EVENT_NAMES) - 1 + 4  # + alarm, fault, reboot, button
+    # + alarm, fault, reboot, button, recovery
+    assert len(P.EVENTS) == len(ctl.EVENT_NAMES) - 1 + 5
     for name in ctl.EVENT_NAMES[1:]:
         assert name in P.EVENTS, name
     for name in P.EVENTS:

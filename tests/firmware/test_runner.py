@@ -50,6 +50,9 @@ def test_the_recovered_infusion_comes_back_paused_after_the_reset():
     assert app.steps_made() == steps
     reboot = events(hw2, "reboot")[0].fields
     assert reboot["cause"] == "watchdog" and reboot["recovered"] == 1
+    # The motor was stopped before the journal was written: nothing is uncertain.
+    recovery = events(hw2, "recovery")[0].fields
+    assert recovery["uncertain_ul"] == 0 and recovery["vol_ul"] == steps * 1000 // 400
 
 
 def test_ctrl_c_is_refused_while_infusing_and_leaves_the_loop_when_idle():
