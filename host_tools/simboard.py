@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
+from host_tools import simreg
 from host_tools.ptybridge import PtyBridge
 
 VBOARD_JS = Path(__file__).resolve().parent / "sim" / "vboard.mjs"
@@ -241,10 +242,13 @@ def main(argv=None):
         target = sim.pty or sim.serial_url
         print(f"serial: python -m serial.tools.miniterm {target} 115200", file=sys.stderr)
         print(f"control: {sim.endpoints['control']}  balance: {sim.balance_url}", file=sys.stderr)
+        registered = simreg.register(sim.endpoints)  # for `pumpctl ports` / --port auto
         try:
             sim.proc.wait()
         except KeyboardInterrupt:
             pass
+        finally:
+            simreg.unregister(registered)
     return 0
 
 

@@ -1,0 +1,132 @@
+"""`pumpctl ports`, and --port for every command: USB serial ports and running virtual boards,
+each asked who it is; the shortcuts a0/u0/c0/v0 and `auto`."""
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+from serial.tools import list_ports
+
+from host_tools import client as client_mod
+from host_tools import errors, simreg
+from host_tools.session import UserError, say
+from pumpfw import protocol as P
+
+PROBE_TIMEOUT_S = 0.7  # an idle pump answers `id` within a few ms; a silent port costs this
+
+
+def usb_ports(usb_only=False):
+    """(device, description) of the serial ports pyserial finds, sorted by device path;
+    usb_only: only USB ones (a vendor id), the only ones `auto` writes to."""
+    found = []
+    for info in list_ports.comports():
+        if usb_only and info.vid is None:
+            continue
+        desc = info.description if info.description not in (None, "n/a") else ""
+        if info.vid is not None:
+            desc = "%s (%04x:%04x)" % (desc, info.vid, info.pid or 0)
+        found.append((info.device, desc.strip()))
+    return sorted(found)
+
+
+def candidates(usb_only=False):
+    """Every port worth asking, in `auto` order: serial ports, then virtual boards."""
+    out = [{"port": dev, "name": _shortcut(dev), "desc": desc}
+           for dev, desc in usb_ports(usb_only)]
+    for i, board in enumerate(simreg.running()):
+        pty = board.get("pty")
+        desc = "virtual board" + (" (pty %s)" % pty if pty else "")
+        out.append({"port": board["serial"], "name": "v%d" % i, "desc": desc,
+                    "balance": board.get("balance")})
+    return out
+
+
+def _shortcut(device):
+    for letter, prefix in (("a", "/dev/ttyACM"), ("u", "/dev/ttyUSB"), ("c", "COM")):
+        if device.startswith(prefix) and device[len(prefix):].isdigit():
+            return letter + device[len(prefix):]
+    return ""
+
+
+def probe(url, timeout_s=PROBE_TIMEOUT_S):
+    """Ask one port `id`: {"ok": True, "hello": {...}} or {"ok": False, "why": text}."""
+    c = client_mod.Client(url, timeout_s=timeout_s)
+    try:
+        c.connect()
+        fields = c.command("id", timeout_s=timeout_s, retries=0).fields
+    except errors.TransportError as exc:
+        return {"ok": False, "why": "cannot open: %s" % exc}
+    except errors.DeviceTimeout:
+        noisy = c.check.noise or c.check.corrupt
+        return {"ok": False, "why": "not this firmware (%s)" % (
+            "answers in another language" if noisy else "no answer")}
+    except errors.PumpError as exc:
+        return {"ok": False, "why": "not this firmware (%s)" % exc}
+    finally:
+        c.close()
+    if fields.get("proto") != P.PROTO_VERSION:
+        return {"ok": False, "hello": fields,
+                "why": "protocol %s (pumpctl speaks %d): pumpctl flash updates it"
+                % (fields.get("proto"), P.PROTO_VERSION)}
+    return {"ok": True, "hello": fields}
+
+
+def survey(timeout_s=PROBE_TIMEOUT_S):
+    """candidates() with each one's probe result, asked in parallel."""
+    rows = candidates()
+    if rows:
+        with ThreadPoolExecutor(max_workers=min(8, len(rows))) as pool:
+            results = list(pool.map(lambda r: probe(r["port"], timeout_s), rows))
+        for row, result in zip(rows, results):
+            row.update(result)
+    return rows
+
+
+def resolve(name, timeout_s=PROBE_TIMEOUT_S):
+    """--port value -> a path or URL. `auto` asks the candidates in order; vN is the N-th
+    virtual board; a0/u0/c0 as client.resolve_port."""
+    if name == "auto":
+        rows = candidates(usb_only=True)
+        for row in rows:
+            if probe(row["port"], min(timeout_s, PROBE_TIMEOUT_S))["ok"]:
+                return row["port"]
+        tried = ", ".join(r["port"] for r in rows) or "no serial ports, no virtual boards"
+        raise UserError("--port auto: no board answers as this firmware (tried: %s). Plug one"
+                        " in, start a virtual board (python -m host_tools.simboard --serve), or"
+                        " name one with --port" % tried)
+    m = re.fullmatch(r"v(\d+)", name)
+    if m:
+        boards = simreg.running()
+        if int(m.group(1)) >= len(boards):
+            raise UserError("no virtual board %s: %d running (start one with python -m"
+                            " host_tools.simboard --serve)" % (name, len(boards)))
+        return boards[int(m.group(1))]["serial"]
+    return client_mod.resolve_port(name)
+
+
+# ---- the command --------------------------------------------------------------------------
+
+
+def argparse_ports(parser):
+    parser.add_argument("--json", action="store_true", help="one JSON object per port")
+    parser.add_argument("--timeout", type=float, default=PROBE_TIMEOUT_S, metavar="S",
+                        help="seconds each port has to answer `id` (default %g)" % PROBE_TIMEOUT_S)
+
+
+def do_ports(args):
+    rows = survey(args.timeout)
+    if args.json:
+        for row in rows:
+            say(json.dumps(row, sort_keys=True))
+        return 0
+    if not rows:
+        say("no serial ports and no virtual boards (start one: python -m host_tools.simboard"
+            " --serve)")
+        return 0
+    say("%-4s %-28s %-7s %-8s %s" % ("", "PORT", "BOARD", "FW", "WHAT"))
+    for row in rows:
+        hello = row.get("hello") or {}
+        what = row["desc"] if row["ok"] else "%s - %s" % (row["why"], row["desc"])
+        say("%-4s %-28s %-7s %-8s %s" % (row["name"], row["port"], hello.get("board", "-"),
+                                         hello.get("fw", "-"), what.strip(" -")))
+    return 0
