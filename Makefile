@@ -50,3 +50,9 @@ SIM_ARGS ?= --scale 1
 .PHONY: sim-serve
 sim-serve: deps
 	$(BIN)/python -m host_tools.simboard --serve $(SIM_ARGS)
+
+## bench: the benchmarks (docs/benchmarks.md): prints a table, writes bench/results.json.
+## FULL=1 also times `make test` (minutes); otherwise its last measured figure is carried over.
+.PHONY: bench
+bench: deps
+	$(BIN)/python -m bench.run $(if $(FULL),--full)

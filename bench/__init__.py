@@ -1,0 +1,1 @@
+"""The benchmark suite (`make bench`): the pump against its limits; see docs/benchmarks.md."""
