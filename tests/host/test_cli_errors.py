@@ -1,0 +1,89 @@
+"""pumpctl's error paths: each a single line that says what to do, a non-zero exit, never a
+traceback (no such port, busy, not this firmware, another protocol version, timeouts)."""
+
+import errno
+import os
+import socket
+
+import pytest
+
+from clikit import FakePump, garbage_device, one_error_line, other_protocol_device, run_cli
+from clikit import silent_device
+from host_tools import session
+
+
+def closed_port_url():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return "socket://127.0.0.1:%d" % port
+
+
+def test_no_such_port(capsys):
+    rc, _, err = run_cli(capsys, "status", "--port", "/dev/ttyNOSUCH7")
+    assert rc == 1
+    assert one_error_line(err) == ("pumpctl status: no such port /dev/ttyNOSUCH7: check the"
+                                   " cable, or list the boards with `pumpctl ports`")
+
+
+@pytest.mark.skipif(os.path.exists("/dev/ttyACM9"), reason="a real /dev/ttyACM9 exists here")
+def test_shortcut_names_the_device_it_means(capsys):
+    rc, _, err = run_cli(capsys, "stop", "--port", "a9")
+    assert rc == 1 and "no such port /dev/ttyACM9" in one_error_line(err)
+
+
+def test_nothing_listening(capsys):
+    rc, _, err = run_cli(capsys, "pause", "--port", closed_port_url())
+    assert rc == 1 and "nothing is listening at socket://" in one_error_line(err)
+
+
+def test_busy_and_permission_wording():
+    busy = OSError(errno.EBUSY, "Device or resource busy")
+    assert "is busy: close the program using it" in session._open_failure("/dev/ttyACM0", busy)
+    denied = OSError(errno.EACCES, "Permission denied")
+    assert "dialout" in session._open_failure("/dev/ttyACM0", denied)
+
+
+def test_not_this_firmware(capsys):
+    junk = garbage_device()
+    try:
+        rc, _, err = run_cli(capsys, "status", "--port", junk.url, "--timeout", 0.3)
+    finally:
+        junk.close()
+    line = one_error_line(err)
+    assert rc == 1 and "is not running this firmware" in line and "pumpctl flash" in line
+
+
+def test_silence_is_a_timeout_with_advice(capsys):
+    mute = silent_device()
+    try:
+        rc, _, err = run_cli(capsys, "monitor", "--once", "--port", mute.url, "--timeout", 0.3)
+    finally:
+        mute.close()
+    line = one_error_line(err)
+    assert rc == 1 and "no answer from socket://" in line and "powered" in line
+
+
+def test_protocol_version_mismatch(capsys):
+    other = other_protocol_device(proto=2)
+    try:
+        rc, _, err = run_cli(capsys, "start", "--infusion", 1, "--port", other.url)
+    finally:
+        other.close()
+    line = one_error_line(err)
+    assert rc == 1 and "speaks protocol 2, this host speaks 1" in line
+    assert "pumpctl flash" in line
+    assert not any(b" start" in seen for seen in other.lines)  # nothing but `id` was sent
+
+
+def test_a_device_that_stops_answering_mid_command(capsys, monkeypatch):
+    pump = FakePump()
+    real = pump.server.answer
+    pump.server.answer = lambda line: b"" if b" status" in line else real(line)
+    try:
+        rc, _, err = run_cli(capsys, "status", "--port", pump.url, "--timeout", 0.3)
+    finally:
+        pump.close()
+    line = one_error_line(err)
+    assert rc == 1 and "no answer to status" in line and "check the cable" in line
