@@ -56,3 +56,11 @@ sim-serve: deps
 .PHONY: bench
 bench: deps
 	$(BIN)/python -m bench.run $(if $(FULL),--full)
+
+## flash: compile the firmware and copy it to a board, e.g. make flash BOARD=pico PORT=a0
+## (PORT defaults to auto; refused while an infusion runs; docs/bench.md).
+BOARD ?= pico
+PORT ?= auto
+.PHONY: flash
+flash: $(PY_STAMP)
+	$(BIN)/pumpctl flash --board $(BOARD) --port $(PORT)
