@@ -1,0 +1,58 @@
+"""HIL: the operator buttons: a short PAUSE pauses, a long one resumes, a stuck one never moves."""
+
+import pytest
+
+from hilkit import MIN_MS, at_minute, start
+
+pytestmark = pytest.mark.needs("buttons")
+
+STUCK_MS = 10_000  # past the 8 s after which a held button counts as stuck
+
+
+def test_short_pause_press_pauses_and_a_long_press_resumes(rig, pump, hil_record):
+    start_ev = start(pump, 3)
+    at_minute(rig, pump, start_ev, 1)
+    rig.press("pause", 200)
+    pump.status()
+    hil_record.within("pause events from a short press", len(pump.events_seen("pause")),
+                      "events", 1, 0)
+    paused = pump.status()
+    hil_record.within("rate after a short press", paused["rate_ul_h"], "uL/h", 0, 0)
+    rig.wait_ms(MIN_MS)
+    hil_record.within("steps while paused", pump.status()["steps"] - paused["steps"],
+                      "steps", 0, 0)
+    rig.press("pause", 2500)  # long (1.5 to 8 s): resume, on release
+    resumed = pump.status()
+    hil_record.within("resume events from a long press", len(pump.events_seen("resume")),
+                      "events", 1, 0)
+    hil_record.within("rate after a long press", resumed["rate_ul_h"] / 1000, "mL/h", 200, 0)
+
+
+def test_a_stuck_button_never_starts_the_pump(rig, pump, hil_record):
+    before = pump.status()
+    for button in ("pause", "ok", "ir"):
+        rig.press(button, STUCK_MS)
+    after = pump.status()
+    hil_record.within("state stays idle", after["st"] == before["st"] == "idle", "bool", 1, 0)
+    hil_record.within("steps while buttons were stuck", after["steps"] - before["steps"],
+                      "steps", 0, 0)
+    hil_record.within("events from stuck buttons", len(pump.events_seen("start")
+                                                       + pump.events_seen("resume")),
+                      "events", 0, 0)
+
+
+def test_a_stuck_button_never_resumes_the_pump(rig, pump, hil_record):
+    start_ev = start(pump, 3)
+    at_minute(rig, pump, start_ev, 1)
+    pump.run("pause")
+    paused = pump.status()
+    for button in ("pause", "ok"):  # the two that can move the motor with a long press
+        rig.press(button, STUCK_MS)
+        rig.wait_ms(2000)
+    after = pump.status()
+    hil_record.within("still paused after stuck presses", after["st"] == "paused", "bool", 1, 0)
+    hil_record.within("steps while stuck", after["steps"] - paused["steps"], "steps", 0, 0)
+    hil_record.within("resume events", len(pump.events_seen("resume")), "events", 0, 0)
+    rig.press("pause", 2500)  # a clean long press still works: the button was not dead
+    hil_record.within("resumed by a clean long press", pump.status()["st"] == "running",
+                      "bool", 1, 0)

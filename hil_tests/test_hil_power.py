@@ -1,0 +1,52 @@
+"""HIL: a power cut mid-infusion: the pump comes back paused, and never over-infuses."""
+
+import pytest
+
+from hilkit import MIN_MS, VOLUME_UL, at_minute, balance_steps, run_to_completion, start
+
+
+def cut_and_finish(rig, pump, record):
+    """Infusion 3, power cut at 30 min for 1 min, resume, run out. Returns (balance - 250 mL
+    in steps, what the firmware's recovery said it cannot vouch for, in steps)."""
+    spm = pump.hello["steps_per_ml"]
+    grams = rig.balance_grams()
+    start_ev = start(pump, 3)
+    at_minute(rig, pump, start_ev, 30.04)  # between two of the journal's periodic writes
+    pump.backlog.clear()  # what came before the cut is history: wait for the new boot
+    rig.power_cut()
+    rig.wait_ms(MIN_MS)
+    rig.power_restore()
+    reboot = pump.expect("ev", "reboot", timeout_s=10)
+    record.within("reboot recovered", reboot.fields["recovered"], "flag", 1, 0)
+    recovery = pump.events_seen("recovery")
+    uncertain_ul = recovery[-1].fields.get("uncertain_ul", 0) if recovery else 0
+    record.measure("recovery uncertain", uncertain_ul, "uL")
+    back = pump.status()
+    record.within("paused after the reboot", back["st"] == "paused", "bool", 1, 0)
+    record.within("rate after the reboot", back["rate_ul_h"], "uL/h", 0, 0)
+    record.within("infusion after the reboot", back["inf"], "infusion", 3, 0)
+    rig.wait_ms(MIN_MS)
+    record.within("steps while recovered and paused", pump.status()["steps"] - back["steps"],
+                  "steps", 0, 0)
+    pump.run("resume")
+    run_to_completion(rig, pump, 60)
+    rig.wait_ms(MIN_MS)
+    error = round(balance_steps(rig, grams, spm) - VOLUME_UL * spm // 1000, 3)
+    return error, uncertain_ul * spm / 1000
+
+
+@pytest.mark.needs("power", "time_warp", "balance")
+def test_power_cut_recovers_paused_and_never_over_infuses(rig, pump, hil_record):
+    error, uncertain = cut_and_finish(rig, pump, hil_record)
+    hil_record.measure("balance - 250 mL", error, "steps", -uncertain - 1, 1)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "firmware: recovery counts the whole journaled allowance (uncertain_ul) as delivered, so "
+    "the steps made between the last journal write and the cut are never made up: the "
+    "balance ends short of 250 mL by up to the allowance (-14 steps = -175 uL measured); "
+    "exact needs the real step count at the cut"))
+@pytest.mark.needs("power", "time_warp", "balance")
+def test_power_cut_mid_infusion_still_ends_at_exactly_250_ml(rig, pump, hil_record):
+    error, _ = cut_and_finish(rig, pump, hil_record)
+    hil_record.within("balance - 250 mL", error, "steps", 0, 1)
