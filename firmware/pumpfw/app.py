@@ -6,6 +6,7 @@ from pumpfw import buttons as bt
 from pumpfw import controller as ctl
 from pumpfw import linein
 from pumpfw import protocol as P
+from pumpfw import selfcheck
 from pumpfw.clock import MonoClock
 from pumpfw.commands import Dispatcher
 from pumpfw.drive import HORIZON_US, Drive
@@ -29,6 +30,9 @@ class App:
     # write-ahead allowance) and is rewritten every 4/5 of it; state changes at once.
     journal_interval_ms = 5_000
     watchdog_ms = 4_000  # armed with the first active infusion; rp2 allows at most ~8.3 s
+    premed_min_ms = 15 * 60_000  # start 15-60 min after the premedication (seed, Methods)
+    premed_max_ms = 60 * 60_000
+    button_start_ms = 10_000  # PAUSE long, then OK long within this: start from the buttons
     rx_bytes = 64  # serial bytes handled per tick
 
     def __init__(self, hw, regimen=DEFAULT_REGIMEN):
@@ -48,7 +52,7 @@ class App:
         self.alarms = al.Alarms(self._on_alarm)
         self.steps_per_ml = board.STEPS_PER_ML
         self.steps_prior = 0  # steps made in this infusion before a reboot (from the journal)
-        self.next_infusion = 1
+        self.next_infusion = 0  # 0: unknown (no infusion completed on this pump yet)
         self.repl_requested = False
         self._seen_changes = -1
         self._journal_due = False
@@ -58,7 +62,12 @@ class App:
         self.drive = self._new_drive(0)
         self.panel = self._new_panel(hw)
         self.journal = Journal(hw.fs_root)
+        self.journal_lost = False
+        self.premed_ms = None  # when the premedication was given (app clock; may be < 0)
+        self._armed_ms = -1  # a button start was armed at this time
         recovered = self._recover()
+        self.problems = selfcheck.check(board, self.steps_per_ml, regimen, hw.stepper,
+                                        not self.journal_lost)
         self.console.hello()
         self.console.event(P.EV_REBOOT, 0, self.reset_cause, 1 if recovered else 0)
 
@@ -84,6 +93,40 @@ class App:
 
     def request_repl(self):
         self.repl_requested = True
+
+    def set_premed(self, now_ms, min_ago):
+        self.premed_ms = now_ms - min_ago * 60_000
+        self.console.event(P.EV_PREMED, now_ms, min_ago, 0)
+        return P.E_OK
+
+    def refuse_start(self, now_ms, infusion, override):
+        """None if infusion may start now, else (reason code, why in words). An override
+        passes the number, premedication and lost-journal checks (logged), never a failed
+        self-check."""
+        for problem in self.problems:
+            if not problem.startswith("journal"):
+                return P.E_STATE, "self-check failed: " + problem
+        what = 0
+        why = ""
+        if self.journal_lost:
+            what |= P.OVERRIDE_JOURNAL
+            why = "the journal was corrupt: confirm with startover"
+        if self.next_infusion and infusion != self.next_infusion:
+            what |= P.OVERRIDE_NUMBER
+            why = "expected infusion %d next: use startover to start %d" % (
+                self.next_infusion, infusion)
+        if self.premed_ms is not None:
+            age = now_ms - self.premed_ms
+            if not self.premed_min_ms <= age <= self.premed_max_ms:
+                what |= P.OVERRIDE_PREMED
+                why = "premedication was %d min ago: start 15-60 min after it, or startover" % (
+                    age // 60_000)
+        if what and not override:
+            return P.E_RANGE, why
+        if what:
+            self.console.event(P.EV_OVERRIDE, now_ms, infusion, what)
+            self.journal_lost = False
+        return None
 
     # ---- the loop ------------------------------------------------------------------------
     def step(self):
@@ -202,16 +245,24 @@ class App:
             return
         c = self.controller
         self.console.event(P.EV_BUTTON, now, ev, 0)
+        armed, self._armed_ms = self._armed_ms, -1  # any press but the confirming one disarms
         if ev == bt.EV_PAUSE:
             c.pause(now)
         elif ev == bt.EV_RESUME:
-            c.resume(now)
+            if c.active():
+                c.resume(now)
+            else:
+                self._armed_ms = now  # start, step 1 of 2: OK long within button_start_ms
         elif ev == bt.EV_IR_INTERRUPT:
             c.ir(now, 2)
         elif ev == bt.EV_IR_DISCONTINUE:
             c.ir(now, 3)
         elif ev == bt.EV_IR_RESOLVED:
-            c.ir_resolved(now)
+            if c.active():
+                c.ir_resolved(now)
+            elif armed >= 0 and now - armed <= self.button_start_ms and self.next_infusion:
+                if self.refuse_start(now, self.next_infusion, False) is None:
+                    c.start(now, self.next_infusion)
 
     def _on_event(self, code, now_ms, a, b):
         self.console.event(code, now_ms, a, b)
@@ -219,6 +270,7 @@ class App:
             self.drive.halt()
             self.steps_prior = 0
             self.drive = self._new_drive(0)
+            self.premed_ms = None  # each infusion needs its own premedication
         elif code == ctl.EV_COMPLETE:
             self.next_infusion = self.controller.infusion + 1
         if code != ctl.EV_RATE:
@@ -254,12 +306,13 @@ class App:
         try:
             record = self.journal.load()
         except JournalError:
+            self.journal_lost = True  # start needs startover; resume has nothing to resume
             self.console.event(P.EV_FAULT, 0, FAULT_JOURNAL, 1)
             return False
         if record is None:
             return False
         self.steps_per_ml = record.get("spm", self.steps_per_ml)
-        self.next_infusion = record.get("next", 1)
+        self.next_infusion = record.get("next", 0)
         self.records.interval_ms = record.get("interval", self.records.interval_ms)
         snap = tuple(record.get("snap", ()))
         if len(snap) != len(ctl.Controller.SNAPSHOT_FIELDS):

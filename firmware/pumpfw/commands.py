@@ -89,7 +89,7 @@ class Dispatcher:
         state = self.app.controller.state
         if spec[2] & (1 << state):
             return P.E_OK
-        if state == ctl.DISCONTINUED and spec[0] == "start":
+        if state == ctl.DISCONTINUED and spec[0] in ("start", "startover"):
             return P.E_LATCHED
         return P.E_STATE
 
@@ -136,7 +136,9 @@ class Dispatcher:
         except Exception as e:  # noqa: BLE001 - an app bug must not kill the serial loop
             return self._err(ref, name, P.E_INTERNAL, "%s: %s" % (type(e).__name__, e))
         if code:
-            return self._err(ref, name, code, "refused by the %s" % self._who(name))
+            # On a refusal, fields may carry the reason in words.
+            text = fields if fields else "refused by the %s" % self._who(name)
+            return self._err(ref, name, code, text)
         if fields is None:
             fields = self._arg_fields(spec, args)
         self._answer(ref, P.encode_ok(ref, name, fields))
@@ -154,8 +156,15 @@ class Dispatcher:
             return P.E_OK, self._hello_fields()
         if name == "status":
             return P.E_OK, P.record_fields(now_ms, c, app.steps_made(), self.out.dropped)
-        if name == "start":
+        if name == "start" or name == "startover":
+            # The app's own checks (expected number, premedication, self-check) come first.
+            refuse = getattr(app, "refuse_start", None)
+            why = refuse(now_ms, args[0], name == "startover") if refuse else None
+            if why:
+                return why
             return c.start(now_ms, args[0]), None
+        if name == "premed":
+            return app.set_premed(now_ms, args[0]), None
         if name == "pause":
             return c.pause(now_ms), None
         if name == "resume":

@@ -51,6 +51,11 @@ EV_FAULT = const(21)  # a = fault code (app-defined), b = detail
 EV_REBOOT = const(22)  # a = index in RESET_CAUSES, b = 1 if an infusion was recovered
 EV_BUTTON = const(23)  # a = index in BUTTON_EVENTS: what a debounced press meant
 EV_RECOVERY = const(24)  # a = uL the restored infusion counts as delivered, b = of which unsure
+EV_OVERRIDE = const(25)  # a = infusion started, b = what was overridden (OVERRIDE_* bits)
+EV_PREMED = const(26)  # a = minutes since the premedication, as the operator entered it
+OVERRIDE_NUMBER = const(1)  # not the infusion number the pump expected next
+OVERRIDE_PREMED = const(2)  # outside the premedication window
+OVERRIDE_JOURNAL = const(4)  # after a corrupt journal
 # Names sent beside the codes (`what=`), so a person reading the log needs no table.
 ALARM_NAMES = ("", "paused_long", "ir_waiting", "near_end", "complete", "fault", "low_volume")
 FAULT_NAMES = ("", "drive", "journal", "exception")
@@ -75,6 +80,8 @@ EVENTS = {
     "reboot": (EV_REBOOT, "cause", "recovered"),
     "button": (EV_BUTTON, "press", ""),
     "recovery": (EV_RECOVERY, "vol_ul", "uncertain_ul"),
+    "override": (EV_OVERRIDE, "inf", "what"),
+    "premed": (EV_PREMED, "min_ago", ""),
 }
 _NAMED = {EV_ALARM: ALARM_NAMES, EV_FAULT: FAULT_NAMES}
 _EVENT_BY_CODE = {}
@@ -99,6 +106,10 @@ COMMANDS = (
     ("id", (), _ANY, F_DIRECT, "identify: versions, board, calibration (hello fields)"),
     ("status", (), _ANY, F_DIRECT, "one volume record now (record fields)"),
     ("start", (("inf", 1, 999, 10),), _ENDED, F_CONFIRM, "start infusion number inf"),
+    ("startover", (("inf", 1, 999, 10),), _ENDED, F_TWO_STEP,
+     "start inf despite the expected number, the premedication window or a lost journal"),
+    ("premed", (("min_ago", 0, 120, 10),), _IDLE_LIKE, F_DIRECT,
+     "premedication was given min_ago minutes ago"),
     ("pause", (), 1 << 1, F_DIRECT, "pause the running infusion"),
     ("resume", (), 1 << 2, F_CONFIRM, "resume a paused infusion"),
     ("ir", (("grade", 1, 5, 10),), _ACTIVE, F_DIRECT, "an infusion reaction of this grade"),

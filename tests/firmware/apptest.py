@@ -26,6 +26,7 @@ class TestBoard:
     MAX_RATE_UL_H = 400_000
     MAX_STEP_HZ = 2_000
     MIN_PULSE_US = 2
+    BUTTON_ACTIVE_LOW = True
 
 
 class FakePort:

@@ -52,8 +52,8 @@ def test_record_round_trips_every_field():
 
 
 def test_every_event_round_trips():
-    # + alarm, fault, reboot, button, recovery
-    assert len(P.EVENTS) == len(ctl.EVENT_NAMES) - 1 + 5
+    # + alarm, fault, reboot, button, recovery, override, premed
+    assert len(P.EVENTS) == len(ctl.EVENT_NAMES) - 1 + 7
     for name in ctl.EVENT_NAMES[1:]:
         assert name in P.EVENTS, name
     for name in P.EVENTS:
