@@ -14,7 +14,8 @@ from simkit import need_node
 @pytest.fixture(scope="module")
 def board():
     need_node()
-    # 300x real time: infusion 1 (25 mL/h, 80 steps/mL) makes ~170 steps per wall second.
+    # 300x real time: infusion 2 (50 mL/h, 80 steps/mL) makes ~330 steps per wall second, so
+    # a run stays over calibrate.MIN_STEPS even when a loaded machine lets virtual time slip.
     with SimBoard(scale=300, pty=False) as sim:
         yield sim
 
@@ -36,7 +37,8 @@ def test_steps_per_ml_arithmetic():
 def test_balance_finds_the_pumps_true_calibration(capsys, board):
     truth = board.status()["steps_per_ml"]  # what the balance weighs by: boards/sim.py
     rc, out, _ = run_cli(capsys, "calibrate", "--port", board.serial_url, "--balance",
-                         board.balance_url, "--seconds", 2, "--settle", 0, "--dry-run")
+                         board.balance_url, "--seconds", 1.5, "--settle", 0, "--dry-run",
+                         "--infusion", 2)
     assert rc == 0, out
     m = re.search(r"steps_per_ml: (\d+) -> (\d+) .* from (\d+) steps, ([\d.]+) g", out)
     assert m and int(m.group(2)) == truth and int(m.group(3)) >= calibrate.MIN_STEPS
@@ -48,7 +50,8 @@ def test_written_and_read_back_or_refused_by_the_device(capsys, board):
     truth = board.status()["steps_per_ml"]
     before = cal(board.serial_url)
     rc, out, err = run_cli(capsys, "calibrate", "--port", board.serial_url, "--balance",
-                           board.balance_url, "--seconds", 1.5, "--settle", 0)
+                           board.balance_url, "--seconds", 1.5, "--settle", 0,
+                           "--infusion", 2)
     if 100 <= truth <= 1_000_000:
         assert rc == 0 and re.search(r"-> %d " % truth, out) and cal(board.serial_url) == truth
     else:  # a board file outside setcal's range: the device's own message, nothing written
@@ -59,7 +62,7 @@ def test_written_and_read_back_or_refused_by_the_device(capsys, board):
 
 def test_typed_volume_is_written_and_read_back(capsys, board):
     args = cli.build_parser().parse_args(["calibrate", "--port", board.serial_url,
-                                          "--seconds", "1.5"])
+                                          "--seconds", "1.5", "--infusion", "2"])
     seen = []
 
     def user_types(prompt):
