@@ -64,3 +64,9 @@ PORT ?= auto
 .PHONY: flash
 flash: $(PY_STAMP)
 	$(BIN)/pumpctl flash --board $(BOARD) --port $(PORT)
+
+## hil: the HIL suite (hil_tests/) on a real board: make hil PORT=/dev/ttyACM0 [BALANCE=...];
+## PORT=a0,a1,a2 runs a farm, one board per xdist worker; without PORT, on the virtual board.
+.PHONY: hil
+hil: deps
+	$(BIN)/python -m pytest hil_tests $(if $(filter-out auto,$(PORT)),--port $(PORT) -n $(shell echo $(PORT) | tr , ' ' | wc -w),-n $(JOBS)) $(if $(BALANCE),--balance $(BALANCE))
