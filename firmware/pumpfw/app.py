@@ -2,6 +2,7 @@
 # records, events and the journal out. step() is one control tick and never blocks.
 from pumpfw import VERSION
 from pumpfw import alarms as al
+from pumpfw.annunciator import Annunciator
 from pumpfw import buttons as bt
 from pumpfw import controller as ctl
 from pumpfw import linein
@@ -50,6 +51,7 @@ class App:
         self.console = Dispatcher(self, self.out)
         self.controller = ctl.Controller(regimen, board.MAX_RATE_UL_H, self._on_event)
         self.alarms = al.Alarms(self._on_alarm)
+        self.annunciator = Annunciator(getattr(hw, "led", None), getattr(hw, "buzzer", None))
         self.steps_per_ml = board.STEPS_PER_ML
         self.steps_prior = 0  # steps made in this infusion before a reboot (from the journal)
         self.next_infusion = 0  # 0: unknown (no infusion completed on this pump yet)
@@ -162,6 +164,7 @@ class App:
             self.drive.fault = None
             self.console.event(P.EV_FAULT, now, FAULT_DRIVE, code)
         self.alarms.poll(now, c)
+        self.annunciator.update(now, c.state)
         if self.records.due(now):
             self.console.record(now)
         self.out.drain(hw.port.write)
@@ -196,6 +199,7 @@ class App:
     def shutdown(self):
         """Motor off first, then anything else. Safe to call more than once."""
         self.drive.halt()
+        self.annunciator.off()
 
     # ---- internals -------------------------------------------------------------------------
     def _new_drive(self, steps_done):
@@ -277,6 +281,7 @@ class App:
             self._journal_due = True
 
     def _on_alarm(self, code, now_ms, detail):
+        self.annunciator.alarm(now_ms)
         self.console.event(P.EV_ALARM, now_ms, code, detail)
 
     def _save(self, now, motor_off=False):

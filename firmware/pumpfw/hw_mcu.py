@@ -87,10 +87,16 @@ class Hardware:
                 self.buttons[name] = machine.Pin(pin_no, machine.Pin.IN, pull)
         if len(self.buttons) != 3:
             self.buttons = {}  # the panel needs all three; serial still works without them
+        self.led = self._out(board.LED_PIN)
+        self.buzzer = self._out(board.BUZZER_PIN)
         self.port = _Port(UsbSerial())
         self.ticks_us = time.ticks_us
         self.ticks_ms = time.ticks_ms
         self._wdt = None
+
+    @staticmethod
+    def _out(pin_no):
+        return None if pin_no is None else machine.Pin(pin_no, machine.Pin.OUT, value=0)
 
     def wdt_start(self, timeout_ms):
         # Cannot be stopped once started (rp2: at most ~8.3 s): only a healthy loop feeds it.
