@@ -1,9 +1,9 @@
 """pumpctl: one console script, one command table (argparse_<name> / do_<name> pairs)."""
 
 import argparse
+import importlib
 import sys
 
-from host_tools import calibrate, capture, control, flash, monitor, plan, ports, report
 from host_tools.errors import PumpError
 
 
@@ -18,46 +18,59 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-# Each entry: name -> (argparse_<name>, do_<name>, one-line help). Later issues add rows here.
+# name -> (module in host_tools, stem, one-line help): the module has argparse_<stem>(parser)
+# and do_<stem>(args). Only the chosen command's module is imported, so a quick command does
+# not pay for pandas and matplotlib.
 COMMANDS = {
-    "plan": (plan.argparse_plan, plan.do_plan, "preview an infusion's rate program"),
-    "capture": (capture.argparse_capture, capture.do_capture,
+    "plan": ("plan", "plan", "preview an infusion's rate program"),
+    "capture": ("capture", "capture",
                 "record every device line to a capture file (lossless, survives reconnects)"),
-    "report": (report.argparse_report, report.do_report,
+    "report": ("report", "report",
                "per-infusion table and plots from captures (trumpet curve with --balance)"),
-    "ports": (ports.argparse_ports, ports.do_ports,
+    "ports": ("ports", "ports",
               "list serial ports and virtual boards, and which ones run this firmware"),
-    "flash": (flash.argparse_flash, flash.do_flash,
-              "compile the firmware (mpy-cross) and copy it to a board (mpremote)"),
-    "status": (control.argparse_status, control.do_status, "the pump's state, one line"),
-    "start": (control.argparse_start, control.do_start, "start infusion number N"),
-    "pause": (control.argparse_pause, control.do_pause, "pause the running infusion"),
-    "resume": (control.argparse_resume, control.do_resume, "resume a paused infusion"),
-    "ir": (control.argparse_ir, control.do_ir, "report an infusion reaction of grade GRADE"),
-    "resolved": (control.argparse_resolved, control.do_resolved,
-                 "the active infusion reaction resolved"),
-    "stop": (control.argparse_stop, control.do_stop, "end the infusion now (abort)"),
-    "clear": (control.argparse_clear, control.do_clear,
+    "flash": ("flash", "flash", "compile the firmware (mpy-cross) and copy it to a board (mpremote)"),
+    "status": ("control", "status", "the pump's state, one line"),
+    "start": ("control", "start", "start infusion number N"),
+    "pause": ("control", "pause", "pause the running infusion"),
+    "resume": ("control", "resume", "resume a paused infusion"),
+    "ir": ("control", "ir", "report an infusion reaction of grade GRADE"),
+    "resolved": ("control", "resolved", "the active infusion reaction resolved"),
+    "stop": ("control", "stop", "end the infusion now (abort)"),
+    "clear": ("control", "clear",
               "clear the discontinue latch (you type back the token the pump shows)"),
-    "monitor": (monitor.argparse_monitor, monitor.do_monitor,
+    "monitor": ("monitor", "monitor",
                 "live view: state, rate, volume, progress to 250 mL, ETA, events"),
-    "calibrate": (calibrate.argparse_calibrate, calibrate.do_calibrate,
+    "calibrate": ("calibrate", "calibrate",
                   "measure steps per mL (balance or typed volume) and write it to the board"),
 }
 
 
-def build_parser():
+def load(name):
+    """(argparse_<stem>, do_<stem>) of a command, importing its module now."""
+    module, stem, _ = COMMANDS[name]
+    mod = importlib.import_module("host_tools." + module)
+    return getattr(mod, "argparse_" + stem), getattr(mod, "do_" + stem)
+
+
+def build_parser(only=None):
+    """The parser; with `only`, just that command's arguments are loaded (others stay bare)."""
     parser = _Parser(prog="pumpctl", description="Infusion-pump host tool.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name, (add_args, _, help_text) in COMMANDS.items():
-        add_args(sub.add_parser(name, help=help_text, description=help_text))
+    for name, (_, _, help_text) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        if only is None or name == only:
+            load(name)[0](cmd)
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    _, do, _ = COMMANDS[args.command]
+    argv = sys.argv[1:] if argv is None else list(argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    only = chosen if chosen in COMMANDS else ""  # help or a typo: no module needed
+    args = build_parser(only).parse_args(argv)
+    do = load(args.command)[1]
     try:
         return do(args) or 0
     except (CommandError, ValueError, PumpError) as exc:

@@ -117,7 +117,7 @@ COMMANDS = (
     ("stop", (), _ACTIVE, F_DIRECT, "end the infusion now (abort)"),
     ("interval", (("ms", 100, 60_000, 10),), _ANY, F_DIRECT, "set the record interval"),
     ("cal", (), _ANY, F_DIRECT, "read the calibration"),
-    ("setcal", (("steps_per_ml", 100, 1_000_000, 10),), _IDLE_LIKE, F_CONFIRM, "set it"),
+    ("setcal", (("steps_per_ml", 10, 1_000_000, 10),), _IDLE_LIKE, F_CONFIRM, "set it"),
     ("clear", (), 1 << 4, F_TWO_STEP, "clear the discontinue latch (two-step)"),
     ("confirm", (("token", 0, 0xFFFF, 16),), _ANY, F_DIRECT, "confirm an ask by its token"),
     ("repl", (), _IDLE_LIKE, F_DIRECT, "leave the pump loop for the REPL (idle only)"),
