@@ -4,9 +4,7 @@ import errno
 import sys
 import time
 
-from serial.tools import list_ports
-
-from host_tools import capfile, logs
+from host_tools import capfile, logs, ports
 from host_tools.capfile import UserError
 from pumpfw import protocol
 
@@ -157,20 +155,6 @@ def _close(port):
 # ---- the command --------------------------------------------------------------------------
 
 
-def resolve_port(name):
-    """client.resolve_port's shortcuts (a0 = /dev/ttyACM0, u0, c3), plus `auto`: the one USB
-    serial port there is."""
-    from host_tools import client  # the protocol client opens ports for every tool
-
-    if name != "auto":
-        return client.resolve_port(name)
-    found = sorted(p.device for p in list_ports.comports() if p.vid is not None)
-    if len(found) != 1:
-        raise UserError("--port auto found %d USB serial ports (%s): name one with --port"
-                        % (len(found), ", ".join(found) or "none"))
-    return found[0]
-
-
 def client_opener(url):
     """open_port() for run(): the protocol client's connection; its pyserial port is read raw
     (the client's own reader decodes and drops what does not decode, a capture keeps it)."""
@@ -197,7 +181,8 @@ def argparse_capture(parser):
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="capture file (appended to if it exists)")
     parser.add_argument("--port", default="auto",
-                        help="device path, shortcut (a0 = /dev/ttyACM0, u0) or pyserial URL")
+                        help="auto (the first board answering as this firmware, virtual ones included),"
+                        " a device path, a shortcut (a0 = /dev/ttyACM0, u0, v0) or a pyserial URL")
     parser.add_argument("--duration", type=float, default=None, metavar="S",
                         help="stop after S seconds (default: until Ctrl-C)")
     parser.add_argument("--csv", metavar="F", help="also export the decoded lines as CSV")
@@ -207,7 +192,7 @@ def argparse_capture(parser):
 def do_capture(args, open_port=None):
     if args.duration is not None and args.duration <= 0:
         raise UserError("--duration must be > 0 seconds")
-    url = resolve_port(args.port) if open_port is None else args.port
+    url = ports.resolve(args.port) if open_port is None else args.port
     open_port = open_port or client_opener(url)
     try:
         first = open_port()

@@ -20,13 +20,16 @@ LogError = UserError
 
 RECORD_COLUMNS = ("source", "line_no", "host_time", "seq") + protocol.RECORD_FIELDS
 # Every argument an event can carry, whatever its name (see protocol.EVENTS).
-EVENT_ARGS = tuple(sorted({f for spec in protocol.EVENTS.values() for f in spec[1:] if f}))
+# Plus `what`, the name that alarm and fault events add beside their code.
+EVENT_ARGS = tuple(sorted({f for spec in protocol.EVENTS.values() for f in spec[1:] if f}
+                          | {"what"}))
 EVENT_COLUMNS = ("source", "line_no", "host_time", "seq", "event", "t_ms") + EVENT_ARGS
 LINE_COLUMNS = (
     "source", "line_no", "host_time", "entry", "kind", "seq", "status", "error",
     "missing_before", "reordered", "partial", "raw",
 )  # fmt: skip
-_TEXT_FIELDS = {"st", "cause", "fw", "board", "reset", "event", "name", "kind", "reason", "text"}
+_TEXT_FIELDS = {"st", "cause", "fw", "board", "reset", "event", "name", "kind", "reason", "text",
+                "what", "press"}
 
 
 class Log:
@@ -160,5 +163,7 @@ def _typed(frame, columns):
     for column in columns:
         if column in ("source", "host_time") or column in _TEXT_FIELDS:
             continue
-        out[column] = out[column].astype("Int64")
+        # Numbers become nullable ints; a field that is text in some event (a newer firmware's
+        # name field) stays as it came rather than failing the whole load.
+        out[column] = _maybe_int(out[column])
     return out

@@ -80,7 +80,7 @@ EVENTS = {
     "reboot": (EV_REBOOT, "cause", "recovered"),
     "button": (EV_BUTTON, "press", ""),
     "recovery": (EV_RECOVERY, "vol_ul", "uncertain_ul"),
-    "override": (EV_OVERRIDE, "inf", "what"),
+    "override": (EV_OVERRIDE, "inf", "bits"),
     "premed": (EV_PREMED, "min_ago", ""),
 }
 _NAMED = {EV_ALARM: ALARM_NAMES, EV_FAULT: FAULT_NAMES}

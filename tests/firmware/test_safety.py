@@ -75,7 +75,7 @@ def test_the_next_infusion_number_is_remembered_and_a_mismatch_needs_startover()
     ok = confirm_two_step(hw2, app2, "startover", 3)
     assert ok.kind == "ok" and app2.controller.infusion == 3
     over = events(hw2, "override")[0].fields
-    assert over["inf"] == 3 and over["what"] == P.OVERRIDE_NUMBER
+    assert over["inf"] == 3 and over["bits"] == P.OVERRIDE_NUMBER
 
 
 def test_a_start_outside_the_premedication_window_is_refused_with_the_reason():
@@ -112,7 +112,7 @@ def test_a_corrupt_journal_is_reported_and_nothing_restarts_silently():
     reply = answers(hw2, ref2)[0]
     assert reply.kind == "err" and "journal" in reply.text
     ok = confirm_two_step(hw2, app2, "startover", 1)
-    assert ok.kind == "ok" and events(hw2, "override")[0].fields["what"] == P.OVERRIDE_JOURNAL
+    assert ok.kind == "ok" and events(hw2, "override")[0].fields["bits"] == P.OVERRIDE_JOURNAL
 
 
 class BadBoard(TestBoard):
