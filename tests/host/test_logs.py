@@ -174,3 +174,20 @@ def test_mann_whitney_against_a_hand_count():
     assert res.loc["1", "p_value"] == pytest.approx(0.1)
     assert res.loc["1", "median_a_h"] == 2.0 and res.loc["1", "median_b_h"] == 5.0
     assert res.loc["2", "n_a"] == 1 and res.loc["2", "u_statistic"] == 1
+
+
+def test_named_event_fields_stay_text_beside_numbers(tmp_path):
+    """Alarm/fault names (`what`) and button presses (`press`) are text; the rest stays ints."""
+    dev = VirtualDevice()
+    dev.hello()
+    dev.infusion(3, [(10 * MIN, preview.PAUSE, 0), (14 * MIN, preview.RESUME, 0)])
+    dev._emit(80 * MIN, P.encode_event(P.EV_ALARM, 80 * MIN, 2, 120))
+    dev._emit(81 * MIN, P.encode_event(P.EV_BUTTON, 81 * MIN, 1, 0))
+    dev._emit(82 * MIN, P.encode_event(P.EV_OVERRIDE, 82 * MIN, 4, P.OVERRIDE_NUMBER))
+    log = logs.load(write_capture(tmp_path / "named.cap", dev.lines))
+    ev = log.events.set_index("event")
+    assert ev.loc["alarm", "what"] == "ir_waiting" and ev.loc["alarm", "detail"] == 120
+    assert ev.loc["button", "press"] == "pause"
+    assert ev.loc["override", "bits"] == P.OVERRIDE_NUMBER
+    assert str(log.events["t_ms"].dtype) == "Int64"
+    assert logs.summary(log).iloc[0]["duration_min"] == 79
