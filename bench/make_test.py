@@ -17,11 +17,12 @@ def measure(full, previous):
         t0 = time.perf_counter()
         proc = subprocess.run(["make", "test"], cwd=ROOT, capture_output=True, text=True)
         wall = time.perf_counter() - t0
-        tail = (proc.stdout.strip().splitlines() or [""])[-1][-160:]
+        summary = [ln for ln in proc.stdout.splitlines() if " passed" in ln or " failed" in ln]
+        tail = "; ".join(ln.strip()[-100:] for ln in summary[-2:])
         return {NAME: metric(
             round(wall, 1), "s", None,
             "wall time of one `make test` (pytest -n auto, then the MicroPython lane), exit "
-            "status %d; last line: %s" % (proc.returncode, tail),
+            "status %d; %s" % (proc.returncode, tail),
             ok=None, exit_status=proc.returncode,
             measured_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))}
     last = previous.get(NAME) or {}

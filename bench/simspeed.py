@@ -25,8 +25,10 @@ def one_run(infusion, interval_ms, sim_factory=SimBoard, timeout_s=300):
             status = sim.status()
             if status["steps"] >= 250 * spm:
                 break
-            if status["crashed"] or time.perf_counter() > deadline:
-                raise RuntimeError("infusion %d did not complete on the virtual board" % infusion)
+            stalled = status["steps"] == first["steps"] and status["vtime_ms"] > 600_000
+            if status["crashed"] or stalled or time.perf_counter() > deadline:
+                raise RuntimeError("infusion %d did not %s on the virtual board"
+                                   % (infusion, "start" if stalled else "complete"))
             time.sleep(POLL_S)
         wall = time.perf_counter() - wall0
         sim.hold()

@@ -89,5 +89,6 @@ def measure(cases=CASES, windows=tr.WINDOWS_MIN, sim_factory=SimBoard, runs=3):
                     "limit; %s" % (side, p, rate, step_only, where),
                     ok=bool(abs(value) <= limit))
         out["trumpet_overall_error_pct_%dmlh" % rate] = metric(
-            round(overall, 4), "%", None, "mean flow error over the analysis period; " + where)
+            round(overall, 4) + 0.0, "%", None,
+            "mean flow error over the analysis period; " + where)
     return out
