@@ -10,6 +10,7 @@ except ImportError:  # CPython
         return value
 
 
+from pumpfw.motor_enable import MotorEnable
 from pumpfw.ticks import ticks_add, ticks_diff
 
 _RING = const(8)
@@ -17,7 +18,7 @@ _MAX_ITEM = const(32767)  # RMT item duration field: 15 bits of ticks
 MAX_COUNT = const(32)  # steps per transmission (2 items each, plus splits of long lows)
 
 
-class Esp32Stepper:
+class Esp32Stepper(MotorEnable):
     """Driver API as VirtualStepper. rmt: esp32.RMT at 1 tick/us, idle low; counter: a
     rising-edge machine.Counter on the STEP pin; stop_rmt(): aborts a transmission; ticks_us:
     the clock. All hardware is passed in (see make())."""
@@ -29,8 +30,7 @@ class Esp32Stepper:
                  ticks_us):
         self.rmt = rmt
         self.counter = counter
-        self.enable_pin = enable_pin
-        self._on = 0 if enable_active_low else 1
+        self._init_enable(enable_pin, enable_active_low)
         self.pulse_us = pulse_us
         self.min_interval_us = 2 * pulse_us
         self.stop_rmt = stop_rmt
@@ -45,15 +45,6 @@ class Esp32Stepper:
         self.stepping = False
         self.fault = None
         self.halt()
-
-    def enable(self):
-        self.enable_pin.value(self._on)
-
-    def disable(self):
-        self.enable_pin.value(1 - self._on)
-
-    def enabled(self):
-        return self.enable_pin.value() == self._on
 
     def start(self, now_us):
         self._end_us = now_us

@@ -12,6 +12,7 @@ except ImportError:  # CPython
 
 
 from pumpfw import pio_step
+from pumpfw.motor_enable import MotorEnable
 
 _FIFO_WORDS = const(8)  # TX FIFO joined with the RX one
 _RING = const(16)  # segment counts pushed but not yet accounted (> FIFO + the one running)
@@ -23,7 +24,7 @@ _SM0_SHIFTCTRL = const(0xD0)
 _FJOIN_TX = const(1 << 30)
 
 
-class Rp2Stepper:
+class Rp2Stepper(MotorEnable):
     """Driver API as VirtualStepper. sm: an rp2.StateMachine loaded with
     pio_step.opcodes(pulse_cycles) at 1 cycle per us (or a test double). read_pc() returns its
     pc relative to the program; join_tx(flag) sets FJOIN_TX (changing it flushes both FIFOs);
@@ -35,8 +36,7 @@ class Rp2Stepper:
     def __init__(self, sm, enable_pin, enable_active_low, pulse_cycles, read_pc, join_tx,
                  origin=0):
         self.sm = sm
-        self.enable_pin = enable_pin
-        self._on = 0 if enable_active_low else 1
+        self._init_enable(enable_pin, enable_active_low)
         self.pulse_cycles = pulse_cycles
         self.min_interval_us = pio_step.min_interval_cycles(pulse_cycles)
         self.read_pc = read_pc
@@ -50,15 +50,6 @@ class Rp2Stepper:
         self.stepping = False
         self.fault = None
         self.halt()
-
-    def enable(self):
-        self.enable_pin.value(self._on)
-
-    def disable(self):
-        self.enable_pin.value(1 - self._on)
-
-    def enabled(self):
-        return self.enable_pin.value() == self._on
 
     def start(self, now_us):
         self._first = True  # the first word's delay counts from the start, not from a step

@@ -9,6 +9,7 @@ except ImportError:  # CPython
         return value
 
 
+from pumpfw.motor_enable import MotorEnable
 from pumpfw.ticks import ticks_add, ticks_diff
 
 MAX_COUNT = const(256)  # steps per segment (the PIO word has 8 bits for count - 1)
@@ -28,7 +29,7 @@ class FakePin:
         self.writes += 1
 
 
-class VirtualStepper:
+class VirtualStepper(MotorEnable):
     """Driver API shared with stepper_rp2 / stepper_esp32:
 
     enable(), disable(), start(now_us), push(interval_us, count) -> bool, room(), idle(),
@@ -42,8 +43,7 @@ class VirtualStepper:
                  queue_len=8, record=True):
         self.clock = clock  # callable returning wrapped ticks_us
         self.min_interval_us = min_interval_us
-        self.enable_pin = enable_pin if enable_pin is not None else FakePin()
-        self._on = 0 if enable_active_low else 1
+        self._init_enable(enable_pin if enable_pin is not None else FakePin(), enable_active_low)
         self.times_us = [] if record else None
         self._iv = [0] * queue_len
         self._n = [0] * queue_len
@@ -54,16 +54,6 @@ class VirtualStepper:
         self.stepping = False
         self.fault = None
         self.disable()
-
-    # ---- motor power ------------------------------------------------------------------
-    def enable(self):
-        self.enable_pin.value(self._on)
-
-    def disable(self):
-        self.enable_pin.value(1 - self._on)
-
-    def enabled(self):
-        return self.enable_pin.value() == self._on
 
     # ---- stepping -----------------------------------------------------------------------
     def start(self, now_us):
