@@ -70,7 +70,7 @@ def test_bad_input_burst_changes_nothing_and_the_infusion_completes_exactly(
     pump.hseq += 100  # the sequence numbers the burst used
     for data, _ in lines:
         pump.write_raw(data)
-    rig.wait_ms(30_000)  # see the xfail below: the tail of a burst waits for a wake-up
+    rig.wait_ms(30_000)
     after = pump.status()
     answers = [m for m in pump.seen[mark:-1] if m.kind != "rec"]
     errs = [m for m in answers if m.kind == "err"]
@@ -89,10 +89,6 @@ def test_bad_input_burst_changes_nothing_and_the_infusion_completes_exactly(
     pump.raise_on_integrity()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "firmware: App.step reads at most rx_bytes (64) per tick and next_wake_ms ignores input "
-    "still waiting, so the tail of a burst waits for the next wake (the 5 s journal interval "
-    "while infusing); fix: wake at once when read_into filled the whole rx buffer"))
 def test_a_command_right_after_a_burst_is_answered_within_a_second(rig, pump, hil_record):
     start_ev = start(pump, 3)
     at_minute(rig, pump, start_ev, 1)

@@ -22,6 +22,7 @@ FAULT_EXCEPTION = 3  # an exception escaped a tick; the motor was stopped
 _DRIVE_FAULTS = ("", "rate_clamped", "rate_low", "underrun")
 # Rate changes closer than this bound the drive's planning (ticks_us_at is valid within 2^29 us).
 _PLAN_LIMIT_MS = 60_000
+_TX_RETRY_MS = 20  # while the host does not read, offer the output again this often
 
 
 class App:
@@ -60,6 +61,8 @@ class App:
         self._journal_due = False
         self._journal_ms = 0
         self._save_every_ms = self.journal_interval_ms * 4 // 5
+        self._rx_more = False
+        self._tx_stuck = False
         self._wdt_on = False
         self.drive = self._new_drive(0)
         self.panel = self._new_panel(hw)
@@ -139,6 +142,7 @@ class App:
             self._wdt_on = True
             hw.wdt_start(self.watchdog_ms)  # from now on only a healthy loop keeps the board up
         n = hw.port.read_into(self.rx)
+        self._rx_more = n == len(self.rx)  # a full read: more may be waiting, come back at once
         for i in range(n):
             status = self.lines.feed(self.rx[i])
             if status == linein.INTR and not c.active():
@@ -167,7 +171,7 @@ class App:
         self.annunciator.update(now, c.state)
         if self.records.due(now):
             self.console.record(now)
-        self.out.drain(hw.port.write)
+        self._tx_stuck = self.out.drain(hw.port.write) == 0 and self.out.used > 0
         hw.wdt_feed()
         if self.repl_requested and self.out.used == 0:
             raise KeyboardInterrupt
@@ -188,8 +192,10 @@ class App:
                 wake = refill
         if self._wdt_on and now + self.watchdog_ms // 2 < wake:
             wake = now + self.watchdog_ms // 2  # a healthy loop never sleeps through its watchdog
-        if self.out.used or self._journal_due:
+        if self._rx_more or self._journal_due or (self.out.used and not self._tx_stuck):
             wake = now
+        elif self.out.used and now + _TX_RETRY_MS < wake:
+            wake = now + _TX_RETRY_MS  # the host is not reading: retry, never spin
         elif self.panel is not None and self._buttons_busy():
             wake = now + 5  # debounce and long-press timing need frequent polls
         elif self.panel is not None and now + 1000 < wake:
