@@ -49,6 +49,7 @@ class App:
         self.records = RecordClock(1000)
         self.lines = linein.LineIn(P.MAX_LINE_BYTES)
         self.rx = bytearray(self.rx_bytes)
+        self._write = hw.port.write  # bound once: a bound method per tick would allocate
         self.console = Dispatcher(self, self.out)
         self.controller = ctl.Controller(regimen, board.MAX_RATE_UL_H, self._on_event)
         self.alarms = al.Alarms(self._on_alarm)
@@ -171,7 +172,7 @@ class App:
         self.annunciator.update(now, c.state)
         if self.records.due(now):
             self.console.record(now)
-        self._tx_stuck = self.out.drain(hw.port.write) == 0 and self.out.used > 0
+        self._tx_stuck = self.out.drain(self._write) == 0 and self.out.used > 0
         hw.wdt_feed()
         if self.repl_requested and self.out.used == 0:
             raise KeyboardInterrupt
@@ -180,9 +181,12 @@ class App:
         """Monotonic ms (as self.clock.ms) when step() next has work; sooner is always safe."""
         now = self.clock.ms
         wake = self.records.next_ms if self.records.next_ms >= 0 else now
-        for t in (self.controller.next_change_ms(), self.alarms.next_due_ms()):
-            if 0 <= t < wake:
-                wake = t
+        t = self.controller.next_change_ms()
+        if 0 <= t < wake:
+            wake = t
+        t = self.alarms.next_due_ms()
+        if 0 <= t < wake:
+            wake = t
         if self.controller.active() and self._journal_ms + self._save_every_ms < wake:
             wake = self._journal_ms + self._save_every_ms
         if self.drive.running():

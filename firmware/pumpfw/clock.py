@@ -1,12 +1,21 @@
 # Monotonic ms for the controller, derived from a wrapping ticks_us without big integers.
 # read() must be called at least every 2^29 us (about 9 minutes); the main loop calls it every tick.
-_PERIOD = 1 << 30
-_HALF = 1 << 29
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(value):
+        return value
+
+
+# 2^30 itself is a big int on MicroPython: only the mask and the half period appear here.
+_MASK = const(0x3FFFFFFF)
+_HALF = const(0x20000000)
 
 
 def _diff(new, old):
-    # time.ticks_diff semantics for a 2^30 period, in plain integer arithmetic.
-    return ((new - old + _HALF) & (_PERIOD - 1)) - _HALF
+    # time.ticks_diff semantics for a 2^30 period, in small-int arithmetic.
+    return ((new - old + _HALF) & _MASK) - _HALF
 
 
 class MonoClock:
@@ -36,4 +45,4 @@ class MonoClock:
     def ticks_us_at(self, ms):
         """The raw ticks_us value of monotonic time `ms` (within +-2^29 us of the last read)."""
         delta = (ms - self.ms) * 1000 - self.rem_us
-        return (self.last_us + delta) & (_PERIOD - 1)
+        return (self.last_us + delta) & _MASK

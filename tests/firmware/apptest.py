@@ -40,6 +40,8 @@ class FakePort:
         self.opened = False
 
     def read_into(self, buf):
+        if not self.rx:
+            return 0  # nothing waiting: allocate nothing, like a real port
         n = min(len(buf), len(self.rx))
         buf[:n] = self.rx[:n]
         self.rx = self.rx[n:]
@@ -67,11 +69,14 @@ class FakeHw:
         self.stepper = VirtualStepper(self.ticks_us, 1_000_000 // board.MAX_STEP_HZ,
                                       record=False)
         self.buttons = {}
-        if fs_root is None:
+        fresh = fs_root is None
+        if fresh:
             _dirs[0] += 1
             fs_root = "%s/apptest_%d_%d" % (_TMP, os.getpid() if hasattr(os, "getpid") else 0,
                                             _dirs[0])
         self.fs_root = fs_root
+        if fresh:
+            self.cleanup()  # a new board: no journal left by an earlier run with this name
         self.reset_cause = reset_cause
         self.fed = 0
         self.wdt_timeout_ms = None
