@@ -61,7 +61,6 @@ class App:
         self._seen_changes = -1
         self._journal_due = False
         self._journal_ms = 0
-        self._save_every_ms = self.journal_interval_ms * 4 // 5
         self._rx_more = False
         self._tx_stuck = False
         self._wdt_on = False
@@ -154,7 +153,9 @@ class App:
             self._button(self.panel.poll(now), now)
         c.tick(now, self.steps_made() * 1000 // self.steps_per_ml)
         # Journal first: the drive may only step into what the journal already vouches for.
-        if self._journal_due or (c.active() and now - self._journal_ms >= self._save_every_ms):
+        # Rewritten every 4/5 of the interval (divided first: no big int for a huge interval).
+        save_every_ms = self.journal_interval_ms // 5 * 4
+        if self._journal_due or (c.active() and now - self._journal_ms >= save_every_ms):
             self._save(now)
         if c.changes != self._seen_changes:
             self._seen_changes = c.changes
@@ -187,8 +188,9 @@ class App:
         t = self.alarms.next_due_ms()
         if 0 <= t < wake:
             wake = t
-        if self.controller.active() and self._journal_ms + self._save_every_ms < wake:
-            wake = self._journal_ms + self._save_every_ms
+        save_ms = self._journal_ms + self.journal_interval_ms // 5 * 4
+        if self.controller.active() and save_ms < wake:
+            wake = save_ms
         if self.drive.running():
             # Refill well before the planned horizon runs out.
             refill = now + self.drive.horizon_us // 2000
