@@ -31,9 +31,12 @@ class Measurement:
         return "pass"
 
     def as_dict(self):
+        value = self.value
+        if hasattr(value, "item"):
+            value = value.item()  # a numpy scalar (pandas results): as a plain number
         return {
             "name": self.name,
-            "value": self.value,
+            "value": value,
             "unit": self.unit,
             "low": self.low,
             "high": self.high,
