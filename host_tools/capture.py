@@ -181,7 +181,8 @@ def argparse_capture(parser):
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="capture file (appended to if it exists)")
     parser.add_argument("--port", default="auto",
-                        help="auto (the first board answering as this firmware, virtual ones included),"
+                        help="auto (the first board answering as this firmware, virtual ones"
+                        " included),"
                         " a device path, a shortcut (a0 = /dev/ttyACM0, u0, v0) or a pyserial URL")
     parser.add_argument("--duration", type=float, default=None, metavar="S",
                         help="stop after S seconds (default: until Ctrl-C)")

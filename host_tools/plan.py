@@ -28,7 +28,8 @@ def parse_ir(text):
     """MIN:GRADE[:RESOLVED_AFTER_MIN] -> list of preview inputs."""
     parts = text.split(":")
     if len(parts) not in (2, 3):
-        raise argparse.ArgumentTypeError("--ir takes MIN:GRADE[:RESOLVED_AFTER_MIN], got %r" % text)
+        raise argparse.ArgumentTypeError(
+            "--ir takes MIN:GRADE[:RESOLVED_AFTER_MIN], got %r" % text)
     at_ms = parse_minutes(parts[0])
     if not parts[1].isdigit() or not 1 <= int(parts[1]) <= 5:
         raise argparse.ArgumentTypeError("IR grade must be 1..5, got %r" % parts[1])
@@ -114,5 +115,6 @@ def do_plan(args):
     print("infusing %g min, total %g min (interruptions included), outcome: %s"
           % (report["infusing_min"], report["total_min"], report["outcome"]))
     for item in report["rejected"]:
-        print("  note: %s at %g min was refused (%s)" % (item["input"], item["min"], item["reason"]))
+        print("  note: %s at %g min was refused (%s)"
+              % (item["input"], item["min"], item["reason"]))
     return 0

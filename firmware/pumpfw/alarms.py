@@ -1,4 +1,4 @@
-# Operator alarms decided from the controller's state on the main loop's clock (no clock read here).
+# Operator alarms, decided from the controller's state on the main loop's clock (none read here).
 # poll() is called every tick and allocates nothing; an alarm is reported through emit().
 try:
     from micropython import const

@@ -5,7 +5,7 @@ from pumpfw import alarms as al
 from pumpfw.annunciator import Annunciator
 from pumpfw import buttons as bt
 from pumpfw import controller as ctl
-from pumpfw import linein
+from pumpfw import linein, persist
 from pumpfw import protocol as P
 from pumpfw import selfcheck
 from pumpfw.clock import MonoClock
@@ -166,7 +166,8 @@ class App:
             until_us = self.clock.ticks_us_at(change_ms)
         self.drive.service(self.clock.last_us, until_us, c.next_rate_ul_h())
         if self.drive.fault is not None:
-            code = _DRIVE_FAULTS.index(self.drive.fault) if self.drive.fault in _DRIVE_FAULTS else 0
+            fault = self.drive.fault
+            code = _DRIVE_FAULTS.index(fault) if fault in _DRIVE_FAULTS else 0
             self.drive.fault = None
             self.console.event(P.EV_FAULT, now, FAULT_DRIVE, code)
         self.alarms.poll(now, c)
@@ -304,7 +305,7 @@ class App:
         made = self.steps_made()
         allow = made if motor_off or not c.active() else made + self._allowance_steps()
         record = {
-            "snap": list(c.snapshot(now)),
+            "snap": list(persist.snapshot(c, now)),
             "steps": made,  # made when written
             "allow": allow,  # never more than this before the next write: the recovery bound
             "spm": self.steps_per_ml,
@@ -332,14 +333,14 @@ class App:
         self.next_infusion = record.get("next", 0)
         self.records.interval_ms = record.get("interval", self.records.interval_ms)
         snap = tuple(record.get("snap", ()))
-        if len(snap) != len(ctl.Controller.SNAPSHOT_FIELDS):
+        if len(snap) != len(persist.FIELDS):
             return False
         # The journal vouches that no more than `allow` steps were made: count them all, so a
         # cut can only ever under-deliver, by at most allow - steps (reported).
         steps = record.get("steps", 0)
         allow = record.get("allow", steps)
         delivered_ul = allow * 1000 // self.steps_per_ml
-        if self.controller.restore(snap, 0, delivered_ul) != ctl.OK:
+        if persist.restore(self.controller, snap, 0, delivered_ul) != ctl.OK:
             return False
         self.steps_prior = allow
         self.drive = self._new_drive(allow)

@@ -1,5 +1,5 @@
 # Monotonic ms for the controller, derived from a wrapping ticks_us without big integers.
-# read() must be called at least every 2^29 us (about 9 minutes); the main loop calls it every tick.
+# read() must run at least every 2^29 us (about 9 minutes); the main loop calls it every tick.
 try:
     from micropython import const
 except ImportError:  # CPython

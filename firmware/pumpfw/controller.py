@@ -338,61 +338,6 @@ class Controller:
         self.on_event(EV_STOP, now_ms, self.delivered_ul, 0)
         return OK
 
-    # ---- persistence ---------------------------------------------------------------------
-    SNAPSHOT_FIELDS = (
-        "infusion", "state", "phase", "step", "program_rate_ul_h", "hold_left_ms", "ir_grade",
-        "ir_count", "interruptions", "delivered_ul", "elapsed_ms", "running_ms", "paused_ms",
-        "interrupted_ms",
-    )
-
-    def snapshot(self, now_ms):
-        """Everything needed to continue this infusion after a reboot, as a tuple of ints."""
-        if now_ms >= self.last_ms:
-            self._advance(now_ms)
-        hold_left = self.hold_left_ms
-        if self.deadline_ms >= 0:
-            hold_left = self.deadline_ms - now_ms
-        t = self.time_in_state_ms
-        return (
-            self.infusion, self.state, self.phase, self.step, self.program_rate_ul_h, hold_left,
-            self.ir_grade, self.ir_count, self.interruptions, self.delivered_ul,
-            self.elapsed_ms(), t[RUNNING], t[PAUSED], t[INTERRUPTED],
-        )
-
-    def restore(self, snap, now_ms, delivered_ul):
-        """Continue a snapshot after a reboot. A running infusion comes back PAUSED: the pump
-        never restarts by itself. delivered_ul is what the journal vouches for."""
-        (infusion, state, phase, step, rate, hold_left, ir_grade, ir_count, interruptions,
-         _, elapsed, running, paused, interrupted) = snap
-        if state < IDLE or state > STOPPED or infusion < 0 or elapsed < 0:
-            return E_RANGE
-        self._reset()
-        self.last_ms = now_ms
-        if state == IDLE:
-            return OK
-        self.infusion = infusion
-        self.program = self.regimen.program(infusion)
-        if phase == LADDER and not 0 <= step < len(self.program.ladder):
-            self._reset()
-            return E_RANGE
-        self.state = PAUSED if state == RUNNING else state
-        self.phase = phase
-        self.step = step
-        self.program_rate_ul_h = rate
-        self.hold_left_ms = hold_left
-        self.ir_grade = ir_grade
-        self.ir_count = ir_count
-        self.interruptions = interruptions
-        self.delivered_ul = delivered_ul
-        self.start_ms = now_ms - elapsed
-        if not self.active():
-            self.end_ms = now_ms
-        self.time_in_state_ms[RUNNING] = running
-        self.time_in_state_ms[PAUSED] = paused
-        self.time_in_state_ms[INTERRUPTED] = interrupted
-        self._apply(now_ms)
-        return OK
-
     def clear_latch(self, now_ms):
         """Leave DISCONTINUED for IDLE. The two-step confirmation lives in the protocol layer."""
         if self.state != DISCONTINUED:

@@ -10,12 +10,22 @@ except ImportError:  # CPython
 
 
 from pumpfw import controller as ctl
+from pumpfw.framing import (  # noqa: F401 - part of this module's interface
+    E_CHECKSUM,
+    E_ENCODING,
+    E_SYNTAX,
+    LineError,
+    _digits,
+    _hex4,
+    _unframe,
+    crc16,
+    frame,
+)
 
 PROTO_VERSION = const(1)
 SEQ_MOD = const(1_000_000)  # sequence numbers and the drop counter wrap here
 MAX_LINE_BYTES = const(120)  # longest host -> device line, without its CR/LF
 CONFIRM_TTL_MS = const(30_000)  # how long an `ask` token stays valid
-_MAX_DIGITS = const(9)  # decimal arguments stay below 2**30 (MicroPython small ints)
 
 # Reason codes of `err` lines. 0..4 are the controller's own codes, in the same order.
 E_OK = ctl.OK
@@ -23,12 +33,9 @@ E_STATE = ctl.E_STATE
 E_RANGE = ctl.E_RANGE
 E_LATCHED = ctl.E_LATCHED
 E_TIME = ctl.E_TIME
-E_CHECKSUM = const(5)
-E_SYNTAX = const(6)
 E_UNKNOWN = const(7)
 E_CONFIRM = const(8)
 E_TOOLONG = const(9)
-E_ENCODING = const(10)
 E_INTERNAL = const(11)
 _MORE_REASONS = "checksum syntax unknown confirm toolong encoding internal"
 REASONS = ctl.ERROR_NAMES + tuple(_MORE_REASONS.split())
@@ -142,30 +149,6 @@ def usage(spec):
     return " ".join(parts)
 
 
-# ---- checksum and framing -----------------------------------------------------------------
-# CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF), a nibble at a time: a 16-entry table keeps
-# RAM small and every intermediate below 2**16.
-_CRC_NIBBLE = (
-    0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50A5, 0x60C6, 0x70E7,
-    0x8108, 0x9129, 0xA14A, 0xB16B, 0xC18C, 0xD1AD, 0xE1CE, 0xF1EF,
-)  # fmt: skip
-
-
-def crc16(data, crc=0xFFFF):
-    """CRC of bytes-like data; pass the result back in to continue over more data."""
-    t = _CRC_NIBBLE
-    for b in data:
-        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b >> 4)]
-        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b & 0x0F)]
-    return crc
-
-
-def frame(seq, body):
-    """One checked line: b"<seq> <body>*<CRC>\\r\\n" (body: ASCII str)."""
-    head = ("%d %s" % (seq, body)).encode()
-    return head + (b"*%04X\r\n" % crc16(head))
-
-
 def encode_command(seq, name, args=()):
     """A host -> device line. seq None gives the typed form (no sequence number, no CRC)."""
     body = name
@@ -254,48 +237,6 @@ def encode_event(code, t_ms, a, b):
 
 
 # ---- decoding ---------------------------------------------------------------------------
-class LineError(ValueError):
-    """A line that cannot be decoded; reason is an E_* code."""
-
-    def __init__(self, reason, text):
-        super().__init__(text)
-        self.reason = reason
-        self.text = text
-
-
-def _digits(s, n_max=_MAX_DIGITS):
-    return 0 < len(s) <= n_max and all("0" <= ch <= "9" for ch in s)
-
-
-def _hex4(s):
-    return len(s) == 4 and all(ch in "0123456789ABCDEFabcdef" for ch in s)
-
-
-def _unframe(line):
-    """bytes without EOL -> (seq or None, body str, checked). Raises LineError."""
-    if len(line) == 0:
-        raise LineError(E_SYNTAX, "empty line")
-    for b in line:
-        if b < 0x20 or b > 0x7E:
-            raise LineError(E_ENCODING, "only printable ASCII is allowed")
-    text = bytes(line).decode()
-    star = text.rfind("*")
-    if star < 0:
-        if text[0] >= "0" and text[0] <= "9":
-            raise LineError(E_CHECKSUM, "a numbered line needs *CRC at its end")
-        return None, text, False
-    crc_text = text[star + 1 :]
-    if not _hex4(crc_text):
-        raise LineError(E_CHECKSUM, "the checksum must be 4 hex digits after '*'")
-    body = text[:star]
-    if crc16(body.encode()) != int(crc_text, 16):
-        raise LineError(E_CHECKSUM, "checksum mismatch")
-    sp = body.find(" ")
-    if sp <= 0 or not _digits(body[:sp]):
-        raise LineError(E_SYNTAX, "a checked line starts with its sequence number")
-    return int(body[:sp]), body[sp + 1 :], True
-
-
 class Command:
     """A parsed host command: error is E_OK or a reason code with its message."""
 

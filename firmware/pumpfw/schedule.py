@@ -1,5 +1,5 @@
 # The infusion protocols as data: a rate ladder per infusion number plus the post-IR rules.
-# Integer units only: rates in uL/h, durations in ms, volumes in uL (see docs/infusion-schedule.md).
+# Integer units only: rates in uL/h, durations in ms, volumes in uL (docs/infusion-schedule.md).
 try:
     from micropython import const
 except ImportError:  # CPython

@@ -24,7 +24,8 @@ def check(board, steps_per_ml, regimen, stepper, journal_ok=True):
     if len(used) != len(set(used)):
         problems.append("board file uses a pin twice")
     if not _MIN_SPM <= steps_per_ml <= _MAX_SPM:
-        problems.append("calibration %d steps/mL out of %d..%d" % (steps_per_ml, _MIN_SPM, _MAX_SPM))
+        problems.append("calibration %d steps/mL out of %d..%d"
+                        % (steps_per_ml, _MIN_SPM, _MAX_SPM))
     if board.MAX_RATE_UL_H <= 0 or board.MAX_STEP_HZ <= 0:
         problems.append("board maximum rate must be > 0")
     elif board.MAX_RATE_UL_H < regimen.max_rate_ul_h():

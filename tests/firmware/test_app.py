@@ -1,4 +1,4 @@
-# The main loop end to end on a fake board: commands in, steps out, records and events (both lanes).
+# The main loop end to end on a fake board: commands in, steps, records, events (both lanes).
 from apptest import FakeHw, events, lines, run_for, send
 
 from pumpfw import controller as ctl

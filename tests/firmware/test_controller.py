@@ -2,6 +2,7 @@
 from fwtest import MIN, Recorder, check_random_script, random_inputs, seeded_rng
 
 from pumpfw import controller as ctl
+from pumpfw import persist
 from pumpfw import preview
 from pumpfw.schedule import ISATUXIMAB_250 as REG
 
@@ -235,10 +236,10 @@ def test_snapshot_restore_comes_back_paused_and_continues_the_same_program():
     c.ir_resolved(15 * MIN)  # post-IR: 12.5 mL/h, +25 every 30 min
     _run_until(c, 77 * MIN, lambda t: 0)
     assert c.rate_ul_h == 62_500
-    snap = c.snapshot(77 * MIN)
-    assert len(snap) == len(ctl.Controller.SNAPSHOT_FIELDS)
+    snap = persist.snapshot(c, 77 * MIN)
+    assert len(snap) == len(persist.FIELDS)
     r, rec = make()
-    assert r.restore(snap, 5_000, 40_000) == ctl.OK
+    assert persist.restore(r, snap, 5_000, 40_000) == ctl.OK
     assert r.state == ctl.PAUSED and r.rate_ul_h == 0 and r.delivered_ul == 40_000
     assert r.elapsed_ms() == 77 * MIN and r.interruptions == 1
     assert rec.events == []  # restoring is silent: the app reports the recovery
@@ -254,13 +255,13 @@ def test_restore_keeps_the_discontinue_latch_and_rejects_garbage():
     c, _ = make()
     c.start(0, 2)
     c.ir(5 * MIN, 4)
-    snap = c.snapshot(6 * MIN)
+    snap = persist.snapshot(c, 6 * MIN)
     r, _ = make()
-    assert r.restore(snap, 0, 0) == ctl.OK
+    assert persist.restore(r, snap, 0, 0) == ctl.OK
     assert r.state == ctl.DISCONTINUED and r.start(1, 3) == ctl.E_LATCHED
     bad = list(snap)
     bad[1] = 42
-    assert r.restore(tuple(bad), 0, 0) == ctl.E_RANGE
+    assert persist.restore(r, tuple(bad), 0, 0) == ctl.E_RANGE
     bad = list(snap)
     bad[1], bad[2], bad[3] = ctl.RUNNING, ctl.LADDER, 99
-    assert r.restore(tuple(bad), 0, 0) == ctl.E_RANGE and r.state == ctl.IDLE
+    assert persist.restore(r, tuple(bad), 0, 0) == ctl.E_RANGE and r.state == ctl.IDLE

@@ -229,3 +229,11 @@ def test_alarm_fault_and_button_events_name_what_they_are():
     assert msg.name == "button" and msg.fields["press"] == "ir_interrupt"
     msg = P.parse_line(P.frame(5, P.encode_event(P.EV_FAULT, 5, 99, 0)))
     assert msg.fields["what"] == "unknown"
+
+
+def test_framing_reasons_are_the_protocols_names():
+    from pumpfw import framing
+
+    assert P.REASONS[framing.E_CHECKSUM] == "checksum"
+    assert P.REASONS[framing.E_SYNTAX] == "syntax"
+    assert P.REASONS[framing.E_ENCODING] == "encoding"

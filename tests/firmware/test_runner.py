@@ -1,4 +1,4 @@
-# The run loop's safety net on the virtual driver: motor off on exception, Ctrl-C, exit (both lanes).
+# The run loop's safety net, virtual driver: motor off on exception, Ctrl-C, exit (both lanes).
 from apptest import FakeHw, events, send
 from fwtest import raises
 

@@ -1,0 +1,80 @@
+# Framing shared by every line of the protocol: CRC-16, `<seq> <body>*<CRC>` and its checks.
+# Part of protocol.py's interface (re-exported there); split out to keep each file small.
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(value):
+        return value
+
+
+# Reason codes raised here (protocol.REASONS names them; the numbers are the protocol's).
+E_CHECKSUM = const(5)
+E_SYNTAX = const(6)
+E_ENCODING = const(10)
+_MAX_DIGITS = const(9)  # decimal arguments stay below 2**30 (MicroPython small ints)
+
+# ---- checksum and framing -----------------------------------------------------------------
+# CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF), a nibble at a time: a 16-entry table keeps
+# RAM small and every intermediate below 2**16.
+_CRC_NIBBLE = (
+    0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50A5, 0x60C6, 0x70E7,
+    0x8108, 0x9129, 0xA14A, 0xB16B, 0xC18C, 0xD1AD, 0xE1CE, 0xF1EF,
+)  # fmt: skip
+
+
+def crc16(data, crc=0xFFFF):
+    """CRC of bytes-like data; pass the result back in to continue over more data."""
+    t = _CRC_NIBBLE
+    for b in data:
+        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b >> 4)]
+        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b & 0x0F)]
+    return crc
+
+
+def frame(seq, body):
+    """One checked line: b"<seq> <body>*<CRC>\\r\\n" (body: ASCII str)."""
+    head = ("%d %s" % (seq, body)).encode()
+    return head + (b"*%04X\r\n" % crc16(head))
+
+
+class LineError(ValueError):
+    """A line that cannot be decoded; reason is an E_* code."""
+
+    def __init__(self, reason, text):
+        super().__init__(text)
+        self.reason = reason
+        self.text = text
+
+
+def _digits(s, n_max=_MAX_DIGITS):
+    return 0 < len(s) <= n_max and all("0" <= ch <= "9" for ch in s)
+
+
+def _hex4(s):
+    return len(s) == 4 and all(ch in "0123456789ABCDEFabcdef" for ch in s)
+
+
+def _unframe(line):
+    """bytes without EOL -> (seq or None, body str, checked). Raises LineError."""
+    if len(line) == 0:
+        raise LineError(E_SYNTAX, "empty line")
+    for b in line:
+        if b < 0x20 or b > 0x7E:
+            raise LineError(E_ENCODING, "only printable ASCII is allowed")
+    text = bytes(line).decode()
+    star = text.rfind("*")
+    if star < 0:
+        if text[0] >= "0" and text[0] <= "9":
+            raise LineError(E_CHECKSUM, "a numbered line needs *CRC at its end")
+        return None, text, False
+    crc_text = text[star + 1 :]
+    if not _hex4(crc_text):
+        raise LineError(E_CHECKSUM, "the checksum must be 4 hex digits after '*'")
+    body = text[:star]
+    if crc16(body.encode()) != int(crc_text, 16):
+        raise LineError(E_CHECKSUM, "checksum mismatch")
+    sp = body.find(" ")
+    if sp <= 0 or not _digits(body[:sp]):
+        raise LineError(E_SYNTAX, "a checked line starts with its sequence number")
+    return int(body[:sp]), body[sp + 1 :], True
