@@ -21,6 +21,7 @@ CAPABILITIES = {
     "balance": "an independent balance weighs what the pump delivered (--balance)",
     "buttons": "the operator buttons can be pressed and held by the rig",
     "host_stall": "the rig can stop the host side of the serial from reading",
+    "hang": "the rig can freeze the firmware's control loop (fault injection; a debug probe)",
 }
 
 
@@ -123,6 +124,10 @@ class Rig:
         """True: the host stops reading the serial (the device's output backs up)."""
         self.require("host_stall")
 
+    def hang(self):
+        """Freeze the firmware's loop, as a bug would: only the watchdog can recover."""
+        self.require("hang")
+
     def balance_grams(self):
         self.require("balance")
         return self.balance.grams()
@@ -188,6 +193,9 @@ class SimRig(Rig):
 
     def power_cut(self):
         self.sim.power_cut()
+
+    def hang(self):
+        self.sim.hang()
 
     def power_restore(self):
         self.sim.power_restore()

@@ -55,3 +55,25 @@ def test_power_cut_record_ends_at_250_ml_and_the_unsure_part_is_one_journal_inte
     bound = -(-200_000 * 5_000 * spm // 3_600_000_000) + 1
     hil_record.measure("recovery uncertain", uncertain_steps, "steps", 0, bound)
     hil_record.measure("balance - 250 mL", error, "steps", -uncertain_steps - 1, 1)
+
+
+@pytest.mark.needs("hang", "time_warp")
+def test_a_hung_loop_is_reset_by_the_watchdog_and_comes_back_paused(rig, pump, hil_record):
+    start_ev = start(pump, 2)
+    at_minute(rig, pump, start_ev, 10)
+    before = pump.status()
+    pump.backlog.clear()
+    rig.hang()
+    rig.wait_ms(10_000)  # longer than the 4 s watchdog: a reset must have happened
+    reboot = pump.expect("ev", "reboot", timeout_s=10)
+    hil_record.within("reset cause is the watchdog", reboot.fields["cause"] == "watchdog",
+                      "bool", 1, 0)
+    hil_record.within("reboot recovered", reboot.fields["recovered"], "flag", 1, 0)
+    back = pump.status()
+    hil_record.within("paused after the reset", back["st"] == "paused", "bool", 1, 0)
+    hil_record.within("rate after the reset", back["rate_ul_h"], "uL/h", 0, 0)
+    hil_record.within("infusion after the reset", back["inf"], "infusion", 2, 0)
+    hil_record.measure("volume kept", back["vol_ul"], "uL", before["vol_ul"], None)
+    rig.wait_ms(60_000)
+    hil_record.within("steps while recovered and paused", pump.status()["steps"] - back["steps"],
+                      "steps", 0, 0)

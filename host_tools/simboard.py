@@ -154,6 +154,10 @@ class SimBoard:
     def power_restore(self):
         return self.call("power_restore")
 
+    def hang(self):
+        """Fault injection: the firmware's loop stops (time runs on; the watchdog decides)."""
+        self.call("hang")
+
     def host_reading(self, on):
         self.call("host_reading", on=on)
 

@@ -178,6 +178,11 @@ export class VirtualBoard extends EventEmitter {
     return this.worldUs;
   }
 
+  // ---- fault injection ---------------------------------------------------------------------
+  hang() {
+    if (this.worker) this.worker.postMessage({ t: "hang" });
+  }
+
   // ---- buttons -------------------------------------------------------------------------------
   setButton(name, pressed) {
     if (!(name in this.buttons)) throw new Error(`no button ${JSON.stringify(name)}`);

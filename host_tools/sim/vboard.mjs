@@ -103,6 +103,9 @@ async function handle(req) {
     case "power_restore":
       await board.powerOn("power_on");
       return board.status();
+    case "hang":
+      board.hang(); // the firmware's loop stops; only the watchdog can bring it back
+      return {};
     case "host_reading":
       board.setHostReading(Boolean(req.on));
       return {};

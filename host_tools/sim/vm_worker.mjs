@@ -251,6 +251,11 @@ parentPort.on("message", (msg) => {
       anchorWall = performance.now();
       anchorWorld = worldUs;
       break;
+    case "hang":
+      // A hung control loop (fault injection): no more ticks, time runs on, the watchdog
+      // decides. The motor is left as the loop left it, as a real hang would.
+      dead = true;
+      break;
     case "cut":
       // Power off between two ticks: the steps made so far stand, the flash is kept.
       flushTx();
