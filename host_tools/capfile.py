@@ -36,6 +36,8 @@ def escape(raw):
 
 def unescape(text):
     """The inverse of escape(). Raises ValueError on a malformed escape."""
+    if "\\" not in text:
+        return text.encode("latin-1")  # nothing escaped: every char is its own byte
     out = bytearray()
     i = 0
     n = len(text)

@@ -23,13 +23,27 @@ _CRC_NIBBLE = (
 )  # fmt: skip
 
 
-def crc16(data, crc=0xFFFF):
-    """CRC of bytes-like data; pass the result back in to continue over more data."""
+def _crc16_nibbles(data, crc=0xFFFF):
     t = _CRC_NIBBLE
     for b in data:
         crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b >> 4)]
         crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b & 0x0F)]
     return crc
+
+
+try:
+    # CPython's C implementation of the same CRC (poly 0x1021, no reflection): host tools decode
+    # long logs ten times faster with it. MicroPython has no crc_hqx: the table above is used.
+    from binascii import crc_hqx as _crc_hqx
+except ImportError:
+    _crc_hqx = None
+
+
+def crc16(data, crc=0xFFFF):
+    """CRC-16/CCITT-FALSE of bytes-like data; pass the result back in to continue."""
+    if _crc_hqx is not None:
+        return _crc_hqx(data, crc)
+    return _crc16_nibbles(data, crc)
 
 
 def frame(seq, body):

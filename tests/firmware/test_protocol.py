@@ -237,3 +237,18 @@ def test_framing_reasons_are_the_protocols_names():
     assert P.REASONS[framing.E_CHECKSUM] == "checksum"
     assert P.REASONS[framing.E_SYNTAX] == "syntax"
     assert P.REASONS[framing.E_ENCODING] == "encoding"
+
+
+def test_the_crc_table_and_the_c_implementation_agree():
+    from pumpfw import framing
+
+    # The check value of CRC-16/CCITT-FALSE, and random lines, through the portable table.
+    assert framing._crc16_nibbles(b"123456789") == 0x29B1 == framing.crc16(b"123456789")
+    import random as r
+
+    if hasattr(r, "seed"):
+        r.seed(5)
+    for n in range(200):
+        data = bytes(r.getrandbits(8) for _ in range(n % 97))
+        assert framing._crc16_nibbles(data) == framing.crc16(data)
+        assert framing.crc16(data[n % 7 :], framing.crc16(data[: n % 7])) == framing.crc16(data)
