@@ -1,8 +1,9 @@
-# The ENABLE pin every stepper driver shares: its polarity, and on/off/is-on in one place.
+# What every stepper driver shares: the ENABLE pin (polarity, on/off/is-on) and halt().
 
 
 class MotorEnable:
-    """Base of the stepper drivers: enable(), disable(), enabled() on self.enable_pin."""
+    """Base of the stepper drivers: enable(), disable(), enabled() on self.enable_pin, and
+    halt(): the driver's own stop(), then the motor off even if stopping failed."""
 
     def _init_enable(self, enable_pin, enable_active_low):
         self.enable_pin = enable_pin
@@ -16,3 +17,9 @@ class MotorEnable:
 
     def enabled(self):
         return self.enable_pin.value() == self._on
+
+    def halt(self):
+        try:
+            self.stop()
+        finally:
+            self.disable()

@@ -121,12 +121,6 @@ class Esp32Stepper(MotorEnable):
         self._busy = False
         self._size = 0
 
-    def halt(self):
-        try:
-            self.stop()
-        finally:
-            self.disable()
-
     def steps(self):
         return self.counter.value() - self._base
 

@@ -108,12 +108,6 @@ class Rp2Stepper(MotorEnable):
         self._pushed = 0
         self._accounted = 0
 
-    def halt(self):
-        try:
-            self.stop()
-        finally:
-            self.disable()
-
     def steps(self):
         self._account()
         return self._made

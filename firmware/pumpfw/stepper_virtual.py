@@ -111,9 +111,6 @@ class VirtualStepper(MotorEnable):
         self.stepping = False
         self._size = 0
 
-    def halt(self):
-        self.stop()
-        self.disable()
 
     def steps(self):
         self._run()
