@@ -1,13 +1,11 @@
 # The main loop: time, serial input and buttons into the controller; its rate into the drive;
 # records, events and the journal out. step() is one control tick and never blocks.
-from pumpfw import VERSION
+from pumpfw import VERSION, linein, persist, selfcheck
 from pumpfw import alarms as al
-from pumpfw.annunciator import Annunciator
 from pumpfw import buttons as bt
 from pumpfw import controller as ctl
-from pumpfw import linein, persist
 from pumpfw import protocol as P
-from pumpfw import selfcheck
+from pumpfw.annunciator import Annunciator
 from pumpfw.clock import MonoClock
 from pumpfw.commands import Dispatcher
 from pumpfw.drive import HORIZON_US, Drive
