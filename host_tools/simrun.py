@@ -1,6 +1,7 @@
 """`make sim`: the virtual board running one infusion, shown live, checked against the balance."""
 
 import argparse
+import shutil
 import sys
 import time
 
@@ -10,7 +11,7 @@ from host_tools.plan import plan_dict
 from host_tools.simboard import SimBoard, SimBoardError
 
 TARGET_WALL_S = 60  # the default time scale finishes the infusion in about a minute
-BAR_WIDTH = 30
+BAR_WIDTH = 20
 
 
 def _bar(fraction):
@@ -29,7 +30,7 @@ def status_line(rec, volume_ul):
     rate = rec["rate_ul_h"]
     remain = rec["remain_ul"]
     eta = _hms(remain * 3_600_000 // rate) if rate > 0 else "--:--:--"
-    return "%-12s %6.1f mL/h  %7.2f / %g mL %s %5.1f%%  elapsed %s  ETA %s" % (
+    return "%-11s %5.1f mL/h %6.2f/%g mL %s %5.1f%%  elapsed %s  ETA %s" % (
         rec["st"], rate / 1000, vol / 1000, volume_ul / 1000, _bar(vol / volume_ul),
         100 * vol / volume_ul, _hms(rec["elapsed_ms"]), eta)
 
@@ -55,7 +56,8 @@ def run_infusion(sim, infusion, out=None, live=True, interval_ms=1000):
                 last = msg.fields
                 now = time.monotonic()
                 if tty and now - shown_at > 0.1:
-                    out.write("\r" + status_line(last, 250_000) + "\x1b[K")
+                    width = shutil.get_terminal_size().columns - 1  # never wrap: \r redraws
+                    out.write("\r" + status_line(last, 250_000)[:width] + "\x1b[K")
                     out.flush()
                     shown_at = now
                 continue
