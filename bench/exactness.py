@@ -6,6 +6,7 @@ from bisect import bisect_right
 from concurrent.futures import ProcessPoolExecutor
 
 from bench import apprun
+from apptest import cumulative_error  # noqa: E402, F401 - apprun puts tests/firmware on the path
 from bench.results import metric, not_measured
 from pumpfw.runner import IDLE_MAX_MS
 
@@ -42,18 +43,6 @@ def _work_at(rates, spm, t_us):
         end = rates[i + 1][0] if i + 1 < len(rates) and rates[i + 1][0] < t_us else t_us
         work += rate * (end - since) * spm
     return work
-
-
-def cumulative_error(steps, rates, spm):
-    """Largest |ideal - made| just before and just after each step, in steps."""
-    worst, i, work = 0, 0, 0
-    for k, t in enumerate(steps, start=1):
-        while i + 1 < len(rates) and rates[i + 1][0] <= t:
-            work += rates[i][1] * (rates[i + 1][0] - rates[i][0]) * spm
-            i += 1
-        ideal = work + rates[i][1] * (t - rates[i][0]) * spm
-        worst = max(worst, abs(ideal - (k - 1) * N), abs(ideal - k * N))
-    return worst / N
 
 
 def transitions(steps, rates, spm):

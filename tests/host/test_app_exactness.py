@@ -4,13 +4,12 @@ whatever the loop's timing: late, uneven ticks across the ticks wrap, rate chang
 import random
 
 import pytest
-from apptest import FakeHw, TestBoard, send
+from apptest import WORK_PER_STEP, FakeHw, TestBoard, cumulative_error, send
 
 from pumpfw import controller as ctl
 from pumpfw.app import App
 
 MIN = 60_000
-WORK_PER_STEP = 3_600_000_000_000  # us/h * uL/mL: one step of rate_ul_h * us * steps_per_ml
 WRAP = (1 << 30) - 1
 
 
@@ -55,20 +54,6 @@ def run_scenario(infusion, script, seed):
     return absolute, rates, hw.board.STEPS_PER_ML
 
 
-def worst_error(step_times, rates, spm):
-    """Largest |ideal - made| just before and just after each step, in units of a step."""
-    worst = 0
-    i = 0
-    work = 0  # rate_ul_h * us * spm accumulated up to rates[i][0]
-    for k, t in enumerate(step_times, start=1):
-        while i + 1 < len(rates) and rates[i + 1][0] <= t:
-            work += rates[i][1] * (rates[i + 1][0] - rates[i][0]) * spm
-            i += 1
-        ideal = work + rates[i][1] * (t - rates[i][0]) * spm
-        worst = max(worst, abs(ideal - (k - 1) * WORK_PER_STEP), abs(ideal - k * WORK_PER_STEP))
-    return worst / WORK_PER_STEP
-
-
 @pytest.mark.parametrize(
     "infusion,script",
     [
@@ -83,4 +68,4 @@ def test_steps_follow_the_commanded_integral_within_one_step(infusion, script):
     assert times == sorted(times)
     # One step, plus the 1 us grid the steps are timed on (a tiny fraction of a step).
     max_rate = max(r for _, r in rates)
-    assert worst_error(times, rates, spm) <= 1 + max_rate * spm / WORK_PER_STEP
+    assert cumulative_error(times, rates, spm) <= 1 + max_rate * spm / WORK_PER_STEP
