@@ -107,3 +107,18 @@ def snapshot(c):
         c.state, c.infusion, c.rate_ul_h, c.rate_since_ms, c.changes, c.deadline_ms,
         c.hold_left_ms, c.ir_grade, c.ir_count, c.interruptions, c.delivered_ul, c.last_ms,
     )  # fmt: skip
+
+
+def drive_to(c, state):
+    """Put a fresh controller into `state` with the fewest inputs (times 0 and 1 ms)."""
+    if state != ctl.IDLE:
+        c.start(0, 1)
+    if state == ctl.PAUSED:
+        c.pause(1)
+    elif state == ctl.INTERRUPTED:
+        c.ir(1, 2)
+    elif state == ctl.DISCONTINUED:
+        c.ir(1, 3)
+    elif state == ctl.STOPPED:
+        c.stop(1)
+    assert c.state == state, (c.state, state)

@@ -1,6 +1,6 @@
 # Command dispatcher: every command, refusals that change nothing, two-step confirmations.
 from fwtest import seeded_rng
-from serialkit import Rig, snapshot
+from serialkit import Rig, drive_to, snapshot
 
 from pumpfw import controller as ctl
 from pumpfw import protocol as P
@@ -15,28 +15,13 @@ def test_every_command_in_the_table_has_a_handler():
         for state in range(7):
             if spec[2] & (1 << state):
                 break
-        _drive_to(rig, state)
+        drive_to(rig.app.controller, state)
+        rig.read()
         args = tuple(arg[1] for arg in spec[1])
         rig.disp._run(spec, args, 1, 10)
         msgs = rig.read()
         assert msgs[-1].kind in ("ok", "err"), spec[0]
         assert msgs[-1].reason != "unknown", spec[0]
-
-
-def _drive_to(rig, state):
-    c = rig.app.controller
-    if state in (ctl.RUNNING, ctl.PAUSED, ctl.INTERRUPTED, ctl.DISCONTINUED, ctl.STOPPED):
-        c.start(0, 1)
-    if state == ctl.PAUSED:
-        c.pause(1)
-    if state == ctl.INTERRUPTED:
-        c.ir(1, 2)
-    if state == ctl.DISCONTINUED:
-        c.ir(1, 3)
-    if state == ctl.STOPPED:
-        c.stop(1)
-    assert c.state == state
-    rig.read()
 
 
 def test_checked_start_runs_at_once_with_its_events_before_the_ok():
@@ -179,7 +164,9 @@ def test_fuzz_mutated_commands_always_get_one_reply_and_errors_change_nothing():
     rng = seeded_rng(20_251)
     for case in range(2500):
         rig = Rig()
-        _drive_to(rig, (ctl.IDLE, ctl.RUNNING, ctl.PAUSED, ctl.DISCONTINUED)[case % 4])
+        drive_to(rig.app.controller,
+                 (ctl.IDLE, ctl.RUNNING, ctl.PAUSED, ctl.DISCONTINUED)[case % 4])
+        rig.read()
         good = GOOD[rng.randint(0, len(GOOD) - 1)]
         checked = rng.randint(0, 1)
         original = P.frame(case, good.decode())[:-2] if checked else good

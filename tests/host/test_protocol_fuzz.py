@@ -3,6 +3,7 @@
 from fakedevice import FakeApp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from serialkit import drive_to
 
 from pumpfw import commands, linein, logout
 from pumpfw import controller as ctl
@@ -18,15 +19,7 @@ def make(state):
     out = logout.LogOut(1 << 16)
     disp = commands.Dispatcher(app, out)
     c = app.controller
-    if state != ctl.IDLE:
-        c.start(0, 1)
-    if state == ctl.PAUSED:
-        c.pause(1)
-    elif state == ctl.INTERRUPTED:
-        c.ir(1, 2)
-    elif state == ctl.DISCONTINUED:
-        c.ir(1, 3)
-    assert c.state == state
+    drive_to(c, state)
     c.on_event = disp.event
     return app, out, disp
 
