@@ -6,7 +6,7 @@ import gc
 from pumpfw import controller as ctl
 from pumpfw import protocol as P
 from pumpfw.app import App
-from pumpfw.stepper_virtual import FakePin, VirtualStepper
+from pumpfw.hw.stepper_virtual import FakePin, VirtualStepper
 from pumpfw.ticks import ticks_add, ticks_diff
 
 _MASK = (1 << 30) - 1

@@ -2,7 +2,7 @@
 // heap, bytes per control tick and per button IRQ, and tick time vs a reference loop (timed here,
 // in JS). Prints one JSON line. Usage: node bench/mpy_run.mjs [ticks] [reps] [infusion]
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
-import { copyTree, repoRoot } from "../tests/mpy/mpyfs.mjs";
+import { copyTree, repoRoot } from "../host_tools/sim/mpyfs.mjs";
 import fs from "node:fs";
 import path from "node:path";
 

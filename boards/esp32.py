@@ -1,6 +1,6 @@
 # Board data: ESP32 DevKitC + DRV8825/A4988/TMC2209 step-dir driver + peristaltic head.
 NAME = "esp32"
-DRIVER = "esp32"  # pumpfw.stepper_esp32: RMT generates, PCNT (machine.Counter) counts
+DRIVER = "esp32"  # pumpfw.hw.stepper_esp32: RMT generates, PCNT (machine.Counter) counts
 RMT_CHANNEL = 0
 RMT_RESOLUTION_HZ = 1_000_000  # 80 MHz APB / 80: one RMT tick per us
 COUNTER_ID = 0  # PCNT unit counting STEP edges on the same pin

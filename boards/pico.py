@@ -1,6 +1,6 @@
 # Board data: Raspberry Pi Pico (RP2040) + A4988/DRV8825/TMC2209 driver + peristaltic head.
 NAME = "pico"
-DRIVER = "rp2"  # pumpfw.stepper_rp2: PIO state machine
+DRIVER = "rp2"  # pumpfw.hw.stepper_rp2: PIO state machine
 PIO_SM_ID = 0  # state machine 0 of PIO0
 PIO_FREQ_HZ = 1_000_000  # one PIO cycle per us: intervals in us map 1:1 to cycles
 

@@ -2,7 +2,7 @@
 import board
 
 from pumpfw import runner
-from pumpfw.hw_mcu import Hardware, repl_requested
+from pumpfw.hw.mcu import Hardware, repl_requested
 
 if repl_requested():
     # One boot straight to the REPL, asked for with `repl` while the watchdog was armed.

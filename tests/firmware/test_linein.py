@@ -5,7 +5,7 @@ from fwtest import seeded_rng
 from serialkit import Rig
 
 from pumpfw import linein as L
-from pumpfw import usbserial
+from pumpfw.hw import usbserial
 
 
 def feed_all(lines, data):

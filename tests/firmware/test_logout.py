@@ -4,7 +4,7 @@ from serialkit import FakeApp, Rig, Sink
 from pumpfw import controller as ctl
 from pumpfw import logout
 from pumpfw import protocol as P
-from pumpfw import usbserial
+from pumpfw.hw import usbserial
 
 
 def drain_all(out, sink):

@@ -6,7 +6,7 @@ import sys
 
 from pumpfw import buttons as bt
 from pumpfw.drive import Drive
-from pumpfw.stepper_virtual import FakePin, VirtualStepper
+from pumpfw.hw.stepper_virtual import FakePin, VirtualStepper
 from pumpfw.ticks import TICKS_PERIOD, ticks_add
 
 MICROPYTHON = sys.implementation.name == "micropython"

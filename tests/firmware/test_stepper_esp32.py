@@ -1,6 +1,6 @@
 # ESP32 RMT driver logic on fakes: edge times from the written pulses, gap compensation, counting.
-from pumpfw.stepper_esp32 import Esp32Stepper
-from pumpfw.stepper_virtual import FakePin
+from pumpfw.hw.stepper_esp32 import Esp32Stepper
+from pumpfw.hw.stepper_virtual import FakePin
 
 
 class FakeRmt:

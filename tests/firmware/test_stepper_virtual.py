@@ -1,7 +1,7 @@
 # Virtual stepper: step times on the injected clock, queue limits, stalls, stop/halt accounting.
 from drivetest import Clock, unwrap
 
-from pumpfw.stepper_virtual import MAX_COUNT, FakePin, VirtualStepper
+from pumpfw.hw.stepper_virtual import MAX_COUNT, FakePin, VirtualStepper
 
 
 def make(**kw):

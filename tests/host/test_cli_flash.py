@@ -4,7 +4,7 @@ check, and the refusal while the virtual board infuses."""
 import pytest
 
 from clikit import FakePump, garbage_device, one_error_line, run_cli
-from host_tools import cli, flash
+from host_tools import cli, flash, manifest
 from host_tools.client import Client
 from host_tools.simboard import SimBoard
 from pumpfw import VERSION
@@ -48,12 +48,16 @@ def flash_args(*extra):
     return cli.build_parser().parse_args(["flash", *map(str, extra)])
 
 
-def test_compile_gives_one_mpy_per_module(tmp_path):
-    out = flash.compile_firmware(tmp_path)
-    sources = sorted(p.stem for p in (flash.FIRMWARE / "pumpfw").glob("*.py"))
-    assert [p.stem for p in out] == sources
-    for p in out:
-        assert p.read_bytes()[:1] == b"M"  # the .mpy header
+def test_compile_gives_one_mpy_per_manifest_module(tmp_path):
+    out = dict(flash.compile_firmware("pico", tmp_path))
+    assert "pumpfw/app.mpy" in out and "pumpfw/hw/stepper_rp2.mpy" in out
+    # Only what a Pico runs: not the other chip's driver, the virtual board or the host preview.
+    for other in ("hw/stepper_esp32", "hw/sim", "hw/stepper_virtual", "preview"):
+        assert "pumpfw/%s.mpy" % other not in out
+    for p in out.values():
+        assert p.read_bytes()[:2] == b"M\x06"  # .mpy v6: what MicroPython 1.22+ loads
+    esp = dict(flash.compile_firmware("esp32", tmp_path / "esp"))
+    assert "pumpfw/hw/stepper_esp32.mpy" in esp and "pumpfw/hw/stepper_rp2.mpy" not in esp
 
 
 def test_flash_copies_compiled_package_board_and_main():
@@ -75,9 +79,9 @@ def test_flash_copies_compiled_package_board_and_main():
     assert ("remove", "/lib/pumpfw/app.py") in t.ops  # a stale .py would shadow app.mpy
     assert ("remove", "/lib/pumpfw/old.mpy") in t.ops
     assert ("remove", "/lib/pumpfw/app.mpy") not in t.ops
-    modules = {p.stem for p in (flash.FIRMWARE / "pumpfw").glob("*.py")}
+    assert ("mkdir", "/lib/pumpfw/hw") in t.ops
     assert {p for p in t.written if p.startswith("/lib/")} == {
-        "/lib/pumpfw/%s.mpy" % m for m in modules}
+        "/lib/" + rel[:-3] + ".mpy" for rel, _ in manifest.files("pico")}
     assert t.written["/board.py"] == (flash.BOARDS / "pico.py").read_bytes()
     assert t.written["/main.py"] == (flash.FIRMWARE / "main.py").read_bytes()
     assert all(t.written[p][:1] == b"M" for p in t.written if p.endswith(".mpy"))

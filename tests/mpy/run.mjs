@@ -1,7 +1,7 @@
 // The MicroPython lane: loads the project's firmware files and tests/firmware into the official
 // MicroPython WebAssembly build and runs every test there. Usage: node tests/mpy/run.mjs [module...]
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
-import { copyTree, repoRoot } from "./mpyfs.mjs";
+import { copyTree, repoRoot } from "../../host_tools/sim/mpyfs.mjs";
 import fs from "node:fs";
 import path from "node:path";
 

@@ -15,7 +15,7 @@ from uctypes import addressof
 
 from pumpfw.ticks import ticks_diff
 
-BUTTON_NAMES = ("pause", "ir", "ok")  # as pumpfw.hw_mcu names them
+BUTTON_NAMES = ("pause", "ir", "ok")  # as pumpfw.hw.mcu names them
 FS_ROOT = "/flash"  # kept across power cycles by the harness, like littlefs on a board
 
 
@@ -68,8 +68,8 @@ class SimPin:
 
 
 def make_stepper(hw, board):
-    """The virtual stepper (pumpfw.stepper_virtual) on the harness clock; replaceable in tests."""
-    from pumpfw.stepper_virtual import VirtualStepper
+    """The virtual stepper (pumpfw.hw.stepper_virtual) on the harness clock; replaceable in tests."""
+    from pumpfw.hw.stepper_virtual import VirtualStepper
 
     min_interval_us = -(-1_000_000 // board.MAX_STEP_HZ)
     return VirtualStepper(hw.ticks_us, min_interval_us, record=False)

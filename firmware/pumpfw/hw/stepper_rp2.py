@@ -11,8 +11,8 @@ except ImportError:  # CPython
         return value
 
 
-from pumpfw import pio_step
-from pumpfw.motor_enable import MotorEnable
+from pumpfw.hw import pio_step
+from pumpfw.hw.motor_enable import MotorEnable
 
 _FIFO_WORDS = const(8)  # TX FIFO joined with the RX one
 _RING = const(16)  # segment counts pushed but not yet accounted (> FIFO + the one running)

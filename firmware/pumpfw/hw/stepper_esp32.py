@@ -10,7 +10,7 @@ except ImportError:  # CPython
         return value
 
 
-from pumpfw.motor_enable import MotorEnable
+from pumpfw.hw.motor_enable import MotorEnable
 from pumpfw.ticks import ticks_add, ticks_diff
 
 _RING = const(8)

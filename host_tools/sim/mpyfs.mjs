@@ -1,4 +1,4 @@
-// Helpers shared by every Node script that runs firmware on MicroPython: copy files into its FS.
+// Copies firmware files into a MicroPython (WebAssembly) VM's FS (virtual board, lane, bench).
 import fs from "node:fs";
 import path from "node:path";
 import url from "node:url";

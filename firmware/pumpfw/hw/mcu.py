@@ -5,7 +5,7 @@ import time
 
 import machine
 
-from pumpfw.usbserial import UsbSerial
+from pumpfw.hw.usbserial import UsbSerial
 
 # machine.reset_cause() values -> protocol reset cause names.
 _CAUSES = (
@@ -70,10 +70,8 @@ class Hardware:
     def __init__(self, board):
         self.board = board
         self.reset_cause = _reset_cause()
-        if board.DRIVER == "rp2":
-            from pumpfw import stepper_rp2 as stepper_mod
-        else:
-            from pumpfw import stepper_esp32 as stepper_mod
+        # The board names its driver module; only that one is on the board (its manifest).
+        stepper_mod = __import__("pumpfw.hw.stepper_" + board.DRIVER, None, None, ("make",))
         self.stepper = stepper_mod.make(board)
         self.stepper.halt()  # motor off before anything else can fail
         pull = machine.Pin.PULL_UP if board.BUTTON_ACTIVE_LOW else machine.Pin.PULL_DOWN

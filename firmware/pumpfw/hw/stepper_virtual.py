@@ -9,7 +9,7 @@ except ImportError:  # CPython
         return value
 
 
-from pumpfw.motor_enable import MotorEnable
+from pumpfw.hw.motor_enable import MotorEnable
 from pumpfw.ticks import ticks_add, ticks_diff
 
 MAX_COUNT = const(256)  # steps per segment (the PIO word has 8 bits for count - 1)

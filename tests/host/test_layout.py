@@ -1,0 +1,57 @@
+"""The firmware's layout: portable modules never import the hardware side, and each board's
+manifest holds everything that board imports (so `pumpctl flash` never leaves a module out)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from host_tools import manifest
+
+PUMPFW = Path(__file__).resolve().parents[2] / "firmware" / "pumpfw"
+HOST_ONLY = {"pumpfw/preview.py"}  # runs the controller ahead of time on a host (pumpctl plan)
+
+
+def imported_modules(path):
+    """Every module name a file imports, at any depth (lazy imports inside functions too)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update("%s.%s" % (node.module, alias.name) for alias in node.names)
+    return names
+
+
+def test_portable_modules_never_import_the_hardware_side():
+    portable = sorted(PUMPFW.glob("*.py"))
+    assert len(portable) > 15
+    for path in portable:
+        bad = {m for m in imported_modules(path) if m == "pumpfw.hw" or m.startswith("pumpfw.hw.")}
+        bad |= {m for m in imported_modules(path) if m in ("machine", "rp2", "esp32")}
+        assert not bad, "%s imports %s: pass hardware in through hw" % (path.name, sorted(bad))
+
+
+@pytest.mark.parametrize("board", ["pico", "esp32"])
+def test_a_board_manifest_holds_everything_its_modules_import(board):
+    shipped = {rel for rel, _ in manifest.files(board)}
+    driver = "pumpfw/hw/stepper_%s.py" % {"pico": "rp2", "esp32": "esp32"}[board]
+    assert driver in shipped  # hw.mcu imports the board's DRIVER module by name
+    for rel, src in manifest.files(board):
+        for name in imported_modules(src):
+            if not name.startswith("pumpfw."):
+                continue
+            as_module = name.replace(".", "/") + ".py"
+            as_package = name.replace(".", "/") + "/__init__.py"
+            on_host = (PUMPFW.parent / as_module).is_file() or (PUMPFW.parent / as_package).is_file()
+            if on_host:  # a module, not a name imported from one
+                assert as_module in shipped or as_package in shipped, (
+                    "%s imports %s, which boards/manifests/%s.py leaves out" % (rel, name, board))
+
+
+def test_every_firmware_module_goes_to_some_board_or_is_host_only():
+    everything = {"pumpfw/" + str(p.relative_to(PUMPFW)) for p in PUMPFW.rglob("*.py")}
+    shipped = {rel for b in ("pico", "esp32") for rel, _ in manifest.files(b)}
+    virtual_only = {"pumpfw/hw/sim.py", "pumpfw/hw/stepper_virtual.py"}
+    assert everything - shipped == HOST_ONLY | virtual_only
