@@ -34,7 +34,7 @@ test-py: $(PY_STAMP)
 ## (only serve the ports) change that: make sim INFUSION=2 SCALE=600.
 INFUSION ?= 1
 sim: deps
-	$(BIN)/python -m host_tools.simrun --infusion $(INFUSION) $(if $(SCALE),--scale $(SCALE)) \
+	$(BIN)/python -m host_tools.sim.run --infusion $(INFUSION) $(if $(SCALE),--scale $(SCALE)) \
 		$(if $(FAST),--fast) $(if $(SERVE),--serve)
 
 ## test-mpy: the firmware and its tests on real MicroPython (WebAssembly build, under Node).
@@ -49,7 +49,7 @@ clean:
 SIM_ARGS ?= --scale 1
 .PHONY: sim-serve
 sim-serve: deps
-	$(BIN)/python -m host_tools.simboard --serve $(SIM_ARGS)
+	$(BIN)/python -m host_tools.sim.board --serve $(SIM_ARGS)
 
 ## bench: the benchmarks (docs/benchmarks.md): prints a table, writes bench/results.json.
 ## FULL=1 also times `make test` (minutes); otherwise its last measured figure is carried over.

@@ -5,7 +5,7 @@ import time
 
 from bench.results import median, metric, not_measured
 from bench.simline import SimLine
-from host_tools.simboard import SimBoard
+from host_tools.sim.board import SimBoard
 
 POLL_S = 0.05  # the host polls the status this often (wall time) to see the infusion end
 

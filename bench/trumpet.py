@@ -6,7 +6,7 @@ import pandas as pd
 from bench.results import median, metric, not_measured
 from bench.simline import SimLine
 from host_tools import trumpet as tr
-from host_tools.simboard import SimBoard, SimBoardError
+from host_tools.sim.board import SimBoard, SimBoardError
 
 SAMPLE_MS = round(tr.SAMPLE_MIN * 60_000)
 BALANCE_RESOLUTION_G = 0.001  # the virtual balance shows 3 decimals (docs/virtual-board.md)

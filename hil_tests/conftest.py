@@ -24,7 +24,7 @@ from records import TestRecord  # noqa: E402
 from rig import CAPABILITIES, SerialRig, SimRig, lacks  # noqa: E402
 
 from host_tools.errors import CommandError, DeviceTimeout  # noqa: E402
-from host_tools.simboard import REPO_ROOT, SimBoard, SimBoardError  # noqa: E402
+from host_tools.sim.board import REPO_ROOT, SimBoard, SimBoardError  # noqa: E402
 
 NODE_PKG = REPO_ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript"
 RECORD_INTERVAL_MS = 60_000  # the pump fixture's record interval: long runs stay fast

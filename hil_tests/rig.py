@@ -3,7 +3,7 @@
 A test asks the rig to let time pass, press buttons, cut power or weigh the output; it never asks
 what kind of board is on the other end. `SerialRig` is a real board on a serial port (time only
 passes in real time; buttons and power need actuators it does not have); `SimRig` is the virtual
-board (host_tools.simboard), which can do everything. See docs/hil.md.
+board (host_tools.sim.board), which can do everything. See docs/hil.md.
 """
 
 import re
@@ -165,7 +165,9 @@ class SimRig(Rig):
         Rig.__init__(self, sim.serial_url, balance_url or sim.balance_url)
 
     def _advance(self, ms):
-        self.sim.advance_ms(ms, timeout_s=120)
+        # Whatever the pump wrote reaches the board before its time moves on.
+        sent = self.pump.sent_bytes if self.pump is not None else 0
+        self.sim.advance_ms(ms, timeout_s=120, after_rx=sent)
         self.sim.set_scale(1)
 
     def wait_ms(self, ms):

@@ -90,6 +90,7 @@ class Client:
         self.baudrate = baudrate
         self.timeout_s = timeout_s
         self.ser = None
+        self.sent_bytes = 0  # written to the port in all (a virtual board can sync on it)
         self.check = LineCheck()
         self.backlog = collections.deque()
         self.backlog_max = backlog
@@ -187,6 +188,7 @@ class Client:
             self.connect()
         try:
             self.ser.write(line)
+            self.sent_bytes += len(line)
         except (serial.SerialException, OSError) as e:
             raise TransportError("writing to %s failed: %s" % (self.port, e)) from None
 

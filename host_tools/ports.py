@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from serial.tools import list_ports
 
 from host_tools import client as client_mod
-from host_tools import errors, simreg
+from host_tools import errors
+from host_tools.sim import registry as simreg
 from host_tools.session import UserError, say
 from pumpfw import protocol as P
 
@@ -92,14 +93,14 @@ def resolve(name, timeout_s=PROBE_TIMEOUT_S):
                 return row["port"]
         tried = ", ".join(r["port"] for r in rows) or "no serial ports, no virtual boards"
         raise UserError("--port auto: no board answers as this firmware (tried: %s). Plug one"
-                        " in, start a virtual board (python -m host_tools.simboard --serve), or"
+                        " in, start a virtual board (python -m host_tools.sim.board --serve), or"
                         " name one with --port" % tried)
     m = re.fullmatch(r"v(\d+)", name)
     if m:
         boards = simreg.running()
         if int(m.group(1)) >= len(boards):
             raise UserError("no virtual board %s: %d running (start one with python -m"
-                            " host_tools.simboard --serve)" % (name, len(boards)))
+                            " host_tools.sim.board --serve)" % (name, len(boards)))
         return boards[int(m.group(1))]["serial"]
     return client_mod.resolve_port(name)
 
@@ -120,7 +121,7 @@ def do_ports(args):
             say(json.dumps(row, sort_keys=True))
         return 0
     if not rows:
-        say("no serial ports and no virtual boards (start one: python -m host_tools.simboard"
+        say("no serial ports and no virtual boards (start one: python -m host_tools.sim.board"
             " --serve)")
         return 0
     say("%-4s %-28s %-7s %-8s %s" % ("", "PORT", "BOARD", "FW", "WHAT"))

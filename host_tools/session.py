@@ -34,7 +34,7 @@ def _open_failure(url, exc):
                " (sudo usermod -aG dialout $USER) and log in again" % url
     if "refused" in low:
         return "nothing is listening at %s: is the virtual board still running" \
-               " (python -m host_tools.simboard --serve)?" % url
+               " (python -m host_tools.sim.board --serve)?" % url
     if "no such file" in low or "errno 2]" in low or "could not open port" in low:
         return "no such port %s: check the cable, or list the boards with `pumpctl ports`" % url
     return "%s: check --port (`pumpctl ports` lists the boards)" % text

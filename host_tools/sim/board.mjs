@@ -213,6 +213,21 @@ export class VirtualBoard extends EventEmitter {
     return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
   }
 
+  // Resolves once the host has sent `n` bytes in all (a host syncs its writes to a time step:
+  // the control channel and the serial are separate connections, and either may arrive first).
+  received(n, timeoutMs = 5000) {
+    const deadline = performance.now() + timeoutMs;
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.rxBytes >= n) resolve();
+        else if (performance.now() > deadline) {
+          reject(new Error(`only ${this.rxBytes} of ${n} bytes from the host arrived`));
+        } else setTimeout(check, 1);
+      };
+      check();
+    });
+  }
+
   // Hands the device's TX bytes to the host while it reads; the VM's 4 KB buffer frees as it does.
   pumpTx() {
     if (!this.txQueue.length || !this.hostReading || !this.clients.size) return;

@@ -91,6 +91,7 @@ async function handle(req) {
       return board.status();
     case "advance":
       if (!(req.ms >= 0)) throw new Error("advance needs ms >= 0");
+      if (req.after_rx) await board.received(req.after_rx); // the host's bytes first
       await holdAt(board.nowUs() + req.ms * 1000);
       return board.status();
     case "run_until":

@@ -7,7 +7,7 @@ import pytest
 
 from clikit import one_error_line, run_cli
 from host_tools.client import Client
-from host_tools.simboard import SimBoard
+from host_tools.sim.board import SimBoard
 from simkit import need_node
 
 

@@ -6,7 +6,7 @@ import pytest
 from clikit import FakePump, garbage_device, one_error_line, run_cli
 from host_tools import cli, flash, manifest
 from host_tools.client import Client
-from host_tools.simboard import SimBoard
+from host_tools.sim.board import SimBoard
 from pumpfw import VERSION
 from simkit import need_node
 

@@ -10,7 +10,7 @@ import pytest
 from clikit import run_cli
 from host_tools import monitor
 from host_tools.client import Client
-from host_tools.simboard import SimBoard
+from host_tools.sim.board import SimBoard
 from pumpfw import protocol as P
 from simkit import need_node
 

@@ -12,8 +12,9 @@ from types import SimpleNamespace
 import pytest
 
 from clikit import garbage_device, one_error_line, run_cli
-from host_tools import ports, simreg
-from host_tools.simboard import REPO_ROOT, SimBoard
+from host_tools import ports
+from host_tools.sim import registry as simreg
+from host_tools.sim.board import REPO_ROOT, SimBoard
 from simkit import need_node
 
 
@@ -88,7 +89,7 @@ def test_auto_with_nothing_to_find(capsys, runtime, usb):
     rc, _, err = run_cli(capsys, "status")  # --port auto is the default
     assert rc == 1
     line = one_error_line(err)
-    assert "no board answers as this firmware" in line and "simboard --serve" in line
+    assert "no board answers as this firmware" in line and "host_tools.sim.board --serve" in line
     rc, _, err = run_cli(capsys, "status", "--port", "v0")
     assert rc == 1 and "no virtual board v0: 0 running" in err
 
@@ -96,7 +97,7 @@ def test_auto_with_nothing_to_find(capsys, runtime, usb):
 def test_serve_registers_its_endpoints_until_it_ends(runtime):
     need_node()
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "host_tools.simboard", "--serve", "--no-pty"],
+    proc = subprocess.Popen([sys.executable, "-m", "host_tools.sim.board", "--serve", "--no-pty"],
                             cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)
     try:

@@ -9,7 +9,7 @@ import threading
 
 import serial
 
-from host_tools.simboard import REPO_ROOT
+from host_tools.sim.board import REPO_ROOT
 from simkit import FIXTURE_ENTRY, FIXTURE_LIB, Line, fixture_board, need_node
 
 
@@ -36,7 +36,7 @@ def _first_line(proc, timeout_s):
 
 def test_serve_prints_endpoints_and_serves_until_ctrl_c():
     need_node()
-    cmd = [sys.executable, "-m", "host_tools.simboard", "--serve", "--scale", "1",
+    cmd = [sys.executable, "-m", "host_tools.sim.board", "--serve", "--scale", "1",
            "--entry", FIXTURE_ENTRY, "--lib", str(FIXTURE_LIB)]
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,

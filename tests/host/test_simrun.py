@@ -4,7 +4,7 @@ import re
 
 from simkit import need_node
 
-from host_tools import simrun
+from host_tools.sim import run as simrun
 
 
 def test_status_line_shows_progress_and_eta():

@@ -4,7 +4,7 @@
         port = serial.serial_for_url(sim.serial_url)   # or sim.pty, like /dev/ttyACM0
         sim.advance_ms(60_000); sim.balance_grams()
 
-python -m host_tools.simboard --serve [--fast | --scale K | --hold] prints the endpoints and
+python -m host_tools.sim.board --serve [--fast | --scale K | --hold] prints the endpoints and
 serves them until Ctrl-C (for miniterm, pumpctl, HIL tests). See docs/virtual-board.md.
 """
 
@@ -20,10 +20,10 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-from host_tools import simreg
-from host_tools.ptybridge import PtyBridge
+from host_tools.sim import registry as simreg
+from host_tools.sim.ptybridge import PtyBridge
 
-VBOARD_JS = Path(__file__).resolve().parent / "sim" / "vboard.mjs"
+VBOARD_JS = Path(__file__).resolve().parent / "vboard.mjs"
 REPO_ROOT = VBOARD_JS.parents[2]
 
 
@@ -132,9 +132,10 @@ class SimBoard:
     def release(self, button):
         self.call("release", button=button)
 
-    def advance_ms(self, ms, timeout_s=None):
-        """Run `ms` of virtual time as fast as possible, then hold; returns the status."""
-        return self.call("advance", timeout_s, ms=ms)
+    def advance_ms(self, ms, timeout_s=None, after_rx=0):
+        """Run `ms` of virtual time as fast as possible, then hold; returns the status.
+        after_rx: first wait until the host's serial bytes, this many in all, have arrived."""
+        return self.call("advance", timeout_s, ms=ms, after_rx=after_rx)
 
     def run_until(self, vtime_ms, timeout_s=None):
         return self.call("run_until", timeout_s, ms=vtime_ms)
@@ -222,7 +223,7 @@ class SimBoard:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m host_tools.simboard", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m host_tools.sim.board", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--serve", action="store_true", help="serve the ports until Ctrl-C")
     clock = parser.add_mutually_exclusive_group()

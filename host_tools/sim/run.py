@@ -8,7 +8,7 @@ import time
 from host_tools.client import Client
 from host_tools.errors import PumpError
 from host_tools.plan import plan_dict
-from host_tools.simboard import SimBoard, SimBoardError
+from host_tools.sim.board import SimBoard, SimBoardError
 
 TARGET_WALL_S = 60  # the default time scale finishes the infusion in about a minute
 BAR_WIDTH = 20
@@ -86,7 +86,7 @@ def main(argv=None):
                         help="only serve the ports (serial, control, balance) until Ctrl-C")
     args = parser.parse_args(argv)
     if args.serve:
-        from host_tools import simboard
+        from host_tools.sim import board as simboard
 
         return simboard.main(["--serve"] + (["--fast"] if args.fast else
                                             ["--scale", str(args.scale or 1)]))

@@ -1,6 +1,6 @@
 """Running virtual boards, found by `pumpctl ports`: one endpoints file per `simboard --serve`.
 
-`python -m host_tools.simboard --serve` writes its endpoints (the JSON line it prints, plus its
+`python -m host_tools.sim.board --serve` writes its endpoints (the JSON line it prints, plus its
 own pid) to `<runtime dir>/sim-<pid>.json` when it starts and removes the file when it ends. The
 runtime dir is $ISAPUMP_RUNTIME_DIR, else $XDG_RUNTIME_DIR/isapump, else <tmp>/isapump-<uid>.
 A file left by a process that was killed (SIGKILL, power loss) is noticed by its dead pid and
