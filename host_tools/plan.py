@@ -45,6 +45,22 @@ def parse_ir(text):
     return inputs
 
 
+def parse_ir_continue(text):
+    """MIN[:RESOLVED_AFTER_MIN] -> a grade-2 IR not interrupted (the operator's choice)."""
+    parts = text.split(":")
+    if len(parts) not in (1, 2):
+        raise argparse.ArgumentTypeError(
+            "--ir-continue takes MIN[:RESOLVED_AFTER_MIN], got %r" % text)
+    at_ms = parse_minutes(parts[0])
+    inputs = [(at_ms, preview.IR_CONTINUE, 0)]
+    if len(parts) == 2:
+        after_ms = parse_minutes(parts[1])
+        if after_ms == 0:
+            raise argparse.ArgumentTypeError("RESOLVED_AFTER_MIN must be > 0")
+        inputs.append((at_ms + after_ms, preview.RESOLVED, 0))
+    return inputs
+
+
 def parse_pause(text):
     """MIN:DURATION_MIN -> pause and resume inputs."""
     parts = text.split(":")
@@ -61,6 +77,9 @@ def argparse_plan(parser):
     parser.add_argument("--ir", type=parse_ir, action="append", default=[],
                         metavar="MIN:GRADE[:RESOLVED_AFTER_MIN]",
                         help="an infusion reaction at MIN; grade 2 resumes when resolved")
+    parser.add_argument("--ir-continue", type=parse_ir_continue, action="append", default=[],
+                        metavar="MIN[:RESOLVED_AFTER_MIN]",
+                        help="a grade-2 IR at MIN that is not interrupted (escalation held)")
     parser.add_argument("--pause", type=parse_pause, action="append", default=[],
                         metavar="MIN:DURATION_MIN", help="an operator pause")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -102,7 +121,7 @@ def plan_dict(infusion, inputs, regimen=DEFAULT_REGIMEN):
 def do_plan(args):
     if args.infusion < 1:
         raise ValueError("--infusion must be >= 1")
-    inputs = [item for group in args.ir + args.pause for item in group]
+    inputs = [item for group in args.ir + args.ir_continue + args.pause for item in group]
     report = plan_dict(args.infusion, inputs)
     if args.json:
         print(json.dumps(report))

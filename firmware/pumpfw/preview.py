@@ -7,9 +7,10 @@ _MS_PER_H = 3_600_000
 PAUSE = "pause"
 RESUME = "resume"
 IR = "ir"
+IR_CONTINUE = "ir_continue"  # a grade-2 IR the operator chose not to interrupt
 RESOLVED = "resolved"
 STOP = "stop"
-INPUT_KINDS = (PAUSE, RESUME, IR, RESOLVED, STOP)
+INPUT_KINDS = (PAUSE, RESUME, IR, RESOLVED, STOP, IR_CONTINUE)
 
 # Give up on a scripted run that is still going after this much virtual time.
 DEFAULT_LIMIT_MS = 48 * _MS_PER_H
@@ -47,6 +48,8 @@ def _apply(controller, now_ms, kind, arg):
         return controller.resume(now_ms)
     if kind == IR:
         return controller.ir(now_ms, arg)
+    if kind == IR_CONTINUE:
+        return controller.ir_continue(now_ms)
     if kind == RESOLVED:
         return controller.ir_resolved(now_ms)
     if kind == STOP:
