@@ -14,7 +14,8 @@ import pandas as pd
 
 from host_tools import capfile, ingest, linetable
 from host_tools.capfile import UserError
-from host_tools.infusions import INFUSION_COLUMNS, cohort, compare, split, summary  # noqa: F401
+from host_tools.cohortstats import cohort, compare, per_patient, table2  # noqa: F401
+from host_tools.infusions import INFUSION_COLUMNS, split, summary, typed_summary  # noqa: F401
 from host_tools.linetable import LINE_COLUMNS  # noqa: F401
 from pumpfw import protocol
 
@@ -65,7 +66,8 @@ class Log:
     @property
     def subjects(self):
         """source -> subject ID recorded in its capture header (None where there is none)."""
-        return dict(zip(self.captures["source"], self.captures["subject"], strict=True))
+        return {source: (None if pd.isna(subject) else subject) for source, subject
+                in zip(self.captures["source"], self.captures["subject"], strict=True)}
 
     def integrity(self):
         """Counts per source: lines, decoded, corrupted, sequence gaps and missing lines..."""
