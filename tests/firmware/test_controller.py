@@ -256,6 +256,26 @@ def test_preview_grade2_at_45_min_resolved_20_min_later():
     assert r["segments"][1] == (45 * MIN, 65 * MIN, "interrupted", 0, 18_750)
 
 
+def test_preview_react_adds_inputs_an_operator_answers_with():
+    # A 4-min hold at every step-up of infusion 2 (3 step-ups): 12 min more, and each new rate
+    # starts only after its hold.
+    seen = []
+    last = [50_000]  # the initial rate: react is first called at the first change
+
+    def hold_each_step_up(c, now):
+        if c.state == ctl.RUNNING and c.rate_ul_h > last[0]:
+            if last[0]:
+                seen.append(now)
+            last[0] = c.rate_ul_h
+            if len(seen) and seen[-1] == now:
+                return [(now, preview.PAUSE, 0), (now + 4 * MIN, preview.RESUME, 0)]
+        return None
+
+    result = preview.run(REG, 2, (), react=hold_each_step_up)
+    assert result["outcome"] == "complete" and result["elapsed_ms"] == 117 * MIN
+    assert result["infusing_ms"] == 105 * MIN and seen == [30 * MIN, 64 * MIN, 98 * MIN]
+
+
 def test_preview_grade3_freezes_the_volume():
     r = preview.run(REG, 2, [(100 * MIN, preview.IR, 3)])
     assert r["outcome"] == "discontinued"
