@@ -38,6 +38,7 @@ class Infusion:
         self.records = records.assign(
             t_rel_ms=records["t_ms"].to_numpy("float64") + shifts - t0)
         self.captures = log.captures[log.captures["source"].isin(build.sources)]
+        self.off_spans = [(a - t0, b - t0) for a, b in build.offs]
 
 
 class _Build:
