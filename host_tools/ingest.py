@@ -8,6 +8,8 @@
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from host_tools import capfile, spans
 from pumpfw import protocol
@@ -103,42 +105,26 @@ def read(source, data):
     starts[1:] = ends[:-1] + 1
     part = Part(source, len(ends))
     part.data = data
-    odd = np.flatnonzero((buf < 32) | (buf > 126) | (buf == 92))  # TAB, LF, escapes, others
-    lo = np.searchsorted(odd, starts)
-    count = np.searchsorted(odd, ends) - lo  # specials before each line's LF
-    safe = np.minimum(lo, len(odd) - 1) if len(odd) else lo
-    oddv = buf[odd] if len(odd) else np.zeros(0, np.uint8)
-    tab = odd[safe] if len(odd) else starts
-    fast = (count == 3) & (ends - starts > 30)
-    fast &= oddv[safe] == 9 if len(odd) else False
-    fast &= (odd[np.minimum(safe + 1, len(odd) - 1)] == ends - 4) if len(odd) else False
-    fast &= (odd[np.minimum(safe + 2, len(odd) - 1)] == ends - 2) if len(odd) else False
-    fast &= buf[np.maximum(ends - 3, 0)] == ord("r")
-    fast &= buf[np.maximum(ends - 1, 0)] == ord("n")
-    fast &= buf[starts] != ord("#")
-    host_ns, ok = spans.unsigned(buf, starts, tab, 19)
-    fast &= ok & (host_ns < np.uint64(2**63))
-    cs, ce = tab + 1, ends - 4  # the device line, without its end of line
-    star = ce - 5
-    fast &= buf[np.maximum(star, 0)] == ord("*")
-    sp_all = np.flatnonzero(buf == 32)
-    first_sp = sp_all[np.minimum(np.searchsorted(sp_all, cs), len(sp_all) - 1)] if len(
-        sp_all) else cs
-    fast &= (first_sp > cs) & (first_sp < star)
-    seq, ok = spans.unsigned(buf, cs, first_sp, 9)
+    fast, tab = _framed(buf, starts, ends)
+    cs, star = tab + 1, ends - 9  # the device line is buf[cs:ends - 4], its '*' at star
+    host_ns, ok = spans.digits(buf, starts, tab, 19)
     fast &= ok
-    fast &= (spans.windows(buf, first_sp + 1, 4) == np.frombuffer(b"rec ", np.uint8)).all(1)
+    sp_all = np.flatnonzero(buf == 32)
+    first_sp = sp_all[np.minimum(np.searchsorted(sp_all, cs), max(len(sp_all) - 1, 0))] \
+        if len(sp_all) else cs
+    fast &= (first_sp > cs) & (first_sp - cs <= 9) & (first_sp < star)
+    fast &= spans.bytes_at(buf, first_sp + 1, b"rec ")
     idx = np.flatnonzero(fast)
     crc = spans.hex4(buf, star[idx] + 1)
     good = crc >= 0
     good[good] = spans.crc16(data, cs[idx[good]], star[idx[good]]) == crc[good]
     idx = idx[good]
-    records, idx = _records(buf, part, idx, cs, star, sp_all, first_sp, seq, host_ns)
+    records, idx = _records(buf, part, idx, cs, star, host_ns)
     fast[:] = False
     fast[idx] = True
     part.records = records
-    part.host_ns[idx] = host_ns[idx].astype(np.int64)
-    part.seq[idx] = seq[idx].astype(np.int64)
+    part.host_ns[idx] = host_ns[idx]
+    part.seq[idx] = records["seq"].to_numpy(np.int64) if len(idx) else 0
     part.kind[idx] = part.code("kind", "rec")
     part.spans = (starts, ends, cs, fast)
     for i in np.flatnonzero(~fast).tolist():
@@ -147,52 +133,129 @@ def read(source, data):
     return part
 
 
-def _records(buf, part, idx, cs, star, sp_all, first_sp, seq, host_ns):
-    """The fields of candidate rec lines idx -> (DataFrame, the indices really taken)."""
+def _framed(buf, starts, ends):
+    """Lines that are canonical capture lines: digits, TAB, printable ASCII without escapes,
+    then the escaped CR LF, long enough to be a record. -> (mask, position of the TAB)."""
+    odd = np.flatnonzero((buf < 32) | (buf > 126) | (buf == 92))  # TAB, LF, escapes, others
+    if not len(odd):
+        return np.zeros(len(starts), bool), starts
+    lo = np.searchsorted(odd, starts)
+    count = np.searchsorted(odd, ends) - lo  # specials before each line's LF
+    at = np.minimum(lo, len(odd) - 1)
+    tab = odd[at]
+    fast = (count == 3) & (ends - starts > 40) & (buf[tab] == 9)
+    fast &= odd[np.minimum(at + 1, len(odd) - 1)] == ends - 4
+    fast &= odd[np.minimum(at + 2, len(odd) - 1)] == ends - 2
+    fast &= spans.bytes_at(buf, ends - 4, b"\\r\\n")
+    fast &= buf[np.maximum(ends - 9, 0)] == ord("*")
+    return fast, np.where(fast, tab, starts)
+
+
+def _records(buf, part, idx, cs, star, host_ns):
+    """The rec lines idx (framed, CRC good) parsed in one Arrow CSV pass -> (DataFrame, the
+    indices taken). A line is taken only if its words are exactly `<seq> rec key=value...` with
+    protocol.RECORD_FIELDS in order and whole numbers where the decoder makes numbers."""
     n_fields = len(_KEYS)
-    eq_all = np.flatnonzero(buf == 61)
-    s_lo = np.searchsorted(sp_all, cs[idx])
-    e_lo = np.searchsorted(eq_all, cs[idx])
-    n_sp = np.searchsorted(sp_all, star[idx]) - s_lo
-    n_eq = np.searchsorted(eq_all, star[idx]) - e_lo
-    keep = (n_sp == n_fields + 1) & (n_eq == n_fields)
-    idx, s_lo, e_lo = idx[keep], s_lo[keep], e_lo[keep]
-    sp = sp_all[s_lo[:, None] + np.arange(n_fields + 1)]  # the word separators
-    eq = eq_all[e_lo[:, None] + np.arange(n_fields)]
-    # Every word after "rec" is exactly key=value: each '=' right after its key's name, so no
-    # '=' or separator is left for a value.
-    keep = np.ones(len(idx), bool)
-    for j, key in enumerate(_KEYS):
-        keep &= eq[:, j] - sp[:, j + 1] - 1 == len(key)
-        word = spans.windows(buf, sp[:, j + 1] + 1, len(key))
-        keep &= (word == np.frombuffer(key.encode(), np.uint8)).all(axis=1)
-    idx, sp, eq = idx[keep], sp[keep], eq[keep]
-    v_start = eq + 1
-    v_end = np.concatenate([sp[:, 2:], star[idx, None]], axis=1)
-    columns = {}
-    keep = np.ones(len(idx), bool)
-    for j, key in enumerate(_KEYS):
-        if key in _TEXT_KEYS:  # a number there still becomes text: Log types `st` as text
-            continue
-        neg = buf[v_start[:, j]] == ord("-")
-        value, ok = spans.unsigned(buf, v_start[:, j] + neg, v_end[:, j], 12)
-        keep &= ok
-        columns[key] = np.where(neg, -value.astype(np.int64), value.astype(np.int64))
+    if not len(idx):
+        return None, idx
+    mask = spans.runs_mask(len(buf), cs[idx], star[idx] + 1)
+    blob = buf[mask]  # each line with its '*', which ends the line for the CSV reader
+    lengths = star[idx] + 1 - cs[idx]
+    line_end = np.cumsum(lengths) - 1
+    # Word separators and '=' in order: S S E (S E) x 9 *, the same for every line.
+    delims = np.flatnonzero((blob == 32) | (blob == 61) | (blob == 42))
+    pattern = np.frombuffer(b"  =" + b" =" * (n_fields - 1) + b"*", np.uint8)
+    per_line = np.searchsorted(delims, line_end, side="right")
+    counts = np.diff(per_line, prepend=0)
+    keep = counts == len(pattern)
+    if not keep.all():
+        idx, blob, lengths, mask = _only(buf, idx, cs, star, keep)
+        delims = np.flatnonzero((blob == 32) | (blob == 61) | (blob == 42))
+    chars = blob[delims].reshape(-1, len(pattern))
+    good = (chars == pattern).all(axis=1)
+    first_word = delims.reshape(-1, len(pattern))[:, 0] - np.concatenate(
+        [[0], np.cumsum(lengths)[:-1]])
+    good &= first_word <= 9  # the sequence number: at most 9 digits
+    if not good.all():
+        idx, blob, lengths, _ = _only(buf, idx, cs, star, good)
+    if not len(idx):
+        return None, idx
+    table, good = _csv(blob, n_fields)
+    if table is None:
+        return None, idx[:0]
+    return _frame(part, idx[good], table, good, host_ns), idx[good]
+
+
+def _only(buf, idx, cs, star, keep):
     idx = idx[keep]
+    mask = spans.runs_mask(len(buf), cs[idx], star[idx] + 1)
+    return idx, buf[mask], star[idx] + 1 - cs[idx], mask
+
+
+_TO_CSV = np.arange(256, dtype=np.uint8)  # '=' and '*' (the line's end) for the CSV reader
+_TO_CSV[ord("=")] = ord(" ")
+_TO_CSV[ord("*")] = ord("\n")
+
+
+def _csv(blob, n_fields):
+    """Arrow's CSV reader over the lines, '=' a separator too, every word as text -> (table,
+    rows the fast path takes): the words are the protocol's, and the numbers are what the
+    decoder makes numbers of (1-12 digits, one optional '-'); other rows are decoded one by
+    one by the caller."""
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(pa.py_buffer(_TO_CSV[blob])),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False,
+                                             escape_char=False, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={"f%d" % k: pa.string() for k in range(2 + 2 * n_fields)},
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None, None
+    if table.num_columns != 2 + 2 * n_fields:
+        return None, None
+    table = table.combine_chunks()
+    good = _number_ok(table.column("f0").chunk(0), False, 9)
+    good &= _word_is(table.column("f1").chunk(0), "rec")
+    for j, key in enumerate(_KEYS):
+        good &= _word_is(table.column("f%d" % (2 + 2 * j)).chunk(0), key)
+        if key not in _TEXT_KEYS:
+            good &= _number_ok(table.column("f%d" % (3 + 2 * j)).chunk(0), True, 12)
+    return table, good
+
+
+def _word_is(col, word):
+    return pc.equal(col, word).to_numpy(zero_copy_only=False)
+
+
+def _number_ok(col, signed, max_digits):
+    """protocol._value's rule for a number: 1..max_digits digits, a '-' first if signed."""
+    if signed:
+        neg = pc.starts_with(col, "-")
+        col = pc.if_else(neg, pc.utf8_slice_codeunits(col, 1), col)
+    length = pc.utf8_length(col)
+    ok = pc.and_(pc.utf8_is_digit(col), pc.less_equal(length, max_digits))
+    return ok.to_numpy(zero_copy_only=False)
+
+
+def _frame(part, idx, table, good, host_ns):
+    rows = pa.array(np.flatnonzero(good))
     n = len(idx)
     frame = {
         "source": spans.coded_text(np.zeros(n, np.int32), [part.source]),
         "line_no": idx + 1,
-        "host_time": pd.to_datetime(host_ns[idx].astype(np.int64), unit="ns", utc=True),
-        "seq": pd.array(seq[idx].astype(np.int64), dtype="Int64"),
+        "host_time": pd.to_datetime(host_ns[idx], unit="ns", utc=True),
+        "seq": pd.array(_ints(table.column("f0").chunk(0), rows), dtype="Int64"),
     }
-    data_buffer = pa.py_buffer(buf)
     for j, key in enumerate(_KEYS):
+        col = table.column("f%d" % (3 + 2 * j)).chunk(0).take(rows)
         if key in _TEXT_KEYS:
-            frame[key] = spans.text_series(
-                spans.text_views(data_buffer, buf, v_start[keep, j], v_end[keep, j]))
+            frame[key] = spans.text_series(col)
         else:
-            frame[key] = pd.array(columns[key][keep], dtype="Int64")
-    return pd.DataFrame(frame), idx
+            frame[key] = pd.array(col.cast(pa.int64()).to_numpy(), dtype="Int64")
+    return pd.DataFrame(frame)
 
 
+def _ints(col, rows):
+    return col.take(rows).cast(pa.int64()).to_numpy()

@@ -5,8 +5,6 @@
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-from numpy.lib.stride_tricks import sliding_window_view
 
 try:  # Rust, ~4x CPython's crc_hqx on short lines; the same CRC-16/CCITT-FALSE.
     from fastcrc.crc16 import ibm_3740 as _crc_ccitt_false
@@ -35,52 +33,48 @@ def crc16(data, starts, ends):
 
 def hex4(buf, at):
     """The value of the 4 hex digits at buf[at[i]:at[i] + 4], or -1 where one is not hex."""
-    digits = _HEX[windows(buf, at, 4)]
-    value = (digits[:, 0] << 12) | (digits[:, 1] << 8) | (digits[:, 2] << 4) | digits[:, 3]
-    return np.where((digits < 0).any(axis=1), -1, value)
+    value = np.zeros(len(at), np.int64)
+    bad = np.zeros(len(at), bool)
+    for k in range(4):
+        digit = _HEX[buf[np.minimum(at + k, len(buf) - 1)]]
+        bad |= digit < 0
+        value = (value << 4) | np.maximum(digit, 0)
+    return np.where(bad, -1, value)
 
 
-def unsigned(buf, starts, ends, max_digits):
+def bytes_at(buf, at, text):
+    """True where buf[at[i]:at[i] + len(text)] == text (one gather per byte of text)."""
+    ok = np.ones(len(at), bool)
+    for k, byte in enumerate(text):
+        ok &= buf[np.clip(at + k, 0, len(buf) - 1)] == byte
+    return ok
+
+
+def digits(buf, starts, ends, max_digits):
     """Decimal digits buf[starts[i]:ends[i]] -> (int64 values, ok): ok where there are
-    1..max_digits digits and nothing else (values below 2**63). Arrow parses the numbers; the
-    first and last bytes are checked here so that Arrow's own tolerance (a sign) never widens
-    what counts as digits."""
+    1..max_digits digits and nothing else, and the value is below 2**63."""
     width = ends - starts
     ok = (width >= 1) & (width <= max_digits)
-    n = len(starts)
-    if not ok.any():
-        return np.zeros(n, np.int64), ok
-    first = _DIGIT[buf[np.clip(starts, 0, len(buf) - 1)]] >= 0
-    last = _DIGIT[buf[np.clip(ends - 1, 0, len(buf) - 1)]] >= 0
-    ok &= first & last
-    texts = string_views(pa.py_buffer(buf), buf, np.where(ok, starts, 0), np.where(ok, ends, 0),
-                         valid=ok)
-    try:
-        values = pc.cast(texts, pa.int64())
-    except (pa.ArrowInvalid, OverflowError):  # a non-digit inside, or too big: one by one
-        return _unsigned_each(buf, starts, ends, ok)
-    out = values.fill_null(0).to_numpy()
-    return out.astype(np.int64, copy=False), ok
+    value = np.zeros(len(starts), np.uint64)
+    for k in range(max_digits):
+        inside = ok & (k < width)
+        if not inside.any():
+            break
+        digit = _DIGIT[buf[np.minimum(starts + k, len(buf) - 1)]]
+        ok &= ~inside | (digit >= 0)
+        value = np.where(inside, value * np.uint64(10) + np.maximum(digit, 0).astype(np.uint64),
+                         value)
+    ok &= value < np.uint64(2**63)
+    return np.where(ok, value, 0).astype(np.int64), ok
 
 
-def _unsigned_each(buf, starts, ends, ok):
-    out = np.zeros(len(starts), np.int64)
-    for i in np.flatnonzero(ok).tolist():
-        text = bytes(buf[starts[i]:ends[i]])
-        if text.isdigit() and int(text) < 2**63:
-            out[i] = int(text)
-        else:
-            ok[i] = False
-    return out, ok
-
-
-def windows(buf, starts, width):
-    """buf[starts[i]:starts[i] + width] as rows (zeros past the end of buf)."""
-    last = len(buf) - width
-    if last >= 0 and (starts <= last).all():
-        return sliding_window_view(buf, width)[starts]
-    padded = np.concatenate([buf, np.zeros(width, np.uint8)])
-    return sliding_window_view(padded, width)[np.minimum(starts, len(buf))]
+def _gather(buf, starts, width, lengths=None):
+    """(n, width) bytes from each start, one gather per column; zero past a length."""
+    out = np.zeros((len(starts), width), np.uint8)
+    for k in range(width):
+        column = buf[np.minimum(starts + k, len(buf) - 1)]
+        out[:, k] = column if lengths is None else np.where(k < lengths, column, 0)
+    return out
 
 
 def string_views(data_buffer, buf, starts, ends, valid=None):
@@ -92,19 +86,13 @@ def string_views(data_buffer, buf, starts, ends, valid=None):
     words = views.view(np.int32)
     words[:, 0] = lengths
     short = lengths <= 12
-    if n and short.all():
-        inline = windows(buf, starts, 12).copy()
-        inline[np.arange(12) >= lengths[:, None]] = 0
-        views[:, 4:16] = inline
-    elif n:
-        long_ = np.flatnonzero(~short)
-        views[long_, 4:8] = windows(buf, starts[long_], 4)
+    long_ = np.flatnonzero(~short)
+    if len(long_):
+        views[long_, 4:8] = _gather(buf, starts[long_], 4)
         words[long_, 3] = starts[long_]
-        few = np.flatnonzero(short & (lengths > 0))
-        if len(few):
-            inline = windows(buf, starts[few], 12).copy()
-            inline[np.arange(12) >= lengths[few, None]] = 0
-            views[few, 4:16] = inline
+    few = np.flatnonzero(short & (lengths > 0))
+    if len(few):
+        views[few, 4:16] = _gather(buf, starts[few], 12, lengths[few])
     buffers = [None, pa.py_buffer(views), data_buffer]
     null_count = 0
     if valid is not None and not valid.all():
