@@ -11,7 +11,7 @@ TABLE2_ROWS = (("1st", 1, 1), ("2nd", 2, 2), ("3rd", 3, 3), ("4th", 4, 4), ("5th
 
 
 class LeftOutWarning(UserWarning):
-    """Infusions a statistic could not use (open, or no duration): named, never dropped silently."""
+    """Infusions a statistic could not use (open, or no duration): named, never silently."""
 
 
 def infusion_group(number, lump_from=3):

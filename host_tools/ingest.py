@@ -1,4 +1,4 @@
-"""Capture files into line and record tables, vectorised: the bulk of `rec` lines in numpy/Arrow."""
+"""Capture files into line and record tables, vectorised: `rec` lines in bulk (numpy, Arrow)."""
 
 # logs.load() calls read(). The checks are the same as line by line (capfile.decode and
 # capfile.SeqTracker): a line takes the fast path only if it is a canonical capture line (host

@@ -1,4 +1,4 @@
-"""A file's Part (host_tools/ingest.py) into the `lines` DataFrame, with vectorised sequence checks."""
+"""A file's Part (host_tools/ingest.py) as the `lines` DataFrame, sequence checks vectorised."""
 
 import numpy as np
 import pandas as pd

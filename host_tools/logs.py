@@ -134,7 +134,8 @@ def _captures(parts, messages):
             hellos.setdefault(m["source"], m)
     rows = []
     for part in parts:
-        head = capfile.header_fields(part.data[:4096].split(b"\n", 1)[0].decode("ascii", "replace"))
+        first = part.data[:4096].split(b"\n", 1)[0]
+        head = capfile.header_fields(first.decode("ascii", "replace"))
         hello = hellos.get(part.source, {})
         rows.append({"source": part.source, "subject": head.get("subject"),
                      "started": head.get("started"), "port": head.get("port"),

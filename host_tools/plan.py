@@ -34,14 +34,19 @@ def parse_ir(text):
     if not parts[1].isdigit() or not 1 <= int(parts[1]) <= 5:
         raise argparse.ArgumentTypeError("IR grade must be 1..5, got %r" % parts[1])
     grade = int(parts[1])
-    inputs = [(at_ms, preview.IR, grade)]
-    if len(parts) == 3:
-        if grade >= 3:
-            raise argparse.ArgumentTypeError("a grade >= 3 IR discontinues: it cannot resolve")
-        after_ms = parse_minutes(parts[2])
+    if len(parts) == 3 and grade >= 3:
+        raise argparse.ArgumentTypeError("a grade >= 3 IR discontinues: it cannot resolve")
+    return _with_resolution((at_ms, preview.IR, grade), parts[2:])
+
+
+def _with_resolution(reaction, after):
+    """[reaction] plus its resolution RESOLVED_AFTER_MIN later when one is given."""
+    inputs = [reaction]
+    if after:
+        after_ms = parse_minutes(after[0])
         if after_ms == 0:
             raise argparse.ArgumentTypeError("RESOLVED_AFTER_MIN must be > 0")
-        inputs.append((at_ms + after_ms, preview.RESOLVED, 0))
+        inputs.append((reaction[0] + after_ms, preview.RESOLVED, 0))
     return inputs
 
 
@@ -51,14 +56,7 @@ def parse_ir_continue(text):
     if len(parts) not in (1, 2):
         raise argparse.ArgumentTypeError(
             "--ir-continue takes MIN[:RESOLVED_AFTER_MIN], got %r" % text)
-    at_ms = parse_minutes(parts[0])
-    inputs = [(at_ms, preview.IR_CONTINUE, 0)]
-    if len(parts) == 2:
-        after_ms = parse_minutes(parts[1])
-        if after_ms == 0:
-            raise argparse.ArgumentTypeError("RESOLVED_AFTER_MIN must be > 0")
-        inputs.append((at_ms + after_ms, preview.RESOLVED, 0))
-    return inputs
+    return _with_resolution((parse_minutes(parts[0]), preview.IR_CONTINUE, 0), parts[1:])
 
 
 def parse_pause(text):

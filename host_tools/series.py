@@ -1,4 +1,4 @@
-"""One infusion's plotted series: rate and volume against time, and its paused/interrupted spans."""
+"""One infusion's plotted series: rate and volume against time, its paused/interrupted spans."""
 
 import pandas as pd
 

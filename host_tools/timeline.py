@@ -1,4 +1,4 @@
-"""One infusion's events on one time axis -> its summary row; shared by captures and the simulator."""
+"""One infusion's events on one time axis -> its summary row, for captures and simulations."""
 
 # The row's columns are INFUSION_COLUMNS (docs/logs.md). Events are (t_ms, name, fields) with t_ms
 # on one axis for the whole infusion: device time, or device time bridged over reboots by the

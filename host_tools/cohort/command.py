@@ -30,7 +30,8 @@ def argparse_cohort(parser):
                         help="write cohort.parquet, cohort.csv and scenario.json here")
 
 
-def do_cohort(args, out=sys.stdout):
+def do_cohort(args, out=None):
+    out = out or sys.stdout
     if args.logs:
         table = _read(args.logs)
         table = table.assign(replicate=table.get("replicate", 1))

@@ -1,4 +1,4 @@
-"""The seed paper's figures, and a simulated cohort set beside them (medians, ranges, per patient)."""
+"""The seed paper's figures, and a simulated cohort beside them (medians, ranges, per patient)."""
 
 import warnings
 

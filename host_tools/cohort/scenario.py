@@ -1,4 +1,4 @@
-"""Cohort scenarios: every assumption of the simulator as one named value (sources: docs/cohort.md)."""
+"""Cohort scenarios: each assumption of the simulator as one named value (docs/cohort.md)."""
 
 import dataclasses
 import json

@@ -172,7 +172,7 @@ def test_report_with_balance_writes_trumpet(tmp_path, capsys):
     balance.to_csv(tmp_path / "bal.csv", index=False)
     out = tmp_path / "rep"
     args = ["report", str(cap), "-o", str(out), "--balance", str(tmp_path / "bal.csv"),
-            "--trumpet-start-min", "10", "--trumpet-period-min", "60"]
+            "--trumpet-start-min", "10", "--trumpet-period-min", "60", "--no-figures"]
     assert main(args) == 0
     trumpet_table = pd.read_csv(out / "trumpet.csv")
     assert np.allclose(trumpet_table[["ep_max_pct", "ep_min_pct"]], 2.0)
@@ -194,6 +194,7 @@ def test_report_errors_are_one_line(tmp_path, capsys):
     bal = tmp_path / "bal.csv"
     bal.write_text("t_s,mass_g\n" + "".join("%d,%g\n" % (t, t / 100) for t in range(0, 9000, 30)))
     capsys.readouterr()
-    assert main(["report", str(cap), "-o", str(tmp_path / "r2"), "--balance", str(bal)]) == 1
+    assert main(["report", str(cap), "-o", str(tmp_path / "r2"), "--balance", str(bal),
+                 "--no-figures"]) == 1
     err = capsys.readouterr().err
     assert "not constant" in err and err.count("\n") == 1
