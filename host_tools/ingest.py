@@ -97,7 +97,8 @@ def read(source, data):
     if not data.startswith(capfile.HEADER.encode()):
         return read_slow(source, data)
     buf = np.frombuffer(data, np.uint8)
-    ends = np.flatnonzero(buf == 10)
+    odd = np.flatnonzero(_SPECIAL[buf])  # LF, TAB, escapes, bytes outside printable ASCII
+    ends = odd[buf[odd] == 10]
     if len(buf) and buf[-1] != 10:
         ends = np.append(ends, len(buf))
     starts = np.empty_like(ends)
@@ -105,14 +106,12 @@ def read(source, data):
     starts[1:] = ends[:-1] + 1
     part = Part(source, len(ends))
     part.data = data
-    fast, tab = _framed(buf, starts, ends)
+    fast, tab = _framed(buf, odd, starts, ends)
     cs, star = tab + 1, ends - 9  # the device line is buf[cs:ends - 4], its '*' at star
     host_ns, ok = spans.digits(buf, starts, tab, 19)
     fast &= ok
-    sp_all = np.flatnonzero(buf == 32)
-    first_sp = sp_all[np.minimum(np.searchsorted(sp_all, cs), max(len(sp_all) - 1, 0))] \
-        if len(sp_all) else cs
-    fast &= (first_sp > cs) & (first_sp - cs <= 9) & (first_sp < star)
+    first_sp = spans.first_of(buf, cs + 1, 9, ord(" "))  # after 1-9 digits of seq
+    fast &= (first_sp > cs) & (first_sp < star)
     fast &= spans.bytes_at(buf, first_sp + 1, b"rec ")
     idx = np.flatnonzero(fast)
     crc = spans.hex4(buf, star[idx] + 1)
@@ -133,10 +132,15 @@ def read(source, data):
     return part
 
 
-def _framed(buf, starts, ends):
+_SPECIAL = np.ones(256, bool)
+_SPECIAL[32:127] = False
+_SPECIAL[92] = True  # the backslash of an escape
+
+
+def _framed(buf, odd, starts, ends):
     """Lines that are canonical capture lines: digits, TAB, printable ASCII without escapes,
-    then the escaped CR LF, long enough to be a record. -> (mask, position of the TAB)."""
-    odd = np.flatnonzero((buf < 32) | (buf > 126) | (buf == 92))  # TAB, LF, escapes, others
+    then the escaped CR LF, long enough to be a record. -> (mask, position of the TAB).
+    odd: the positions of every byte _SPECIAL marks."""
     if not len(odd):
         return np.zeros(len(starts), bool), starts
     lo = np.searchsorted(odd, starts)
@@ -160,6 +164,12 @@ def _records(buf, part, idx, cs, star, host_ns):
         return None, idx
     mask = spans.runs_mask(len(buf), cs[idx], star[idx] + 1)
     blob = buf[mask]  # each line with its '*', which ends the line for the CSV reader
+    table = _typed_csv(blob)
+    if table is not None:  # every word as the protocol writes it: check each line's layout
+        good = _laid_out(buf, cs[idx], star[idx], table)
+        rows = pa.array(np.flatnonzero(good))
+        return _frame(part, idx[good], table.take(rows), host_ns), idx[good]
+    # Some value is not a number: take the words as text and validate them one column at a time.
     lengths = star[idx] + 1 - cs[idx]
     line_end = np.cumsum(lengths) - 1
     # Word separators and '=' in order: S S E (S E) x 9 *, the same for every line.
@@ -183,7 +193,14 @@ def _records(buf, part, idx, cs, star, host_ns):
     table, good = _csv(blob, n_fields)
     if table is None:
         return None, idx[:0]
-    return _frame(part, idx[good], table, good, host_ns), idx[good]
+    rows = pa.array(np.flatnonzero(good))
+    table = table.take(rows)
+    typed = {"f0": table.column("f0").cast(pa.int64())}
+    for j, key in enumerate(_KEYS):
+        name = "f%d" % (3 + 2 * j)
+        typed[name] = table.column(name) if key in _TEXT_KEYS else table.column(name).cast(
+            pa.int64())
+    return _frame(part, idx[good], pa.table(typed), host_ns), idx[good]
 
 
 def _only(buf, idx, cs, star, keep):
@@ -239,23 +256,77 @@ def _number_ok(col, signed, max_digits):
     return ok.to_numpy(zero_copy_only=False)
 
 
-def _frame(part, idx, table, good, host_ns):
-    rows = pa.array(np.flatnonzero(good))
+def _typed_csv(blob):
+    """The lines' sequence numbers (f0) and values (f3, f5, ...) as Arrow columns, numbers as
+    int64 (the words between are checked in the buffer by _laid_out). None if any value is not
+    of its column's type."""
+    types = {"f0": pa.int64()}
+    for j, key in enumerate(_KEYS):
+        types["f%d" % (3 + 2 * j)] = pa.string() if key in _TEXT_KEYS else pa.int64()
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(pa.py_buffer(_TO_CSV[blob])),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False,
+                                             escape_char=False, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types=types, include_columns=list(types),
+                                                 strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if table.num_columns != len(types) or any(c.null_count for c in table.columns):
+        return None
+    return table.combine_chunks()
+
+
+_POW10 = 10 ** np.arange(19, dtype=np.int64)
+
+
+def _width(values):
+    """Characters of each int64 as the protocol writes it (a '-', digits, no leading zero)."""
+    return np.maximum(1, np.searchsorted(_POW10, np.abs(values), side="right")) + (values < 0)
+
+
+def _laid_out(buf, cs, star, table):
+    """Rows whose line is exactly `<seq> rec k1=v1 ... k10=v10` as parsed: every '=' and space
+    where the parsed words put them, numbers of at most 12 digits (9 for the sequence number)
+    without leading zeros, and the protocol's words."""
+    seq = table.column("f0").chunk(0).to_numpy()
+    width = _width(seq)
+    good = (seq >= 0) & (width <= 9)
+    pos = cs + width
+    good &= spans.bytes_at(buf, pos, b" rec ")
+    pos = pos + 5
+    for j, key in enumerate(_KEYS):
+        good &= spans.bytes_at(buf, pos, key.encode() + b"=")
+        pos = pos + len(key)
+        col = table.column("f%d" % (3 + 2 * j)).chunk(0)
+        if key in _TEXT_KEYS:
+            offsets = np.frombuffer(col.buffers()[1], np.int32)[col.offset:col.offset + len(col)
+                                                                  + 1]
+            value_width = np.diff(offsets)
+        else:
+            values = col.to_numpy()
+            value_width = _width(values)
+            good &= value_width - (values < 0) <= 12
+        pos = pos + 1 + value_width
+        good &= spans.bytes_at(buf, pos, b" " if j < len(_KEYS) - 1 else b"*")
+        pos = pos + 1
+    return good & (pos - 1 == star)
+
+
+def _frame(part, idx, table, host_ns):
     n = len(idx)
     frame = {
         "source": spans.coded_text(np.zeros(n, np.int32), [part.source]),
         "line_no": idx + 1,
         "host_time": pd.to_datetime(host_ns[idx], unit="ns", utc=True),
-        "seq": pd.array(_ints(table.column("f0").chunk(0), rows), dtype="Int64"),
+        "seq": pd.array(table.column("f0").to_numpy(), dtype="Int64"),
     }
     for j, key in enumerate(_KEYS):
-        col = table.column("f%d" % (3 + 2 * j)).chunk(0).take(rows)
+        col = table.column("f%d" % (3 + 2 * j))
         if key in _TEXT_KEYS:
-            frame[key] = spans.text_series(col)
+            frame[key] = spans.text_series(col.combine_chunks())
         else:
-            frame[key] = pd.array(col.cast(pa.int64()).to_numpy(), dtype="Int64")
+            frame[key] = pd.array(col.to_numpy(), dtype="Int64")
     return pd.DataFrame(frame)
-
-
-def _ints(col, rows):
-    return col.take(rows).cast(pa.int64()).to_numpy()

@@ -38,7 +38,21 @@ ODD_RECORDS = [  # each framed correctly: only the fields are unusual
 ]
 
 
-def damaged(rng, lines):
+NUMBERS_ONLY = [  # odd lines whose values all read as numbers: the typed fast path sees them
+    "rec t_mz=5 inf=1 st=idle rate_ul_h=0 vol_ul=0 steps=0 infusing_ms=0 elapsed_ms=0"
+    " remain_ul=0 drop=0",  # a misspelt key
+    "rec t_ms 5 inf=1 st=idle rate_ul_h=0 vol_ul=0 steps=0 infusing_ms=0 elapsed_ms=0"
+    " remain_ul=0 drop=0",  # a space where the '=' goes
+    "rec t_ms=007 inf=1 st=idle rate_ul_h=0 vol_ul=0 steps=0 infusing_ms=0 elapsed_ms=0"
+    " remain_ul=0 drop=0",  # leading zeros
+    "rec t_ms=0000000000001 inf=1 st=idle rate_ul_h=0 vol_ul=0 steps=0 infusing_ms=0"
+    " elapsed_ms=0 remain_ul=0 drop=0",  # 13 characters: text to the decoder
+    "rec t_ms=1234567890123 inf=1 st=idle rate_ul_h=0 vol_ul=0 steps=0 infusing_ms=0"
+    " elapsed_ms=0 remain_ul=0 drop=0",  # 13 digits: text to the decoder
+]
+
+
+def damaged(rng, lines, odd=ODD_RECORDS):
     out = []
     for raw in lines:
         roll = rng.random()
@@ -57,7 +71,7 @@ def damaged(rng, lines):
     k = rng.randint(0, len(out) - 2)
     out[k], out[k + 1] = out[k + 1], out[k]  # one pair out of order
     seq = 900_000
-    for body in ODD_RECORDS:
+    for body in odd:
         out.insert(rng.randint(0, len(out)), P.frame(seq, body))
         seq += 1
     return out
@@ -83,7 +97,8 @@ def frames(source, data, fast):
 @pytest.mark.parametrize("seed", range(6))
 def test_fast_and_line_by_line_readers_agree(tmp_path, seed):
     rng = random.Random(seed)
-    path = write(tmp_path / "d.cap", damaged(rng, device_lines()), rng)
+    odd = NUMBERS_ONLY if seed % 2 else ODD_RECORDS
+    path = write(tmp_path / "d.cap", damaged(rng, device_lines(), odd), rng)
     data = path.read_bytes()
     fast_part, fast_lines = frames(str(path), data, True)
     slow_part, slow_lines = frames(str(path), data, False)
@@ -95,8 +110,8 @@ def test_fast_and_line_by_line_readers_agree(tmp_path, seed):
         pd.testing.assert_frame_equal(getattr(fast_log, name), getattr(slow_log, name))
     counts = fast_log.integrity().iloc[0]
     assert counts["corrupted"] > 0 and counts["seq_gaps"] > 0 and counts["reordered"] >= 1
-    odd = fast_log.records.set_index("seq")
-    assert odd.loc[900_000, "st"] == "5" if odd["st"].dtype == "str" else True
+    decoded_odd = set(fast_log.records["seq"]) & set(range(900_000, 900_000 + len(odd)))
+    assert decoded_odd  # some odd lines are records all the same (decoded one by one)
 
 
 def test_text_columns_stay_text_when_empty_and_parquet_keeps_the_types(tmp_path):
@@ -128,3 +143,30 @@ def test_a_capture_of_one_subject_refuses_another(tmp_path):
         capfile.CaptureWriter(tmp_path / "t.cap", subject="Jane Doe")
     assert path.read_bytes() == before and not (tmp_path / "t.cap").exists()
     assert logs.load(path).subjects == {str(path): "P-01"}
+
+
+def test_span_helpers_against_python():
+    import numpy as np
+
+    from host_tools import spans
+
+    texts = [b"1800000000000001000", b"9223372036854775807", b"9223372036854775808",
+             b"0000000000000000042", b"18000000000000O1000", b"7", b"", b"12345678901234567890",
+             b"-5"]
+    data = b" ".join(texts) + b" " * 9
+    buf = np.frombuffer(data, np.uint8)
+    starts, at = [], 0
+    for t in texts:
+        starts.append(at)
+        at += len(t) + 1
+    starts = np.array(starts)
+    ends = starts + np.array([len(t) for t in texts])
+    values, ok = spans.digits(buf, starts, ends, 19)
+    for t, v, good in zip(texts, values.tolist(), ok.tolist(), strict=True):
+        want = t.isdigit() and len(t) <= 19 and int(t) < 2**63
+        assert good == want, t
+        if want:
+            assert v == int(t), t
+    assert spans.first_of(buf, starts, 25, ord(" ")).tolist() == ends.tolist()
+    tail = np.frombuffer(b"abc rec", np.uint8)
+    assert spans.bytes_at(tail, np.array([4, 3, 5]), b"rec").tolist() == [True, False, False]
