@@ -76,12 +76,13 @@ def plot_infusion(inf):
                  linewidth=1, label="planned program (no reaction, no pause)")
     ax_vol.axhline(DEFAULT_REGIMEN.volume_ul / 1000, color="0.4", linestyle="--", linewidth=1,
                    label="target %g mL" % (DEFAULT_REGIMEN.volume_ul / 1000))
-    for name, t0, t1 in series.spans(inf):
+    for k, (name, t0, t1) in enumerate(series.spans(inf)):
         words, colour = SPAN_WORDS[name]
         for ax in (ax_rate, ax_vol):
             ax.axvspan(t0, t1, color=colour, alpha=0.6, linewidth=0,
                        label=words if ax is ax_rate else None)
-        ax_rate.annotate("%s\n%.0f min" % (words.split(" (")[0], t1 - t0), ((t0 + t1) / 2, 0.97),
+        height = 0.97 - 0.16 * (k % 2)  # neighbouring spans' labels on two rows
+        ax_rate.annotate("%s\n%.0f min" % (words.split(" (")[0], t1 - t0), ((t0 + t1) / 2, height),
                          xycoords=("data", "axes fraction"), ha="center", va="top", fontsize=8,
                          bbox={"boxstyle": "round", "fc": "white", "ec": "none", "alpha": 0.8})
     _events(inf, ax_rate, ax_vol)

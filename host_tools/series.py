@@ -5,14 +5,14 @@ import pandas as pd
 from host_tools.timeline import END_EVENTS
 
 MS_PER_MIN = 60_000
-_ZERO_RATE = ("pause", "interrupt", "complete", "stop", "discontinue")
+_ZERO_RATE = ("pause", "interrupt", "complete", "stop", "discontinue", "reboot")
 _ENTERS = {"pause": "paused", "resume": "running", "interrupt": "interrupted"}
 
 
 def rate_series(inf):
     """(t_min since start, rate mL/h) from the log: every record, plus every event that sets the
-    rate (rate at its since_ms, resume, and 0 at pause, interrupt and the end), in time order; a
-    step function (steps-post)."""
+    rate (rate at its since_ms, resume, and 0 at pause, interrupt, a reboot and the end), and 0
+    where the board went off, in time order; a step function (steps-post)."""
     points = []
     recs = inf.records
     for t, line, rate in zip(recs["t_rel_ms"], recs["line_no"], recs["rate_ul_h"], strict=True):
@@ -26,6 +26,8 @@ def rate_series(inf):
             points.append((t, int(e["line_no"]), int(e["rate_ul_h"]), "ev"))
         elif e["event"] in _ZERO_RATE:
             points.append((t, int(e["line_no"]), 0, "ev"))
+    for t_from, _ in getattr(inf, "off_spans", ()):
+        points.append((float(t_from), 2**62, 0, "off"))  # the board off: nothing infused
     points.sort()
     return pd.DataFrame({"t_min": [p[0] / MS_PER_MIN for p in points],
                          "rate_ml_h": [p[2] / 1000 for p in points],

@@ -6,7 +6,7 @@ import warnings
 import pytest
 from capkit import HOST_NS0, MIN, VirtualDevice, write_capture
 
-from host_tools import capfile, cohortstats, logs
+from host_tools import capfile, cohortstats, infusions, logs, series
 from pumpfw import controller as ctl
 from pumpfw import persist, preview
 from pumpfw import protocol as P
@@ -139,6 +139,10 @@ def test_duration_across_a_reboot_counts_the_time_off_from_host_times(tmp_path):
     assert row["device_elapsed_min"] == c2.elapsed_ms() / MIN
     assert row["infusing_min"] == 75 and row["paused_min"] == 2
     assert row["duration_min"] == 75 + 2 + 7
+    inf = infusions.split(logs.load(path))[0]
+    assert series.spans(inf) == [("off", 29, 36), ("paused", 36, 38)]
+    rate = series.rate_series(inf).set_index("t_min")["rate_ml_h"]
+    assert rate.loc[29].iloc[-1] == 0 and rate.loc[38] == 200  # nothing while off or paused
 
 
 def test_ir_premedication_and_override_columns(tmp_path):
