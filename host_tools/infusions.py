@@ -242,7 +242,9 @@ def _end_from_record(cur, run):
 
 
 def _row(b):
-    items = sorted(b.items, key=lambda it: (math.isnan(it[0]) and -1 or 0, it[0], it[3]))
+    items = b.items
+    if b.timing != "device":  # one time axis: events in time order (device clocks differ)
+        items = sorted(items, key=lambda it: (math.isnan(it[0]) and -1 or 0, it[0], it[3]))
     b.items = items
     events = [(t, name, fields) for t, name, fields, _ in items]
     end = items[-1] if items[-1][1] in END_EVENTS else None

@@ -171,7 +171,8 @@ def _runs(rec, rec_file, rec_epoch, sources):
     k2 = np.where(active, t - elapsed, elapsed)
     st_code = pd.factorize(st)[0]
     keys = (rec_file, rec_epoch, inf, active, k2, st_code)
-    change = np.ones(len(rec), bool)
+    change = np.zeros(len(rec), bool)
+    change[0] = True
     for k in keys:
         change[1:] |= k[1:] != k[:-1]
     firsts = np.flatnonzero(change)

@@ -176,3 +176,14 @@ def test_premedication_window(minutes, window):
     from host_tools.timeline import premed_window
 
     assert premed_window(minutes) == window
+
+
+def test_without_host_times_a_reboot_falls_back_to_the_controllers_totals(tmp_path):
+    path, c2 = reboot_capture(tmp_path / "r.cap", off_ms=7 * MIN)
+    plain = tmp_path / "plain.log"  # a terminal recording: the same lines, no host times
+    lines = logs.load(path).lines
+    plain.write_bytes(b"".join(capfile.unescape(r) for r in lines.loc[
+        lines["entry"] == "line", "raw"]))
+    row = logs.summary(logs.load(plain)).iloc[0]
+    assert row["timing"] == "device" and row["reboots"] == 1
+    assert row["duration_min"] == c2.elapsed_ms() / MIN  # the time off cannot be known
