@@ -219,20 +219,9 @@ def _csv(blob, n_fields):
     rows the fast path takes): the words are the protocol's, and the numbers are what the
     decoder makes numbers of (1-12 digits, one optional '-'); other rows are decoded one by
     one by the caller."""
-    try:
-        table = pacsv.read_csv(
-            pa.BufferReader(pa.py_buffer(_TO_CSV[blob])),
-            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
-            parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False,
-                                             escape_char=False, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={"f%d" % k: pa.string() for k in range(2 + 2 * n_fields)},
-                strings_can_be_null=False, quoted_strings_can_be_null=False))
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    table = _read_csv(blob, {"f%d" % k: pa.string() for k in range(2 + 2 * n_fields)}, False)
+    if table is None:
         return None, None
-    if table.num_columns != 2 + 2 * n_fields:
-        return None, None
-    table = table.combine_chunks()
     good = _number_ok(table.column("f0").chunk(0), False, 9)
     good &= _word_is(table.column("f1").chunk(0), "rec")
     for j, key in enumerate(_KEYS):
@@ -263,15 +252,21 @@ def _typed_csv(blob):
     types = {"f0": pa.int64()}
     for j, key in enumerate(_KEYS):
         types["f%d" % (3 + 2 * j)] = pa.string() if key in _TEXT_KEYS else pa.int64()
+    return _read_csv(blob, types, True)
+
+
+def _read_csv(blob, types, only_these):
+    """blob's lines through Arrow's CSV reader (space, '=' and the line's '*' separate words)
+    -> a one-chunk table of the `types` columns, or None if a word is not of its type."""
     try:
         table = pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(_TO_CSV[blob])),
             read_options=pacsv.ReadOptions(autogenerate_column_names=True),
             parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False,
                                              escape_char=False, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types=types, include_columns=list(types),
-                                                 strings_can_be_null=False,
-                                                 quoted_strings_can_be_null=False))
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, include_columns=list(types) if only_these else None,
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
     if table.num_columns != len(types) or any(c.null_count for c in table.columns):
