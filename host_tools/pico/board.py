@@ -150,3 +150,40 @@ def flashed_once(folder):
             rc, output = flash_new_board(image)
             result.write_text(json.dumps({"rc": rc, "output": output, "flash": str(image)}))
     return json.loads(result.read_text())
+
+
+def main(argv=None):
+    import argparse
+    import sys
+
+    from host_tools.sim.board import serve
+
+    parser = argparse.ArgumentParser(prog="python -m host_tools.pico.board",
+                                     description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--serve", action="store_true", help="serve the ports until Ctrl-C")
+    clock = parser.add_mutually_exclusive_group()
+    clock.add_argument("--fast", action="store_true", help="emulated time as fast as it goes")
+    clock.add_argument("--scale", type=float, help="emulated time = real time x K (default 1)")
+    clock.add_argument("--hold", action="store_true", help="time moves only when told")
+    parser.add_argument("--image", help="a UF2 or flash dump to boot (default: the stock image"
+                        " of the rp2 folder, or $%s)" % ENV_IMAGE)
+    parser.add_argument("--flash-times", default="typical", choices=("typical", "max"),
+                        help="flash program/erase busy times (W25Q16JV datasheet)")
+    parser.add_argument("--no-pty", action="store_true", help="TCP endpoints only")
+    args = parser.parse_args(argv)
+    if not args.serve:
+        parser.error("nothing to do: use --serve")
+    try:
+        pico = PicoBoard(image=args.image, fast=args.fast, scale=args.scale, hold=args.hold,
+                         pty=not args.no_pty, flash_times=args.flash_times)
+    except (SimBoardError, OSError) as exc:
+        print("picoboard: %s" % exc, file=sys.stderr)
+        return 1
+    return serve(pico, "emulated Pico")
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

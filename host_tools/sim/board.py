@@ -255,14 +255,21 @@ def main(argv=None):
     except (SimBoardError, OSError) as exc:
         print(f"simboard: {exc}", file=sys.stderr)
         return 1
-    with sim:
-        print(json.dumps(sim.endpoints), flush=True)
-        target = sim.pty or sim.serial_url
+    return serve(sim, "virtual board")
+
+
+def serve(board, kind):
+    """Print the endpoints, register them for `pumpctl ports` / --port auto, serve until
+    Ctrl-C or the harness ends. kind: what `pumpctl ports` calls it."""
+    with board:
+        print(json.dumps(board.endpoints), flush=True)
+        target = board.pty or board.serial_url
         print(f"serial: python -m serial.tools.miniterm {target} 115200", file=sys.stderr)
-        print(f"control: {sim.endpoints['control']}  balance: {sim.balance_url}", file=sys.stderr)
-        registered = simreg.register(sim.endpoints)  # for `pumpctl ports` / --port auto
+        print(f"control: {board.endpoints['control']}  balance: {board.balance_url}",
+              file=sys.stderr)
+        registered = simreg.register(dict(board.endpoints, kind=kind))
         try:
-            sim.proc.wait()
+            board.proc.wait()
         except KeyboardInterrupt:
             pass
         finally:
