@@ -48,6 +48,7 @@ class App:
         self.lines = linein.LineIn(P.MAX_LINE_BYTES)
         self.rx = bytearray(self.rx_bytes)
         self._write = hw.port.write  # bound once: a bound method per tick would allocate
+        self._write_from = getattr(hw.port, "write_from", None)  # the no-slice sink, if any
         self.console = Dispatcher(self, self.out)
         self.controller = ctl.Controller(regimen, board.MAX_RATE_UL_H, self._on_event)
         self.alarms = al.Alarms(self._on_alarm)
@@ -172,7 +173,8 @@ class App:
         self.annunciator.update(now, c.state)
         if self.records.due(now):
             self.console.record(now)
-        self._tx_stuck = self.out.drain(self._write) == 0 and self.out.used > 0
+        self._tx_stuck = (self.out.drain(self._write, 256, self._write_from) == 0
+                          and self.out.used > 0)
         hw.wdt_feed()
         if self.repl_requested and self.out.used == 0:
             raise KeyboardInterrupt

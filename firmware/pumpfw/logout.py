@@ -75,8 +75,9 @@ class LogOut:
     def free_bytes(self):
         return self.capacity_bytes - self.used
 
-    def drain(self, write, max_bytes=256):
-        """Offer queued bytes to write(view) -> bytes accepted (0 or None: not now).
+    def drain(self, write, max_bytes=256, write_from=None):
+        """Offer queued bytes to write(view) -> bytes accepted (0 or None: not now), or to
+        write_from(buf, start, end) if given: no memoryview slice, so nothing allocated.
 
         Stops at max_bytes, when the queue is empty, or at the first short write, so one call
         costs at most a few sink calls. Returns the number of bytes the sink accepted.
@@ -90,7 +91,10 @@ class LogOut:
             if end - self.head > max_bytes - total:
                 end = self.head + max_bytes - total
             want = end - self.head
-            n = write(self._mv[self.head : end])
+            if write_from is not None:
+                n = write_from(self.buf, self.head, end)
+            else:
+                n = write(self._mv[self.head : end])
             if not n:
                 break
             self.head = (self.head + n) % cap

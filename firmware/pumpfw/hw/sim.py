@@ -34,6 +34,9 @@ class SimPort:
         n = len(buf)
         return self._tx(addressof(buf), n) if n else 0
 
+    def write_from(self, buf, start, end):
+        return self._tx(addressof(buf) + start, end - start) if end > start else 0
+
 
 class SimPin:
     """An input pin whose level the harness sets; an edge calls the handler, as an IRQ would."""

@@ -91,19 +91,24 @@ class UsbSerial:
         return bool(self._rx.poll(timeout_ms))
 
     def write(self, data):
-        """Non-blocking sink for LogOut.drain: returns the number of bytes written (maybe 0)."""
+        """Non-blocking sink: returns the number of bytes written (maybe 0)."""
+        return self.write_from(data, 0, len(data))
+
+    def write_from(self, buf, start, end):
+        """buf[start:end] without slicing it (a slice is a heap object on MicroPython): the
+        sink LogOut.drain uses on a board. Returns the number of bytes written (maybe 0)."""
         total = 0
-        n = len(data)
+        n = end - start
         step = self.tx_chunk_bytes
         while total < n and total < self.max_tx_bytes:
             if not self._ready(self._tx):
                 break
             if step == 1:
-                self._one_out[0] = data[total]
+                self._one_out[0] = buf[start + total]
                 written = self.stdout.write(self._one_out)
             else:
-                end = total + step if total + step < n else n
-                written = self.stdout.write(data[total:end])
+                stop = total + step if total + step < n else n
+                written = self.stdout.write(buf[start + total : start + stop])
             if not written:
                 break
             total += written

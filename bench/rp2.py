@@ -1,0 +1,185 @@
+"""Figures on the real MicroPython rp2 port (the emulated Pico, docs/emulated-pico.md), with the
+firmware as `pumpctl flash` installs it: flash time, free heap, tick time and allocation, the
+highest step rate the loop sustains, stop latency at the pin, emulated s per wall s and, with
+--full, a whole infusion 3 counted at the pin. Metric names start with rp2_."""
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.results import metric, not_measured
+from host_tools.client import Client
+from host_tools.pico import board as pico_board
+from host_tools.pico.board import PicoBoard
+
+BOARD_SCRIPT = Path(__file__).with_name("rp2_board.py")
+CLOCK_MHZ = 125
+INFUSION3_STEPS = 250 * 16_000  # 250 mL at boards/pico.py's 16 000 steps/mL
+RATE_SPM = (16_000, 45_000, 90_000, 180_000, 360_000, 720_000)  # 200 mL/h -> 0.9-40 k steps/s
+
+
+def _board_run(image, mode, seconds):
+    """rp2_board.py on a Pico booted from image; its JSON result."""
+    from mpremote.transport_serial import SerialTransport
+
+    script = BOARD_SCRIPT.read_text().replace("__MODE__", mode)
+    script = script.replace("__SECONDS__", str(seconds))
+    with PicoBoard(image=image, fast=True) as pico:
+        with Client(pico.serial_url, timeout_s=30) as c:
+            c.identify()
+            c.command("repl")  # the pump leaves its loop; mpremote takes the REPL
+        transport = SerialTransport(pico.pty, baudrate=115200)
+        try:
+            transport.enter_raw_repl(soft_reset=False)
+            ret, err = transport.exec_raw(script, timeout=seconds * 20 + 120)
+            if err:
+                raise RuntimeError("the bench script failed on the board: " + err.decode())
+            out = ret.decode(errors="replace")
+        finally:
+            transport.close()
+    for line in out.splitlines():
+        if line.startswith("BENCH "):
+            return json.loads(line[6:])
+    raise RuntimeError("the board printed no result:\n" + out[-2000:])
+
+
+def _client_bench(pico, timeout_s=60):
+    c = Client(pico.serial_url, timeout_s=timeout_s)
+    c.connect()
+    c.identify()
+    return c
+
+
+def _run(c, name, *args):
+    msg = c.command(name, *args)
+    if msg.kind == "ask":
+        msg = c.confirm(msg)
+    return msg
+
+
+def _speed_and_latency(image, seconds):
+    """Emulated s per wall s during infusion 3 (fast mode), then a pause: its latency at the
+    pin from the bytes' arrival."""
+    with PicoBoard(image=image, scale=1, pty=False) as pico:
+        c = _client_bench(pico)
+        _run(c, "start", 3)
+        pico.advance_ms(1000, after_rx=c.sent_bytes)
+        t0, v0 = time.perf_counter(), pico.status()["vtime_us"]
+        pico.advance_ms(seconds * 1000, timeout_s=seconds * 10 + 60)
+        wall = time.perf_counter() - t0
+        emulated = (pico.status()["vtime_us"] - v0) / 1e6
+        arrival = pico.status()["vtime_us"]
+        c.send("pause")
+        pico.advance_ms(300, after_rx=c.sent_bytes)
+        edges = [t for t, gpio, level in pico.gpio_edges(arrival - 20_000) if gpio == 2 and level]
+        c.close()
+    return emulated / wall, (edges[-1] - arrival) / 1000, edges[-1] - edges[-2]
+
+
+def _whole_infusion(image):
+    with PicoBoard(image=image, scale=1, pty=False) as pico:
+        c = _client_bench(pico, timeout_s=120)
+        _run(c, "start", 3)
+        t0 = time.perf_counter()
+        state = "running"
+        while state == "running":
+            pico.advance_ms(5 * 60_000, timeout_s=3600, after_rx=c.sent_bytes)
+            pico.set_scale(1)
+            state = c.status()["st"]
+        wall = time.perf_counter() - t0
+        pin = pico.status()["steps"]
+        c.close()
+    return state, pin, wall
+
+
+def measure(quick=False, full=False):
+    why = pico_board.missing()
+    if why:
+        return {"rp2_flash_s": not_measured("s", why)}
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="bench-rp2-") as tmp:
+        image = str(Path(tmp) / "flashed.bin")
+        t0 = time.perf_counter()
+        rc, text = pico_board.flash_new_board(image)
+        if rc != 0:
+            return {"rp2_flash_s": not_measured("s", "pumpctl flash failed: " + text[-300:])}
+        out["rp2_flash_s"] = metric(
+            round(time.perf_counter() - t0, 1), "s", None,
+            "wall time of `pumpctl flash --board pico` on a factory-fresh emulated Pico (stock "
+            "v1.27.0 image, blank littlefs): mpy-cross, mpremote copy over the raw REPL, reset, "
+            "banner check")
+        ticks = _board_run(image, "ticks", 5 if quick else 30)
+        out.update(_tick_metrics(ticks))
+        seconds = 2 if quick else 5
+        out.update(_rate_metrics([_board_run(image, "rate:%d" % spm, seconds)
+                                  for spm in (RATE_SPM[:2] if quick else RATE_SPM)], seconds))
+        speed, latency_ms, interval_us = _speed_and_latency(image, 10 if quick else 60)
+        out["rp2_emulated_s_per_wall_s"] = metric(
+            round(speed, 2), "x", None,
+            "emulated seconds per wall second during infusion 3 (200 mL/h, records every 1 s), "
+            "harness in fast mode; goal >= 5 (the loop idles between ticks); depends on the "
+            "host's load", ok=speed >= 5)
+        out["rp2_stop_latency_ms"] = metric(
+            round(latency_ms, 2), "ms", round(interval_us / 1000 + 10, 2),
+            "from a pause's bytes reaching the board's USB to the last STEP rising edge at the "
+            "pin, at 200 mL/h (a step every %.0f us); limit: one step interval + 10 ms of "
+            "handling (docs/safety.md)" % interval_us)
+        if full and speed >= 5:
+            state, pin, wall = _whole_infusion(image)
+            out["rp2_infusion3_pin_steps"] = metric(
+                pin, "steps", INFUSION3_STEPS,
+                "STEP edges counted at the pin over a whole infusion 3 (%s after %.0f s wall); "
+                "must equal 250 mL x 16 000 steps/mL exactly" % (state, wall),
+                ok=pin == INFUSION3_STEPS and state == "complete")
+        elif full:
+            out["rp2_infusion3_pin_steps"] = not_measured(
+                "steps", "emulation slower than 5x here (%.1fx): a whole infusion 3 would take"
+                " over 15 min" % speed, INFUSION3_STEPS)
+    return out
+
+
+def _tick_metrics(r):
+    us = sorted(r["tick_us"])
+    steady = sorted(r["alloc"])
+    quiet = [a for a, t in zip(r["alloc"], r["tick_us"]) if t < 2 * statistics.median(us)]
+    how = ("App.step() on the real rp2 port (emulated Pico at 125 MHz), the board loop idling "
+           "between ticks, infusion 3 running, %d ticks" % len(us))
+    return {
+        "rp2_heap_free_after_start_bytes": metric(
+            r["heap_free_after_start"], "bytes", None,
+            "gc.mem_free() after Hardware + App came up (gc.collect first), firmware as .mpy "
+            "from pumpctl flash; %d bytes free before the App" % r["heap_free_before_app"]),
+        "rp2_tick_us_median": metric(
+            statistics.median(us), "us", None,
+            "%s; = %d CPU cycles" % (how, statistics.median(us) * CLOCK_MHZ)),
+        "rp2_tick_us_max": metric(
+            us[-1], "us", None, "%s; = %d CPU cycles (the slowest: a journal write with its "
+            "flash program/erase, or a record)" % (how, us[-1] * CLOCK_MHZ)),
+        "rp2_alloc_bytes_per_tick": metric(
+            statistics.median(quiet) if quiet else None, "bytes", 0,
+            "median gc.mem_alloc() growth of the ticks without a record, journal write or "
+            "output (gc disabled meanwhile); mean over all %d ticks %.1f bytes, most %d"
+            % (len(steady), statistics.mean(steady), steady[-1])),
+    }
+
+
+def _rate_metrics(runs, seconds):
+    best = None
+    rows = []
+    for r in runs:
+        rate_hz = 200_000 * r["steps_per_ml"] / 3.6e6
+        rows.append("%.0f steps/s: %d faults, loop busy %.0f%%" % (
+            rate_hz, r["drive_faults"], 100 * r["busy_us"] / (seconds * 1e6)))
+        if r["drive_faults"] == 0:
+            best = rate_hz
+    return {"rp2_max_step_rate_hz": metric(
+        best, "steps/s", None,
+        "highest step rate the App's loop kept the PIO fed at with no drive fault (underrun), "
+        "tried: %s; the board's own ceiling is MAX_STEP_HZ" % "; ".join(rows))}
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(quick="--quick" in sys.argv, full="--full" in sys.argv), indent=1))

@@ -1,0 +1,91 @@
+# Runs on the emulated Pico (the real MicroPython rp2 port), sent over the raw REPL by bench/rp2.py:
+# the firmware as pumpctl flash installed it, measured from inside. Prints one JSON line.
+import gc
+import json
+import time
+
+import board
+from pumpfw import protocol as P
+from pumpfw.app import FAULT_DRIVE, App
+from pumpfw.hw.mcu import Hardware
+
+MODE = "__MODE__"  # "ticks" or "rate:<steps per mL>"
+SECONDS = __SECONDS__
+
+
+def run_loop(app, hw, seconds, on_tick=None):
+    """The board loop (runner.run's body), for `seconds` of board time."""
+    end = time.ticks_add(time.ticks_ms(), seconds * 1000)
+    while time.ticks_diff(end, time.ticks_ms()) > 0:
+        if on_tick is None:
+            app.step()
+        else:
+            on_tick()
+        wait_ms = app.next_wake_ms() - app.clock.ms
+        if wait_ms > 0:
+            hw.idle(wait_ms if wait_ms < 1000 else 1000)
+
+
+def ticks():
+    gc.collect()
+    before = gc.mem_free()
+    hw = Hardware(board)
+    app = App(hw)
+    gc.collect()
+    heap_free = gc.mem_free()
+    app.controller.start(app.clock.read(), 3)
+    durations = []
+    allocs = []
+
+    def timed():
+        a = gc.mem_alloc()
+        t = time.ticks_us()
+        app.step()
+        durations.append(time.ticks_diff(time.ticks_us(), t))
+        allocs.append(gc.mem_alloc() - a)
+
+    gc.disable()  # a collection inside a tick would hide what that tick allocated
+    try:
+        run_loop(app, hw, SECONDS, timed)
+    finally:
+        gc.enable()
+        app.shutdown()
+    return {"heap_free_before_app": before, "heap_free_after_start": heap_free,
+            "tick_us": durations, "alloc": allocs}
+
+
+def rate(steps_per_ml):
+    board.STEPS_PER_ML = steps_per_ml
+    board.MAX_STEP_HZ = 200_000  # the loop's limit is measured here, not the board's ceiling
+    hw = Hardware(board)
+    app = App(hw)
+    app.controller.start(app.clock.read(), 3)  # 200 mL/h
+    busy = [0]
+    underruns = [0]
+    event = app.console.event
+
+    def counting(code, now_ms, a, b):
+        if code == P.EV_FAULT and a == FAULT_DRIVE:
+            underruns[0] += 1  # the drive ran dry (or clamped): the loop did not keep up
+        event(code, now_ms, a, b)
+
+    app.console.event = counting
+
+    def timed():
+        t = time.ticks_us()
+        app.step()
+        busy[0] += time.ticks_diff(time.ticks_us(), t)
+
+    run_loop(app, hw, SECONDS, timed)
+    app.drive.set_rate(0, app.clock.ticks_us_at(app.clock.read()))
+    made = app.drive.steps_made()
+    app.shutdown()
+    return {"steps_per_ml": steps_per_ml, "made": made, "busy_us": busy[0],
+            "drive_faults": underruns[0]}
+
+
+if MODE == "ticks":
+    result = ticks()
+else:
+    result = rate(int(MODE.split(":")[1]))
+print("BENCH " + json.dumps(result))
