@@ -68,10 +68,11 @@ class App:
         self.journal_lost = False
         self.premed_ms = None  # when the premedication was given (app clock; may be < 0)
         self._armed_ms = -1  # a button start was armed at this time
-        recovered = self._recover()
+        record = self._load_journal()  # the calibration and interval the hello reports
+        self.console.hello()  # first, always: a host takes it as the start of a boot
+        recovered = self._recover(record)
         self.problems = selfcheck.check(board, self.steps_per_ml, regimen, hw.stepper,
                                         not self.journal_lost)
-        self.console.hello()
         self.console.event(P.EV_REBOOT, 0, self.reset_cause, 1 if recovered else 0)
 
     # ---- what the dispatcher needs (docs/protocol.md "App side") ------------------------
@@ -317,19 +318,26 @@ class App:
             return  # the cap stays where the last good record put it
         self.drive.set_cap(allow - self.steps_prior)
 
-    def _recover(self):
-        """Load the journal; an infusion in progress comes back paused. True if one did."""
+    def _load_journal(self):
+        """The journal's record (None if none or corrupt); its settings take effect now."""
         try:
             record = self.journal.load()
         except JournalError:
             self.journal_lost = True  # start needs startover; resume has nothing to resume
+            return None
+        if record is not None:
+            self.steps_per_ml = record.get("spm", self.steps_per_ml)
+            self.next_infusion = record.get("next", 0)
+            self.records.interval_ms = record.get("interval", self.records.interval_ms)
+        return record
+
+    def _recover(self, record):
+        """Restore the journal's infusion, which comes back paused. True if one did."""
+        if self.journal_lost:
             self.console.event(P.EV_FAULT, 0, FAULT_JOURNAL, 1)
             return False
         if record is None:
             return False
-        self.steps_per_ml = record.get("spm", self.steps_per_ml)
-        self.next_infusion = record.get("next", 0)
-        self.records.interval_ms = record.get("interval", self.records.interval_ms)
         snap = tuple(record.get("snap", ()))
         if len(snap) != len(persist.FIELDS):
             return False

@@ -96,3 +96,21 @@ def test_a_second_infusion_on_the_same_board_delivers_its_own_250_ml():
     assert app.steps_made() == 250 * 400 and hw.stepper.steps() == first + 250 * 400
     done = events(hw, "complete")
     assert len(done) == 2 and done[1].fields["t_ms"] - done[0].fields["t_ms"] >= 75 * MIN
+
+
+def test_hello_comes_first_even_when_the_boot_recovers_an_infusion_or_finds_a_bad_journal():
+    hw = FakeHw()
+    app = App(hw)
+    send(hw, "start", 2)
+    run_for(app, hw, 30_000)
+    for corrupt in (False, True):
+        if corrupt:
+            with open(app.journal.path, "r+b") as f:
+                f.write(b"#")
+        hw2 = FakeHw(fs_root=hw.fs_root, start_us=hw.us + 10**9)
+        App(hw2).step()
+        msgs = lines(hw2)
+        assert msgs[0].kind == "hello", msgs  # a host takes hello as the start of a boot
+        names = [m.name for m in msgs if m.kind == "ev"]
+        assert ("fault" if corrupt else "recovery") in names, names
+        assert msgs[0].fields["steps_per_ml"] == 400
