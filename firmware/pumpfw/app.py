@@ -61,6 +61,7 @@ class App:
         self._journal_ms = 0
         self._rx_more = False
         self._tx_stuck = False
+        self._made = 0
         self._wdt_on = False
         self.drive = self._new_drive(0)
         self.panel = self._new_panel(hw)
@@ -93,7 +94,14 @@ class App:
         return P.E_OK
 
     def steps_made(self):
-        return self.steps_prior + self.drive.steps_made()
+        """Steps made in this infusion as of this tick's instant (what status and records say)."""
+        return self._made
+
+    def _ul(self, steps):
+        # steps * 1000 // steps_per_ml without the product: it passes 2^30 (a big int on
+        # MicroPython, allocated every tick) once 1 073 742 steps are made.
+        spm = self.steps_per_ml
+        return steps // spm * 1000 + steps % spm * 1000 // spm
 
     def request_repl(self):
         self.repl_requested = True
@@ -137,6 +145,10 @@ class App:
         hw = self.hw
         c = self.controller
         now = self.clock.read()
+        # One instant per tick: the step count is read once, the controller brought up to it,
+        # and only then are commands answered, so a `status` or a record never mixes ticks.
+        self._made = self.steps_prior + self.drive.steps_made()
+        c.tick(now, self._ul(self._made))
         if c.active() and not self._wdt_on:
             self._wdt_on = True
             hw.wdt_start(self.watchdog_ms)  # from now on only a healthy loop keeps the board up
@@ -150,7 +162,6 @@ class App:
                 self.console.handle(status, self.lines.line(), now)
         if self.panel is not None:
             self._button(self.panel.poll(now), now)
-        c.tick(now, self.steps_made() * 1000 // self.steps_per_ml)
         # Journal first: the drive may only step into what the journal already vouches for.
         # Rewritten every 4/5 of the interval (divided first: no big int for a huge interval).
         save_every_ms = self.journal_interval_ms // 5 * 4
@@ -285,6 +296,7 @@ class App:
         if code == ctl.EV_START:
             self.drive.halt()
             self.steps_prior = 0
+            self._made = 0
             self.drive = self._new_drive(0)
             self.premed_ms = None  # each infusion needs its own premedication
         elif code == ctl.EV_COMPLETE:
@@ -301,7 +313,7 @@ class App:
         self._journal_due = False
         self._journal_ms = now
         c = self.controller
-        made = self.steps_made()
+        made = self.steps_prior + self.drive.steps_made()  # now, not as of the tick
         allow = made if motor_off or not c.active() else made + self._allowance_steps()
         record = {
             "snap": list(persist.snapshot(c, now)),
@@ -349,6 +361,7 @@ class App:
         if persist.restore(self.controller, snap, 0, delivered_ul) != ctl.OK:
             return False
         self.steps_prior = allow
+        self._made = allow
         self.drive = self._new_drive(allow)
         if self.controller.active():
             uncertain_ul = (allow - steps) * 1000 // self.steps_per_ml

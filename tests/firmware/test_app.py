@@ -114,3 +114,18 @@ def test_hello_comes_first_even_when_the_boot_recovers_an_infusion_or_finds_a_ba
         names = [m.name for m in msgs if m.kind == "ev"]
         assert ("fault" if corrupt else "recovery") in names, names
         assert msgs[0].fields["steps_per_ml"] == 400
+
+
+def test_a_status_answer_is_one_instant():
+    hw = FakeHw()
+    app = App(hw)
+    send(hw, "start", 3)  # 200 mL/h: 22 steps/s at 400 steps/mL
+    run_for(app, hw, 60_000)
+    start_ms = events(hw, "start")[0].fields["t_ms"]
+    ref = send(hw, "status")
+    hw.us += 907_000  # the tick that reads it comes 907 ms after the previous one
+    app.step()
+    (st,) = [m.fields for m in lines(hw) if m.kind == "ok" and m.ref == ref]
+    assert st["steps"] * 1000 // 400 == st["vol_ul"], st
+    assert st["elapsed_ms"] == st["t_ms"] - start_ms == st["infusing_ms"], st
+    assert st["remain_ul"] == 250_000 - st["vol_ul"]
