@@ -12,6 +12,7 @@ from pumpfw.drive import HORIZON_US, Drive
 from pumpfw.journal import Journal, JournalError
 from pumpfw.logout import LogOut, RecordClock
 from pumpfw.schedule import DEFAULT_REGIMEN
+from pumpfw.ticks import ticks_diff
 
 # Fault codes sent as `ev fault code=N what=<name>` (protocol.FAULT_NAMES, docs/protocol.md).
 FAULT_DRIVE = 1  # the drive clamped, refused or re-planned (detail: 1 clamp, 2 low, 3 underrun)
@@ -48,6 +49,7 @@ class App:
         self.lines = linein.LineIn(P.MAX_LINE_BYTES)
         self.rx = bytearray(self.rx_bytes)
         self._write = hw.port.write  # bound once: a bound method per tick would allocate
+        self._flash_written = getattr(hw, "flash_written", None)
         self.console = Dispatcher(self, self.out)
         self.controller = ctl.Controller(regimen, board.MAX_RATE_UL_H, self._on_event)
         self.alarms = al.Alarms(self._on_alarm)
@@ -162,19 +164,35 @@ class App:
                 self.console.handle(status, self.lines.line(), now)
         if self.panel is not None:
             self._button(self.panel.poll(now), now)
-        # Journal first: the drive may only step into what the journal already vouches for.
-        # Rewritten every 4/5 of the interval (divided first: no big int for a huge interval).
-        save_every_ms = self.journal_interval_ms // 5 * 4
-        if self._journal_due or (c.active() and now - self._journal_ms >= save_every_ms):
-            self._save(now)
+        # A stop or a change of a running rate reaches the drive before the journal is written,
+        # and the drive's queue is topped up first: the motor keeps stepping while the flash is
+        # written, so a stop must be complete before the steps are counted, and a running rate
+        # must have its full horizon queued. A start from rest waits for the record that vouches
+        # for it and is planned from when that write ended. (The drive is capped at what the
+        # journal vouches for in any case; the cap is raised only once a record is written.)
+        replan = False  # plan again after the journal write
         if c.changes != self._seen_changes:
             self._seen_changes = c.changes
-            self.drive.set_rate(c.rate_ul_h, self.clock.ticks_us_at(c.rate_since_ms))
+            if c.rate_ul_h == 0 or self.drive.running():
+                self.drive.set_rate(c.rate_ul_h, self.clock.ticks_us_at(c.rate_since_ms))
+            else:
+                replan = True  # a start from rest
         until_us = -1
         change_ms = c.next_change_ms()
         if 0 <= change_ms - now < _PLAN_LIMIT_MS:
             until_us = self.clock.ticks_us_at(change_ms)
-        self.drive.service(self.clock.last_us, until_us, c.next_rate_ul_h())
+        next_rate = c.next_rate_ul_h()
+        self.drive.service(self.clock.last_us, until_us, next_rate)
+        # Rewritten every 4/5 of the interval (divided first: no big int for a huge interval).
+        save_every_ms = self.journal_interval_ms // 5 * 4
+        if self._journal_due or (c.active() and now - self._journal_ms >= save_every_ms):
+            self._save(now)
+            replan = True  # the cap may have been raised: refill now
+        if replan:
+            now_us = hw.ticks_us()  # the write may have taken a while
+            if not self.drive.running() and c.rate_ul_h:
+                self.drive.set_rate(c.rate_ul_h, now_us)
+            self.drive.service(now_us, until_us, next_rate)
         if self.drive.fault is not None:
             fault = self.drive.fault
             code = _DRIVE_FAULTS.index(fault) if fault in _DRIVE_FAULTS else 0
@@ -207,6 +225,14 @@ class App:
             refill = now + self.drive.horizon_us // 2000
             if refill < wake:
                 wake = refill
+        if self.controller.state == ctl.RUNNING:
+            finish_us = self.drive.finish_us()
+            if finish_us >= 0:
+                # The last step: completion is noticed (and timed) when it is made, even if it
+                # was made during a journal write and the drive has stopped since.
+                t = now + ticks_diff(finish_us, self.clock.last_us) // 1000 + 1
+                if t < wake:
+                    wake = t
         if self._wdt_on and now + self.watchdog_ms // 2 < wake:
             wake = now + self.watchdog_ms // 2  # a healthy loop never sleeps through its watchdog
         if self._rx_more or self._journal_due or (self.out.used and not self._tx_stuck):
@@ -324,7 +350,9 @@ class App:
             "interval": self.records.interval_ms,
         }
         try:
-            self.journal.save(record)
+            nbytes = self.journal.save(record)
+            if self._flash_written is not None:
+                self._flash_written(nbytes)  # a fake or virtual flash spends its write time
         except OSError:
             self.console.event(P.EV_FAULT, now, FAULT_JOURNAL, 2)
             return  # the cap stays where the last good record put it

@@ -50,6 +50,7 @@ export class VirtualBoard extends EventEmitter {
       workerData: {
         repoRoot: o.repoRoot, entry: o.entry, board: o.board, libDirs: o.libDirs,
         heapKb: o.heapKb, tickUs: o.tickUs, txBufferBytes: o.txBufferBytes,
+        flashWriteUs: o.flashWriteUs,
         ticksOffsetUs: o.ticksOffsetUs, verbose: o.verbose,
         worldUs: this.worldUs, mode: this.mode, resetCause: cause, flash: this.flash,
       },

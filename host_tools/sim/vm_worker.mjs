@@ -70,6 +70,10 @@ const vboard = {
   wdt_feed() {
     wdtFedUs = worldUs;
   },
+  // A journal write: the flash takes its time while the stepper (virtual PIO) runs on.
+  flash_written(nbytes) {
+    worldUs += cfg.flashWriteUs;
+  },
   crash(type, message, traceback) {
     dead = true;
     post({ t: "crash", type, message, traceback, worldUs });
@@ -131,12 +135,13 @@ let ticks = 0; // app.step() calls this boot
 let tickWallMs = 0; // wall time spent inside them
 function tick() {
   const t0 = performance.now();
-  const delayMs = runner.tick();
+  const startUs = worldUs; // the app's wake time counts from its tick, even if a flash write
+  const delayMs = runner.tick(); // inside it moved the clock on
   tickWallMs += performance.now() - t0;
   ticks += 1;
   if (delayMs < 0 || dead) return;
   const minUs = worldUs + cfg.tickUs;
-  nextWakeUs = Math.max(minUs, worldUs + delayMs * 1000);
+  nextWakeUs = Math.max(minUs, startUs + delayMs * 1000);
 }
 
 // Runs until the slice budget or the mode's limit; returns ms to wait before the next slice

@@ -87,6 +87,7 @@ class HwSim:
         self.ticks_us = vb.ticks_us
         self.ticks_ms = vb.ticks_ms
         self.wdt_feed = vb.wdt_feed
+        self.flash_written = vb.flash_written  # a journal write takes the flash's time
         self.reset_cause = vb.reset_cause()
         self.port = SimPort(vb)
         released = 1 if getattr(board, "BUTTON_ACTIVE_LOW", True) else 0
