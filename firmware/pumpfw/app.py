@@ -18,6 +18,7 @@ from pumpfw.ticks import ticks_diff
 FAULT_DRIVE = 1  # the drive clamped, refused or re-planned (detail: 1 clamp, 2 low, 3 underrun)
 FAULT_JOURNAL = 2  # the journal could not be read or written (detail: 1 corrupt, 2 write)
 FAULT_EXCEPTION = 3  # an exception escaped a tick; the motor was stopped
+FAULT_NO_DELIVERY = 4  # running, yet no step for longer than the bound (detail: seconds)
 _DRIVE_FAULTS = ("", "rate_clamped", "rate_low", "underrun")
 # Rate changes closer than this bound the drive's planning (ticks_us_at is valid within 2^29 us).
 _PLAN_LIMIT_MS = 60_000
@@ -35,6 +36,11 @@ class App:
     premed_max_ms = 60 * 60_000
     button_start_ms = 10_000  # PAUSE long, then OK long within this: start from the buttons
     rx_bytes = 64  # serial bytes handled per tick
+    # Running with no step for one step interval at the current rate plus this long is a fault:
+    # the infusion is paused. It covers what may delay a healthy pump's step beyond its
+    # interval: a journal write, the loop's lateness (the watchdog allows 4 s) and the cap
+    # catching up after it (docs/safety.md, "Running but delivering nothing").
+    no_delivery_margin_ms = 5_000
 
     def __init__(self, hw, regimen=DEFAULT_REGIMEN):
         self.hw = hw
@@ -64,6 +70,9 @@ class App:
         self._rx_more = False
         self._tx_stuck = False
         self._made = 0
+        self._watch_steps = -1  # the step count the no-delivery watch last saw change...
+        self._watch_ms = 0  # ...and when (or when the rate last changed)
+        self._watch_limit_ms = 0
         self._wdt_on = False
         self.drive = self._new_drive(0)
         self.panel = self._new_panel(hw)
@@ -170,9 +179,19 @@ class App:
         # must have its full horizon queued. A start from rest waits for the record that vouches
         # for it and is planned from when that write ended. (The drive is capped at what the
         # journal vouches for in any case; the cap is raised only once a record is written.)
+        # No-delivery watch: running at an unchanged rate and the step count standing still.
+        made = self._made
+        if made == self._watch_steps and c.state == ctl.RUNNING and (
+                c.changes == self._seen_changes):
+            if now - self._watch_ms > self._watch_limit_ms:
+                self._no_delivery(now)  # pauses: the change is applied below
+        else:
+            self._watch_steps = made
+            self._watch_ms = now
         replan = False  # plan again after the journal write
         if c.changes != self._seen_changes:
             self._seen_changes = c.changes
+            self._watch_limit_ms = self._no_delivery_limit_ms(c.rate_ul_h)
             if c.rate_ul_h == 0 or self.drive.running():
                 self.drive.set_rate(c.rate_ul_h, self.clock.ticks_us_at(c.rate_since_ms))
             else:
@@ -197,7 +216,7 @@ class App:
             fault = self.drive.fault
             code = _DRIVE_FAULTS.index(fault) if fault in _DRIVE_FAULTS else 0
             self.drive.fault = None
-            self.console.event(P.EV_FAULT, now, FAULT_DRIVE, code)
+            self.fault(now, FAULT_DRIVE, code)
         self.alarms.poll(now, c)
         self.annunciator.update(now, c.state)
         if self.records.due(now):
@@ -233,6 +252,10 @@ class App:
                 t = now + ticks_diff(finish_us, self.clock.last_us) // 1000 + 1
                 if t < wake:
                     wake = t
+        if self.controller.state == ctl.RUNNING:
+            t = self._watch_ms + self._watch_limit_ms + 1  # when no step would be a fault
+            if t < wake:
+                wake = t
         if self._wdt_on and now + self.watchdog_ms // 2 < wake:
             wake = now + self.watchdog_ms // 2  # a healthy loop never sleeps through its watchdog
         if self._rx_more or self._journal_due or (self.out.used and not self._tx_stuck):
@@ -244,6 +267,11 @@ class App:
         elif self.panel is not None and now + 1000 < wake:
             wake = now + 1000  # a stuck button is noticed within a second
         return wake if wake > now else now
+
+    def fault(self, now_ms, code, detail):
+        """Report a fault: `ev fault`, and the fault alarm (one per fault, docs/safety.md)."""
+        self.console.event(P.EV_FAULT, now_ms, code, detail)
+        self.alarms.fault(now_ms, code)
 
     def shutdown(self):
         """Motor off first, then anything else. Safe to call more than once."""
@@ -270,6 +298,17 @@ class App:
             return 0
         work = rate * self.journal_interval_ms * self.steps_per_ml  # steps * 3.6e9
         return -(-work // 3_600_000_000) + 1
+
+    def _no_delivery_limit_ms(self, rate_ul_h):
+        """One step interval at rate_ul_h (rounded up) plus the margin; at a rate change only
+        (the product is a big int on MicroPython)."""
+        if rate_ul_h <= 0:
+            return 0
+        return -(-3_600_000_000 // (rate_ul_h * self.steps_per_ml)) + self.no_delivery_margin_ms
+
+    def _no_delivery(self, now):
+        self.fault(now, FAULT_NO_DELIVERY, (now - self._watch_ms) // 1000)
+        self.controller.pause(now)
 
     def _new_panel(self, hw):
         pins = hw.buttons
@@ -354,7 +393,7 @@ class App:
             if self._flash_written is not None:
                 self._flash_written(nbytes)  # a fake or virtual flash spends its write time
         except OSError:
-            self.console.event(P.EV_FAULT, now, FAULT_JOURNAL, 2)
+            self.fault(now, FAULT_JOURNAL, 2)
             return  # the cap stays where the last good record put it
         self.drive.set_cap(allow - self.steps_prior)
 
@@ -374,7 +413,7 @@ class App:
     def _recover(self, record):
         """Restore the journal's infusion, which comes back paused. True if one did."""
         if self.journal_lost:
-            self.console.event(P.EV_FAULT, 0, FAULT_JOURNAL, 1)
+            self.fault(0, FAULT_JOURNAL, 1)
             return False
         if record is None:
             return False

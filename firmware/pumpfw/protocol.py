@@ -65,7 +65,7 @@ OVERRIDE_PREMED = const(2)  # outside the premedication window
 OVERRIDE_JOURNAL = const(4)  # after a corrupt journal
 # Names sent beside the codes (`what=`), so a person reading the log needs no table.
 ALARM_NAMES = ("", "paused_long", "ir_waiting", "near_end", "complete", "fault", "low_volume")
-FAULT_NAMES = ("", "drive", "journal", "exception")
+FAULT_NAMES = ("", "drive", "journal", "exception", "no_delivery")
 BUTTON_EVENTS = ("", "pause", "resume", "ir_interrupt", "ir_discontinue", "ir_resolved", "ack",
                  "stuck")
 # name -> (code, field for a, field for b); "" means the argument is not sent.

@@ -1,7 +1,6 @@
 # The forever loop around App.step(): motor off on stop, on any exception, on Ctrl-C and on exit.
 import sys
 
-from pumpfw import protocol as P
 from pumpfw.app import FAULT_EXCEPTION, App
 
 IDLE_MAX_MS = 2  # longest sleep between ticks on a board: bounds input and alarm latency
@@ -46,7 +45,7 @@ def run(hw, max_ticks=-1, app_factory=App):
         _halt(hw, app)
         if app is not None:
             now = app.clock.ms
-            app.console.event(P.EV_FAULT, now, FAULT_EXCEPTION, 0)
+            app.fault(now, FAULT_EXCEPTION, 0)
             try:
                 # Journaled as it stands: after the reset the infusion comes back paused.
                 app._save(now, motor_off=True)
