@@ -26,6 +26,10 @@ PROTO_VERSION = const(1)
 SEQ_MOD = const(1_000_000)  # sequence numbers and the drop counter wrap here
 MAX_LINE_BYTES = const(120)  # longest host -> device line, without its CR/LF
 CONFIRM_TTL_MS = const(30_000)  # how long an `ask` token stays valid
+# A checked line identical to one of the last REPLAY_LINES checked lines, within REPLAY_TTL_MS of
+# its answer, is a retry: answered from memory, never run again (docs/protocol.md).
+REPLAY_LINES = const(8)
+REPLAY_TTL_MS = const(30_000)
 
 # Reason codes of `err` lines. 0..4 are the controller's own codes, in the same order.
 E_OK = ctl.OK
