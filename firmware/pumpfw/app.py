@@ -278,6 +278,17 @@ class App:
         self.drive.halt()
         self.annunciator.off()
 
+    def on_crash(self):
+        """The loop's exception path (pumpfw.runner.crashed), the motor already off: journal
+        the state as it stands with the motor off (after the reset the infusion comes back
+        paused, nothing uncertain), report the fault, and push out what the port takes."""
+        now = self.clock.ms
+        try:
+            self._save(now, motor_off=True)
+        finally:
+            self.fault(now, FAULT_EXCEPTION, 0)
+            self.out.drain(self._write, 1024)
+
     # ---- internals -------------------------------------------------------------------------
     def _new_drive(self, steps_done):
         board = self.hw.board

@@ -184,6 +184,12 @@ export class VirtualBoard extends EventEmitter {
     if (this.worker) this.worker.postMessage({ t: "hang" });
   }
 
+  // what: "exception" (the next serial read in the firmware raises; its crash path runs).
+  inject(what) {
+    if (what !== "exception") throw new Error(`unknown fault ${JSON.stringify(what)}`);
+    if (this.worker) this.worker.postMessage({ t: "inject", what });
+  }
+
   // ---- buttons -------------------------------------------------------------------------------
   setButton(name, pressed) {
     if (!(name in this.buttons)) throw new Error(`no button ${JSON.stringify(name)}`);

@@ -109,6 +109,9 @@ async function handle(req) {
     case "hang":
       board.hang(); // the firmware's loop stops; only the watchdog can bring it back
       return {};
+    case "inject":
+      board.inject(req.what); // an exception inside the firmware's next tick
+      return {};
     case "host_reading":
       board.setHostReading(Boolean(req.on));
       return {};

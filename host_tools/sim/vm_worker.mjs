@@ -80,6 +80,7 @@ const vboard = {
   },
   exited(why) {
     dead = true;
+    if (why === "repl") wdtTimeoutUs = 0; // a board resets into its REPL: no watchdog there
     post({ t: "exit", why, worldUs });
   },
 };
@@ -255,6 +256,10 @@ parentPort.on("message", (msg) => {
       mode = msg.mode;
       anchorWall = performance.now();
       anchorWorld = worldUs;
+      break;
+    case "inject":
+      runner.inject(msg.what); // the firmware's next tick meets the fault
+      inputPending = true;
       break;
     case "hang":
       // A hung control loop (fault injection): no more ticks, time runs on, the watchdog
