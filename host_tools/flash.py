@@ -3,6 +3,7 @@ soft-reset, and check the banner. Refuses while an infusion is active."""
 
 import contextlib
 import io
+import re
 import subprocess
 import tempfile
 import time
@@ -20,11 +21,22 @@ FIRMWARE = REPO / "firmware"
 BOARDS = REPO / "boards"
 LIB = "/lib/pumpfw"
 ACTIVE = ("running", "paused", "interrupted")
+_VIRTUAL = 'DRIVER = "virtual"'  # the mark of a virtual board's board file
 REBOOT_WAIT_S = 10.0  # `repl` with the watchdog armed resets the board: USB comes back
 
 
 def board_names():
     return sorted(p.stem for p in BOARDS.glob("*.py"))
+
+
+def virtual_board_names():
+    """The NAMEs the virtual board reports in its hello (its board files' NAME)."""
+    names = set()
+    for path in BOARDS.glob("*.py"):
+        text = path.read_text()
+        if _VIRTUAL in text:
+            names.update(re.findall(r'^NAME = "([^"]*)"', text, re.M))
+    return names
 
 
 def board_file(name):
@@ -33,7 +45,7 @@ def board_file(name):
         raise UserError("no board file boards/%s.py: choose one of %s"
                         % (name, ", ".join(board_names())))
     text = path.read_text()
-    if 'DRIVER = "virtual"' in text:
+    if _VIRTUAL in text:
         raise UserError("boards/%s.py is the virtual board's: it runs the repository's files"
                         " directly, there is nothing to flash" % name)
     return path
@@ -111,6 +123,10 @@ def preflight(url, timeout_s):
             hello = c.identify()
         except (errors.DeviceTimeout, errors.ProtocolError):
             return None  # a fresh board, other firmware: mpremote's Ctrl-C takes it from here
+        if hello.get("board") in virtual_board_names():
+            # `repl` would end its pump loop, and it has no REPL for mpremote.
+            raise UserError("%s is a virtual board (board=%s): it runs the repository's files"
+                            " directly, there is nothing to flash" % (url, hello["board"]))
         state = c.status()["st"]
         if state in ACTIVE:
             raise UserError("an infusion is %s on %s: flashing is refused until it ends"

@@ -166,9 +166,7 @@ class App:
         n = hw.port.read_into(self.rx)
         self._rx_more = n == len(self.rx)  # a full read: more may be waiting, come back at once
         for i in range(n):
-            status = self.lines.feed(self.rx[i])
-            if status == linein.INTR and not c.active():
-                raise KeyboardInterrupt  # Ctrl-C when idle: leave the loop for the REPL
+            status = self.lines.feed(self.rx[i])  # a Ctrl-C too is answered, never obeyed
             if status != linein.NONE:
                 self.console.handle(status, self.lines.line(), now)
         if self.panel is not None:

@@ -67,7 +67,10 @@ class Dispatcher:
         if status == linein.BAD_BYTES:
             return self._err(None, "", P.E_ENCODING, "NUL, control or non-ASCII bytes: discarded")
         if status == linein.INTR:
-            return self._err(None, "", P.E_STATE, "Ctrl-C ignored while an infusion is active")
+            # One stray 0x03 (line noise, a terminal, a modem manager) must not take the pump
+            # offline: leaving the loop takes the `repl` command (docs/protocol.md).
+            return self._err(None, "", P.E_STATE, "Ctrl-C ignored: the pump loop goes on;"
+                             " to leave it for the REPL send `repl` (not while infusing)")
         self.handle_line(line, now_ms)
 
     def handle_line(self, line, now_ms):

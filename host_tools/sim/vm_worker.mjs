@@ -21,6 +21,8 @@ let anchorWorld = worldUs;
 let nextWakeUs = worldUs; // when the app wants its next tick
 let inputPending = false;
 let dead = false; // the firmware stopped (crash, exit): time still runs for the watchdog
+let atRepl = false; // the loop ended for the REPL, which the virtual board does not have
+const NO_REPL = "virtual board: no REPL here; Ctrl-D restarts the pump (a soft reset)";
 let wdtTimeoutUs = 0;
 let wdtFedUs = 0;
 const rx = []; // Uint8Arrays the host sent, oldest first
@@ -80,7 +82,11 @@ const vboard = {
   },
   exited(why) {
     dead = true;
-    if (why === "repl") wdtTimeoutUs = 0; // a board resets into its REPL: no watchdog there
+    if (why === "repl") {
+      wdtTimeoutUs = 0; // a board resets into its REPL: no watchdog there
+      atRepl = true;
+      stdout(NO_REPL);
+    }
     post({ t: "exit", why, worldUs });
   },
 };
@@ -242,6 +248,18 @@ function wake() {
 parentPort.on("message", (msg) => {
   switch (msg.t) {
     case "rx":
+      if (atRepl) {
+        // What a board's REPL would take: Ctrl-D soft-resets into the pump; a line is answered
+        // with where the host is and how to come back.
+        if (msg.data.includes(4)) {
+          flushTx();
+          state(true);
+          post({ t: "reset", cause: "soft", worldUs, flash: readFlash(M.FS) });
+          return;
+        }
+        if (msg.data.includes(10) || msg.data.includes(13)) stdout(NO_REPL);
+        break;
+      }
       rx.push(msg.data);
       inputPending = true;
       break;

@@ -118,17 +118,44 @@ def test_unknown_and_virtual_boards_are_refused(capsys):
     assert rc == 1 and "virtual board's" in one_error_line(err)
 
 
-def test_refused_while_the_virtual_board_infuses(capsys):
+def must_not_open(url):
+    raise AssertionError("flash handed the port to mpremote")
+
+
+def test_refused_while_an_infusion_runs(capsys):
+    pump = FakePump(board="pico", fw=VERSION)
+    try:
+        with Client(pump.url) as c:
+            c.command("start", 1)
+        rc, _, err = run_cli(capsys, "flash", "--board", "pico", "--port", pump.url)
+        assert rc == 1 and "an infusion is running on" in one_error_line(err)
+        assert pump.app.repl == 0 and pump.app.controller.state == 1  # untouched, infusing
+    finally:
+        pump.close()
+
+
+def test_a_board_reporting_itself_as_sim_is_refused_in_one_line(capsys):
+    # Flashing the virtual board would send it `repl` and leave it without a pump loop.
+    pump = FakePump(board="sim", fw=VERSION)
+    try:
+        rc, _, err = run_cli(capsys, "flash", "--board", "pico", "--port", pump.url)
+        line = one_error_line(err)
+        assert rc == 1 and "virtual board" in line and "nothing to flash" in line, line
+        assert pump.app.repl == 0  # it was not asked to leave its loop
+    finally:
+        pump.close()
+
+
+def test_the_virtual_board_itself_is_refused_idle_or_infusing():
     need_node()
     with SimBoard(scale=1, pty=False) as sim:
+        args = flash_args("--board", "pico", "--port", sim.serial_url)
+        with pytest.raises(ValueError, match="virtual board"):
+            flash.do_flash(args, must_not_open)
         with Client(sim.serial_url) as c:
             c.command("start", 1)
-
-        def must_not_open(url):
-            raise AssertionError("flash handed an infusing pump to mpremote")
-
-        args = flash_args("--board", "pico", "--port", sim.serial_url)
-        with pytest.raises(ValueError, match="an infusion is running on .*: flashing is refused"):
+        with pytest.raises(ValueError, match="virtual board"):
             flash.do_flash(args, must_not_open)
         with Client(sim.serial_url) as c:
             assert c.status()["st"] == "running"  # still infusing, loop untouched
+        assert sim.status()["exited"] is None

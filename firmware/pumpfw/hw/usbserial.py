@@ -7,10 +7,9 @@
 # enough to fit whenever poll() reports the port writable.
 #
 # Ctrl-C: while the pump loop runs, kbd_intr(-1) turns 0x03 into an ordinary byte so protocol
-# traffic cannot raise KeyboardInterrupt. The line assembler reports it as INTR; if
-# may_interrupt() (the app: "no infusion active") allows it, kbd_intr is restored and
-# KeyboardInterrupt raised, which ends the loop and leaves the REPL to mpremote (it sends
-# Ctrl-C first). During an infusion Ctrl-C is refused with an `err` line.
+# traffic, line noise or a terminal cannot raise KeyboardInterrupt. The line assembler reports
+# it as INTR and the dispatcher answers it with an `err` line; the loop is left only with the
+# `repl` command (docs/protocol.md, "The REPL and Ctrl-C"). close() gives Ctrl-C back.
 try:
     from micropython import const
 except ImportError:  # CPython
@@ -76,8 +75,9 @@ class UsbSerial:
         self.kbd_intr(3)
         self.opened = False
 
-    def poll_input(self, lines, handle, may_interrupt):
-        """Feed ready input bytes to the LineIn `lines`; handle(status, line) each result."""
+    def poll_input(self, lines, handle):
+        """Feed ready input bytes to the LineIn `lines`; handle(status, line) each result
+        (a Ctrl-C included: it is an ordinary byte while the loop runs)."""
         one = self._one
         for _ in range(self.max_rx_bytes):
             if not self._ready(self._rx):
@@ -85,12 +85,8 @@ class UsbSerial:
             if not self.stdin.readinto(one):
                 return
             status = lines.feed(one[0])
-            if status == linein.NONE:
-                continue
-            if status == linein.INTR and may_interrupt():
-                self.close()
-                raise KeyboardInterrupt
-            handle(status, lines.line())
+            if status != linein.NONE:
+                handle(status, lines.line())
 
     def write(self, data):
         """Non-blocking sink for LogOut.drain: returns the number of bytes written (maybe 0)."""
