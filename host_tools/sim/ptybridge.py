@@ -12,7 +12,10 @@ class PtyBridge:
 
     `path` (e.g. /dev/pts/7) opens like /dev/ttyACM0 for miniterm, mpremote or pyserial. Our own
     slave fd stays open, so clients may come and go without the master seeing EIO. When nobody
-    reads the pty, its buffer fills, the copy thread waits and TCP backpressure reaches the board.
+    reads the pty (no tool has it open, or one has stopped reading), what its buffer cannot hold
+    is dropped and counted in `dropped_bytes`: the bridge never stops taking the
+    board's output, so it never holds up the board's other clients (issue 12). A reader that
+    comes back finds at most a pty buffer of old lines, then the current ones.
     """
 
     def __init__(self, host, port, connect_timeout_s=5.0):
@@ -21,6 +24,9 @@ class PtyBridge:
         self.path = os.ttyname(self._slave)
         os.set_blocking(self.master, False)
         self._fds_open = True
+        self.dropped_bytes = 0
+        self._skip_to_eol = False  # a drop ended mid-line: resume after the next line end
+        self.taken_bytes = 0  # the board's output taken from the socket, written or dropped
         self.sock = socket.create_connection((host, port), timeout=connect_timeout_s)
         self.sock.settimeout(None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -46,15 +52,31 @@ class PtyBridge:
                 data = self.sock.recv(4096)
                 if not data:
                     break
-                view = memoryview(data)
-                while view and self._wait(self.master, True):
-                    try:
-                        view = view[os.write(self.master, view) :]
-                    except BlockingIOError:
-                        pass
+                self._to_pty(data)
+                self.taken_bytes += len(data)
         except OSError:
             pass
         self._stop()
+
+    def _to_pty(self, data):
+        if self._skip_to_eol:
+            lf = data.find(b"\n")
+            self.dropped_bytes += len(data) if lf < 0 else lf + 1
+            if lf < 0:
+                return
+            data = data[lf + 1 :]
+            self._skip_to_eol = False
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(self.master, view)
+            except BlockingIOError:
+                # The pty is full (~20 KB): nobody reads it. Drop the rest, and what follows up
+                # to the next line end, so a reader resumes at a line start.
+                self.dropped_bytes += len(view)
+                self._skip_to_eol = view[-1] != 10
+                return
+            view = view[n:]
 
     def _pty_to_tcp(self):
         try:
