@@ -1,6 +1,6 @@
 # The main loop: time, serial input and buttons into the controller; its rate into the drive;
 # records, events and the journal out. step() is one control tick and never blocks.
-from pumpfw import VERSION, linein, persist, selfcheck
+from pumpfw import VERSION, linein, selfcheck
 from pumpfw import alarms as al
 from pumpfw import buttons as bt
 from pumpfw import controller as ctl
@@ -8,25 +8,29 @@ from pumpfw import protocol as P
 from pumpfw.annunciator import Annunciator
 from pumpfw.clock import MonoClock
 from pumpfw.commands import Dispatcher
+from pumpfw.delivery import DeliveryWatch
 from pumpfw.drive import HORIZON_US, Drive
-from pumpfw.journal import Journal, JournalError
+from pumpfw.journal import Journal
 from pumpfw.logout import LogOut, RecordClock
+from pumpfw.protocol import (  # noqa: F401 - the fault codes, also importable from here
+    FAULT_DRIVE,
+    FAULT_EXCEPTION,
+    FAULT_JOURNAL,
+    FAULT_NO_DELIVERY,
+)
 from pumpfw.schedule import DEFAULT_REGIMEN
 from pumpfw.ticks import ticks_diff
+from pumpfw.writeahead import WriteAhead
 
-# Fault codes sent as `ev fault code=N what=<name>` (protocol.FAULT_NAMES, docs/protocol.md).
-FAULT_DRIVE = 1  # the drive clamped, refused or re-planned (detail: 1 clamp, 2 low, 3 underrun)
-FAULT_JOURNAL = 2  # the journal could not be read or written (detail: 1 corrupt, 2 write)
-FAULT_EXCEPTION = 3  # an exception escaped a tick; the motor was stopped
-FAULT_NO_DELIVERY = 4  # running, yet no step for longer than the bound (detail: seconds)
 _DRIVE_FAULTS = ("", "rate_clamped", "rate_low", "underrun")
 # Rate changes closer than this bound the drive's planning (ticks_us_at is valid within 2^29 us).
 _PLAN_LIMIT_MS = 60_000
 _TX_RETRY_MS = 20  # while the host does not read, offer the output again this often
 
 
-class App:
-    """One pump: App(hw) with hw as in docs/board-layer.md. Tunables are class attributes."""
+class App(WriteAhead):
+    """One pump: App(hw) with hw as in docs/board-layer.md. Tunables are class attributes.
+    The journal side (write-ahead records, recovery, the crash record) is in writeahead.py."""
 
     # The journal vouches for at most this much delivery ahead of what was made (its
     # write-ahead allowance) and is rewritten every 4/5 of it; state changes at once.
@@ -70,9 +74,7 @@ class App:
         self._rx_more = False
         self._tx_stuck = False
         self._made = 0
-        self._watch_steps = -1  # the step count the no-delivery watch last saw change...
-        self._watch_ms = 0  # ...and when (or when the rate last changed)
-        self._watch_limit_ms = 0
+        self.watch = DeliveryWatch(self.no_delivery_margin_ms)
         self._wdt_on = False
         self.drive = self._new_drive(0)
         self.panel = self._new_panel(hw)
@@ -177,19 +179,14 @@ class App:
         # must have its full horizon queued. A start from rest waits for the record that vouches
         # for it and is planned from when that write ended. (The drive is capped at what the
         # journal vouches for in any case; the cap is raised only once a record is written.)
-        # No-delivery watch: running at an unchanged rate and the step count standing still.
-        made = self._made
-        if made == self._watch_steps and c.state == ctl.RUNNING and (
-                c.changes == self._seen_changes):
-            if now - self._watch_ms > self._watch_limit_ms:
-                self._no_delivery(now)  # pauses: the change is applied below
-        else:
-            self._watch_steps = made
-            self._watch_ms = now
+        if c.changes == self._seen_changes:
+            stalled_s = self.watch.poll(now, self._made, c.state == ctl.RUNNING)
+            if stalled_s >= 0:
+                self._no_delivery(now, stalled_s)  # pauses: the change is applied below
         replan = False  # plan again after the journal write
         if c.changes != self._seen_changes:
             self._seen_changes = c.changes
-            self._watch_limit_ms = self._no_delivery_limit_ms(c.rate_ul_h)
+            self.watch.rate_changed(now, c.rate_ul_h, self.steps_per_ml, self._made)
             if c.rate_ul_h == 0 or self.drive.running():
                 self.drive.set_rate(c.rate_ul_h, self.clock.ticks_us_at(c.rate_since_ms))
             else:
@@ -214,7 +211,7 @@ class App:
             fault = self.drive.fault
             code = _DRIVE_FAULTS.index(fault) if fault in _DRIVE_FAULTS else 0
             self.drive.fault = None
-            self.fault(now, FAULT_DRIVE, code)
+            self.fault(now, P.FAULT_DRIVE, code)
         self.alarms.poll(now, c)
         self.annunciator.update(now, c.state)
         if self.records.due(now):
@@ -251,7 +248,7 @@ class App:
                 if t < wake:
                     wake = t
         if self.controller.state == ctl.RUNNING:
-            t = self._watch_ms + self._watch_limit_ms + 1  # when no step would be a fault
+            t = self.watch.deadline_ms()  # when no step would be a fault
             if t < wake:
                 wake = t
         if self._wdt_on and now + self.watchdog_ms // 2 < wake:
@@ -276,17 +273,6 @@ class App:
         self.drive.halt()
         self.annunciator.off()
 
-    def on_crash(self):
-        """The loop's exception path (pumpfw.runner.crashed), the motor already off: journal
-        the state as it stands with the motor off (after the reset the infusion comes back
-        paused, nothing uncertain), report the fault, and push out what the port takes."""
-        now = self.clock.ms
-        try:
-            self._save(now, motor_off=True)
-        finally:
-            self.fault(now, FAULT_EXCEPTION, 0)
-            self.out.drain(self._write, 1024)
-
     # ---- internals -------------------------------------------------------------------------
     def _new_drive(self, steps_done):
         board = self.hw.board
@@ -296,27 +282,8 @@ class App:
         drive.set_cap(0)  # nothing until the journal vouches for it
         return drive
 
-    def _allowance_steps(self):
-        """Steps the drive may make before the next journal write: one journal interval at the
-        fastest rate it could reach in that time, rounded up, plus one."""
-        c = self.controller
-        rate = c.rate_ul_h
-        if c.next_rate_ul_h() > rate:
-            rate = c.next_rate_ul_h()
-        if rate == 0:
-            return 0
-        work = rate * self.journal_interval_ms * self.steps_per_ml  # steps * 3.6e9
-        return -(-work // 3_600_000_000) + 1
-
-    def _no_delivery_limit_ms(self, rate_ul_h):
-        """One step interval at rate_ul_h (rounded up) plus the margin; at a rate change only
-        (the product is a big int on MicroPython)."""
-        if rate_ul_h <= 0:
-            return 0
-        return -(-3_600_000_000 // (rate_ul_h * self.steps_per_ml)) + self.no_delivery_margin_ms
-
-    def _no_delivery(self, now):
-        self.fault(now, FAULT_NO_DELIVERY, (now - self._watch_ms) // 1000)
+    def _no_delivery(self, now, seconds):
+        self.fault(now, P.FAULT_NO_DELIVERY, seconds)
         self.controller.pause(now)
 
     def _new_panel(self, hw):
@@ -381,65 +348,3 @@ class App:
     def _on_alarm(self, code, now_ms, detail):
         self.annunciator.alarm(now_ms)
         self.console.event(P.EV_ALARM, now_ms, code, detail)
-
-    def _save(self, now, motor_off=False):
-        """Journal the state; motor_off: the motor is stopped for good (fault path)."""
-        self._journal_due = False
-        self._journal_ms = now
-        c = self.controller
-        made = self.steps_prior + self.drive.steps_made()  # now, not as of the tick
-        allow = made if motor_off or not c.active() else made + self._allowance_steps()
-        record = {
-            "snap": list(persist.snapshot(c, now)),
-            "steps": made,  # made when written
-            "allow": allow,  # never more than this before the next write: the recovery bound
-            "spm": self.steps_per_ml,
-            "next": self.next_infusion,
-            "interval": self.records.interval_ms,
-        }
-        try:
-            nbytes = self.journal.save(record)
-            if self._flash_written is not None:
-                self._flash_written(nbytes)  # a fake or virtual flash spends its write time
-        except OSError:
-            self.fault(now, FAULT_JOURNAL, 2)
-            return  # the cap stays where the last good record put it
-        self.drive.set_cap(allow - self.steps_prior)
-
-    def _load_journal(self):
-        """The journal's record (None if none or corrupt); its settings take effect now."""
-        try:
-            record = self.journal.load()
-        except JournalError:
-            self.journal_lost = True  # start needs startover; resume has nothing to resume
-            return None
-        if record is not None:
-            self.steps_per_ml = record.get("spm", self.steps_per_ml)
-            self.next_infusion = record.get("next", 0)
-            self.records.interval_ms = record.get("interval", self.records.interval_ms)
-        return record
-
-    def _recover(self, record):
-        """Restore the journal's infusion, which comes back paused. True if one did."""
-        if self.journal_lost:
-            self.fault(0, FAULT_JOURNAL, 1)
-            return False
-        if record is None:
-            return False
-        snap = tuple(record.get("snap", ()))
-        if len(snap) != len(persist.FIELDS):
-            return False
-        # The journal vouches that no more than `allow` steps were made: count them all, so a
-        # cut can only ever under-deliver, by at most allow - steps (reported).
-        steps = record.get("steps", 0)
-        allow = record.get("allow", steps)
-        delivered_ul = allow * 1000 // self.steps_per_ml
-        if persist.restore(self.controller, snap, 0, delivered_ul) != ctl.OK:
-            return False
-        self.steps_prior = allow
-        self._made = allow
-        self.drive = self._new_drive(allow)
-        if self.controller.active():
-            uncertain_ul = (allow - steps) * 1000 // self.steps_per_ml
-            self.console.event(P.EV_RECOVERY, 0, delivered_ul, uncertain_ul)
-        return self.controller.active()
