@@ -3,7 +3,7 @@
 import gc
 import sys
 
-from apptest import FakeHw, run_for, send
+from apptest import FakeHw, TestBoard, run_for, send
 
 from pumpfw.app import App
 
@@ -36,3 +36,32 @@ def test_app_step_allocates_nothing_per_tick():
         per_tick = (after - before) / ticks
         print("alloc per App.step() + next_wake_ms(): %.2f bytes" % per_tick)
         assert after - before == 0, per_tick
+
+
+class FineBoard(TestBoard):
+    STEPS_PER_ML = 16_000  # the real boards' calibration
+
+
+def test_app_step_allocates_nothing_late_in_an_infusion_at_the_boards_calibration():
+    # Past 1 073 742 steps (67 mL at 16 000 steps/mL) steps x 1000 is beyond a small int: the
+    # volume must be computed without that product, or every tick allocates a big int.
+    hw = FakeHw(board=FineBoard)
+    app = QuietApp(hw)
+    send(hw, "interval", 60_000)
+    send(hw, "start", 2)
+    run_for(app, hw, 2_000)
+    app.steps_prior = 2_000_000  # as after a recovery at 125 mL
+    run_for(app, hw, 10)
+    hw.port.tx = bytearray()
+    step = app.step
+    wake = app.next_wake_ms
+    gc.collect()
+    before = gc.mem_alloc() if MPY else 0
+    for _ in range(5_000):
+        hw.us += 500
+        step()
+        wake()
+    after = gc.mem_alloc() if MPY else 0
+    assert app.controller.delivered_ul > 125_000 and app.controller.state == 1
+    if MPY:
+        assert after - before == 0, (after - before) / 5_000
