@@ -173,24 +173,24 @@ class App(WriteAhead):
                 self.console.handle(status, self.lines.line(), now)
         if self.panel is not None:
             self._button(self.panel.poll(now), now)
+        if c.changes == self._seen_changes:
+            stalled_s = self.watch.poll(now, self._made, c.state == ctl.RUNNING)
+            if stalled_s >= 0:
+                self._no_delivery(now, stalled_s)  # pauses: the change is applied below
         # A stop or a change of a running rate reaches the drive before the journal is written,
         # and the drive's queue is topped up first: the motor keeps stepping while the flash is
         # written, so a stop must be complete before the steps are counted, and a running rate
         # must have its full horizon queued. A start from rest waits for the record that vouches
         # for it and is planned from when that write ended. (The drive is capped at what the
         # journal vouches for in any case; the cap is raised only once a record is written.)
-        if c.changes == self._seen_changes:
-            stalled_s = self.watch.poll(now, self._made, c.state == ctl.RUNNING)
-            if stalled_s >= 0:
-                self._no_delivery(now, stalled_s)  # pauses: the change is applied below
-        replan = False  # plan again after the journal write
+        from_rest = False
         if c.changes != self._seen_changes:
             self._seen_changes = c.changes
             self.watch.rate_changed(now, c.rate_ul_h, self.steps_per_ml, self._made)
             if c.rate_ul_h == 0 or self.drive.running():
                 self.drive.set_rate(c.rate_ul_h, self.clock.ticks_us_at(c.rate_since_ms))
             else:
-                replan = True  # a start from rest
+                from_rest = True
         until_us = -1
         change_ms = c.next_change_ms()
         if 0 <= change_ms - now < _PLAN_LIMIT_MS:
@@ -199,12 +199,12 @@ class App(WriteAhead):
         self.drive.service(self.clock.last_us, until_us, next_rate)
         # Rewritten every 4/5 of the interval (divided first: no big int for a huge interval).
         save_every_ms = self.journal_interval_ms // 5 * 4
-        if self._journal_due or (c.active() and now - self._journal_ms >= save_every_ms):
+        saved = self._journal_due or (c.active() and now - self._journal_ms >= save_every_ms)
+        if saved:
             self._save(now)
-            replan = True  # the cap may have been raised: refill now
-        if replan:
+        if from_rest or saved:  # the cap may have been raised: plan (a start) and refill now
             now_us = hw.ticks_us()  # the write may have taken a while
-            if not self.drive.running() and c.rate_ul_h:
+            if from_rest:
                 self.drive.set_rate(c.rate_ul_h, now_us)
             self.drive.service(now_us, until_us, next_rate)
         if self.drive.fault is not None:
