@@ -59,7 +59,8 @@ class Reader:
 
 
 def test_a_client_that_does_not_read_is_dropped_for_and_the_others_are_served():
-    with fixture_board(hold=False, fast=True) as sim:
+    # A 64 KB device buffer (not the USB-like 4 KB) gets the megabytes out quickly.
+    with fixture_board(hold=False, fast=True, extra_args=["--tx-buffer", "65536"]) as sim:
         url = urlparse(sim.serial_url)
         silent = socket.socket()
         # A small receive window: the kernel then buffers little for it (else ~4 MB).
