@@ -26,7 +26,11 @@ COMMANDS = {
     "capture": ("capture", "capture",
                 "record every device line to a capture file (lossless, survives reconnects)"),
     "report": ("report", "report",
-               "per-infusion table and plots from captures (trumpet curve with --balance)"),
+               "tables and figures from captures or cohorts: per infusion, Table 2, Fig. 2"
+               " (trumpet curve with --balance)"),
+    "cohort": ("cohort.command", "cohort",
+               "simulate a cohort through the real controller, or read captures, beside the"
+               " paper's durations and per-patient figures"),
     "ports": ("ports", "ports",
               "list serial ports and virtual boards, and which ones run this firmware"),
     "flash": ("flash", "flash",

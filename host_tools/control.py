@@ -61,9 +61,17 @@ def argparse_ir(parser):
     add_port_argument(parser)
     parser.add_argument("grade", type=int, metavar="GRADE",
                         help="infusion-reaction grade 1..5 (2: interrupt, >= 3: discontinue)")
+    parser.add_argument("--no-interrupt", action="store_true",
+                        help="grade 2 only: keep infusing at the current rate, escalation held"
+                        " until resolved (the operator's choice; interrupting is the default)")
 
 
 def do_ir(args):
+    if args.no_interrupt:
+        if args.grade != 2:
+            raise UserError("--no-interrupt is for grade 2 only (grade 1 never interrupts,"
+                            " grade >= 3 always discontinues)")
+        return _run(args, "ircontinue")
     return _run(args, "ir", args.grade)
 
 

@@ -176,21 +176,15 @@ class App(WriteAhead):
         if c.changes == self._seen_changes:
             stalled_s = self.watch.poll(now, self._made, c.state == ctl.RUNNING)
             if stalled_s >= 0:
-                self._no_delivery(now, stalled_s)  # pauses: the change is applied below
-        # A stop or a change of a running rate reaches the drive before the journal is written,
-        # and the drive's queue is topped up first: the motor keeps stepping while the flash is
-        # written, so a stop must be complete before the steps are counted, and a running rate
-        # must have its full horizon queued. A start from rest waits for the record that vouches
-        # for it and is planned from when that write ended. (The drive is capped at what the
-        # journal vouches for in any case; the cap is raised only once a record is written.)
-        from_rest = False
-        if c.changes != self._seen_changes:
-            self._seen_changes = c.changes
-            self.watch.rate_changed(now, c.rate_ul_h, self.steps_per_ml, self._made)
-            if c.rate_ul_h == 0 or self.drive.running():
-                self.drive.set_rate(c.rate_ul_h, self.clock.ticks_us_at(c.rate_since_ms))
-            else:
-                from_rest = True
+                self._no_delivery(now, stalled_s)  # pauses: the motor stops at once
+        # A stop or a change of a running rate reaches the drive before the journal is written
+        # (a stop even before any line about it: _on_event), and the drive's queue is topped up
+        # first: the motor keeps stepping while the flash is written, so a stop must be complete
+        # before the steps are counted, and a running rate must have its full horizon queued.
+        # A start from rest waits for the record that vouches for it and is planned from when
+        # that write ended. (The drive is capped at what the journal vouches for in any case;
+        # the cap is raised only once a record is written.)
+        from_rest = self._apply_rate(now)
         until_us = -1
         change_ms = c.next_change_ms()
         if 0 <= change_ms - now < _PLAN_LIMIT_MS:
@@ -332,7 +326,23 @@ class App(WriteAhead):
                 if self.refuse_start(now, self.next_infusion, False) is None:
                     c.start(now, self.next_infusion)
 
+    def _apply_rate(self, now):
+        """Hand a new controller rate to the drive, once per change: a stop or a change of a
+        running rate at once. True for a start from rest, which step() plans once the journal
+        record that vouches for it is written."""
+        c = self.controller
+        if c.changes == self._seen_changes:
+            return False
+        self._seen_changes = c.changes
+        self.watch.rate_changed(now, c.rate_ul_h, self.steps_per_ml, self._made)
+        if c.rate_ul_h == 0 or self.drive.running():
+            self.drive.set_rate(c.rate_ul_h, self.clock.ticks_us_at(c.rate_since_ms))
+            return False
+        return True
+
     def _on_event(self, code, now_ms, a, b):
+        if self.controller.rate_ul_h == 0:
+            self._apply_rate(now_ms)  # a stop reaches the motor before a line is written about it
         self.console.event(code, now_ms, a, b)
         if code == ctl.EV_START:
             self.drive.halt()

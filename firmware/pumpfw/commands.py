@@ -181,6 +181,8 @@ class Dispatcher:
             return c.resume(now_ms), None
         if name == "ir":
             return c.ir(now_ms, args[0]), None
+        if name == "ircontinue":
+            return c.ir_continue(now_ms), None
         if name == "resolved":
             return c.ir_resolved(now_ms), None
         if name == "stop":

@@ -4,7 +4,7 @@ import sys
 
 from pumpfw.app import App
 
-IDLE_MAX_MS = 2  # longest sleep between ticks on a board: bounds input and alarm latency
+IDLE_MAX_MS = 1000  # longest sleep between ticks; the app's next_wake_ms() is usually sooner
 # Printed on the serial when the loop ends for the REPL (after `repl`'s ok).
 LEFT_FOR_REPL = "pump loop ended (repl): MicroPython REPL; Ctrl-D restarts the pump"
 
@@ -79,7 +79,11 @@ def run(hw, max_ticks=-1, app_factory=App):
             if not step(hw, app):
                 break
             ticks += 1
-            hw.idle(IDLE_MAX_MS)
+            # Sleep until the app has work (serial input and buttons wake it sooner): the CPU
+            # idles between ticks instead of spinning, and the PIO steps on meanwhile.
+            wait_ms = app.next_wake_ms() - app.clock.ms
+            if wait_ms > 0:
+                hw.idle(wait_ms if wait_ms < IDLE_MAX_MS else IDLE_MAX_MS)
         return app
     except Exception as exc:
         if hasattr(sys, "print_exception"):

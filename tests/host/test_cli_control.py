@@ -52,6 +52,10 @@ def test_a_whole_session(capsys, port):
     assert rc == 0 and "paused" in out and state(port) == "paused"
     rc, out, _ = run_cli(capsys, "resume", "--port", port)
     assert rc == 0 and "running" in out
+    rc, out, _ = run_cli(capsys, "ir", 2, "--no-interrupt", "--port", port)
+    assert rc == 0 and "running, infusion 1, 25.0 mL/h" in out  # the operator's choice
+    rc, _, err = run_cli(capsys, "ir", 1, "--no-interrupt", "--port", port)
+    assert rc == 1 and "grade 2 only" in one_error_line(err)
     rc, out, _ = run_cli(capsys, "ir", 2, "--port", port)
     assert rc == 0 and "interrupted" in out
     rc, out, _ = run_cli(capsys, "resolved", "--port", port)

@@ -7,9 +7,9 @@
 # enough to fit whenever poll() reports the port writable.
 #
 # Ctrl-C: while the pump loop runs, kbd_intr(-1) turns 0x03 into an ordinary byte so protocol
-# traffic, line noise or a terminal cannot raise KeyboardInterrupt. The line assembler reports
-# it as INTR and the dispatcher answers it with an `err` line; the loop is left only with the
-# `repl` command (docs/protocol.md, "The REPL and Ctrl-C"). close() gives Ctrl-C back.
+# traffic, line noise or a terminal cannot raise KeyboardInterrupt; the app answers a 0x03 with
+# an `err` and leaves its loop only for the `repl` command (docs/protocol.md). close() gives
+# Ctrl-C back.
 try:
     from micropython import const
 except ImportError:  # CPython
@@ -18,14 +18,11 @@ except ImportError:  # CPython
         return value
 
 
-from pumpfw import linein
-
 _POLLIN = const(1)
 _POLLOUT = const(4)
 
 
 class UsbSerial:
-    max_rx_bytes = 64  # bytes read per poll_input() call: bounds the time one call takes
     tx_chunk_bytes = 1  # bytes per write after a POLLOUT: 1 can never block on the CDC FIFO
     max_tx_bytes = 64  # bytes written per write() call
 
@@ -75,18 +72,25 @@ class UsbSerial:
         self.kbd_intr(3)
         self.opened = False
 
-    def poll_input(self, lines, handle):
-        """Feed ready input bytes to the LineIn `lines`; handle(status, line) each result
-        (a Ctrl-C included: it is an ordinary byte while the loop runs)."""
+    def read_into(self, buf):
+        """Bytes already waiting, up to len(buf) (hw.port.read_into): never blocks."""
         one = self._one
-        for _ in range(self.max_rx_bytes):
-            if not self._ready(self._rx):
-                return
+        n = 0
+        while n < len(buf) and self._ready(self._rx):
             if not self.stdin.readinto(one):
-                return
-            status = lines.feed(one[0])
-            if status != linein.NONE:
-                handle(status, lines.line())
+                break
+            buf[n] = one[0]
+            n += 1
+        return n
+
+    def wait_readable(self, timeout_ms):
+        """Sleep until input is waiting or timeout_ms pass (the CPU idles meanwhile: on rp2
+        poll() waits with WFE and wakes on the USB interrupt). True if input is waiting."""
+        if self._ipoll:
+            for _ in self._rx.ipoll(timeout_ms):
+                return True
+            return False
+        return bool(self._rx.poll(timeout_ms))
 
     def write(self, data):
         """Non-blocking sink for LogOut.drain: returns the number of bytes written (maybe 0)."""
