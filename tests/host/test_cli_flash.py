@@ -159,3 +159,46 @@ def test_the_virtual_board_itself_is_refused_idle_or_infusing():
         with Client(sim.serial_url) as c:
             assert c.status()["st"] == "running"  # still infusing, loop untouched
         assert sim.status()["exited"] is None
+
+
+class ResettingPort:
+    """A board that resets after `repl`: its port fails to open `away` times (USB gone), then
+    its REPL answers an empty line with the prompt."""
+
+    def __init__(self, board):
+        self.board = board
+        self.out = b""
+
+    def write(self, data):
+        if data == b"\r\n":
+            self.out += b"\r\n>>> "
+
+    def read(self, n):
+        data, self.out = self.out[:n], self.out[n:]
+        return data
+
+    def close(self):
+        self.board.closed += 1
+
+
+def test_flash_waits_for_the_repl_of_a_board_that_resets_after_repl():
+    import serial
+
+    class Board:
+        away = 3
+        opened = 0
+        closed = 0
+
+        def open(self, url, **kwargs):
+            self.opened += 1
+            if self.opened <= self.away:
+                raise serial.SerialException("could not open port %s" % url)
+            return ResettingPort(self)
+
+    board = Board()
+    flash.wait_for_repl("/dev/ttyACM0", 5.0, board.open)
+    assert board.opened == board.away + 1 and board.closed == 1
+    never = Board()
+    never.away = 10**9
+    with pytest.raises(ValueError, match="did not reach its REPL within 0.6 s"):
+        flash.wait_for_repl("/dev/ttyACM0", 0.6, never.open)
