@@ -6,6 +6,6 @@ from pumpfw.hw.mcu import Hardware, repl_requested
 
 if repl_requested():
     # One boot straight to the REPL, asked for with `repl` while the watchdog was armed.
-    print("pump loop skipped for this boot: REPL (mpremote may connect)")
+    print("pump loop skipped for this boot: REPL (mpremote may connect); Ctrl-D restarts the pump")
 else:
     runner.run(Hardware(board))

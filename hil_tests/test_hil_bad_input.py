@@ -103,3 +103,17 @@ def test_a_command_right_after_a_burst_is_answered_within_a_second(rig, pump, hi
     assert answer, "the status sent after the burst was never answered"
     hil_record.measure("status answered after", answer[0].fields["t_ms"] - before["t_ms"],
                        "ms", 0, 1000)
+
+
+def test_a_stray_ctrl_c_on_an_idle_pump_is_answered_and_the_pump_stays(rig, pump, hil_record):
+    """One 0x03 (line noise, a terminal, a modem manager) used to end an idle pump's loop: the
+    board then answered nothing until a power cycle. Only `repl` leaves the loop now."""
+    assert pump.status()["st"] == "idle"
+    mark = len(pump.seen)
+    pump.write_raw(b"\x03")
+    rig.wait_ms(1_000)
+    hello = pump.identify()  # still the pump, still answering
+    errs = [m for m in pump.seen[mark:] if m.kind == "err"]
+    hil_record.within("Ctrl-C answered with an err", len(errs), "lines", 1, 0)
+    hil_record.within("err names repl", int(bool(errs) and "repl" in errs[0].text), "bool", 1, 0)
+    hil_record.within("still this firmware", int(hello["proto"] == P.PROTO_VERSION), "bool", 1, 0)

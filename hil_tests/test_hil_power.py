@@ -77,3 +77,25 @@ def test_a_hung_loop_is_reset_by_the_watchdog_and_comes_back_paused(rig, pump, h
     rig.wait_ms(60_000)
     hil_record.within("steps while recovered and paused", pump.status()["steps"] - back["steps"],
                       "steps", 0, 0)
+
+
+@pytest.mark.needs("power", "time_warp", "balance")
+def test_a_cut_right_after_a_pause_restores_every_step_the_motor_made(rig, pump, hil_record):
+    """A paused pump's record carries no allowance: it must count every step made, including
+    those the motor made while the record was being written (docs/safety.md, order in a tick).
+    A record that counted fewer would have the pump deliver them again after the cut."""
+    spm = pump.hello["steps_per_ml"]
+    grams = rig.balance_grams()
+    start_ev = start(pump, 3)
+    at_minute(rig, pump, start_ev, 10)
+    pump.run("pause")  # answered in the tick that journals it
+    pump.backlog.clear()
+    rig.power_cut()
+    pumped = balance_steps(rig, grams, spm)
+    rig.power_restore()
+    pump.expect("ev", "reboot", timeout_s=10)
+    recovery = pump.events_seen("recovery")
+    hil_record.within("recovery uncertain (paused)",
+                      recovery[-1].fields["uncertain_ul"] if recovery else -1, "uL", 0, 0)
+    restored = pump.status()["steps"]
+    hil_record.measure("restored - pumped", round(restored - pumped, 3), "steps", -0.5, 0.5)

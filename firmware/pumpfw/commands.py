@@ -19,10 +19,16 @@ class Dispatcher:
         self.out = out  # a logout.LogOut
         self.pending = None  # (token, expires_ms, spec, args, ref) of an outstanding `ask`
         self.last_token = 0
-        # The last checked line and its answer: a host that lost the answer sends the very same
-        # line again (same sequence number) and gets the answer again, without a second run.
-        self.last_line = b""
-        self.last_answer = ""
+        # The last checked lines and their answers, in a ring allocated once: a host that lost
+        # an answer sends the very same line again (same sequence number) and gets the answer
+        # again, without a second run, whatever other lines came in between.
+        self._replay_lines = [bytearray(P.MAX_LINE_BYTES) for _ in range(P.REPLAY_LINES)]
+        self._replay_len = [0] * P.REPLAY_LINES
+        self._replay_ms = [0] * P.REPLAY_LINES
+        self._replay_answer = [""] * P.REPLAY_LINES  # "": a free slot
+        self._replay_next = 0
+        self._line = b""  # the line being handled
+        self._line_ms = 0
 
     # ---- device -> host ------------------------------------------------------------------
     def hello(self):
@@ -61,15 +67,19 @@ class Dispatcher:
         if status == linein.BAD_BYTES:
             return self._err(None, "", P.E_ENCODING, "NUL, control or non-ASCII bytes: discarded")
         if status == linein.INTR:
-            return self._err(None, "", P.E_STATE, "Ctrl-C ignored while an infusion is active")
+            # One stray 0x03 (line noise, a terminal, a modem manager) must not take the pump
+            # offline: leaving the loop takes the `repl` command (docs/protocol.md).
+            return self._err(None, "", P.E_STATE, "Ctrl-C ignored: the pump loop goes on;"
+                             " to leave it for the REPL send `repl` (not while infusing)")
         self.handle_line(line, now_ms)
 
     def handle_line(self, line, now_ms):
         raw = bytes(line)
-        if self.last_answer and raw == self.last_line:
-            return self.out.send(self.last_answer)
-        self.last_line = raw
-        self.last_answer = ""  # set again only by an answer to a checked line
+        answer = self._replayed(raw, now_ms)
+        if answer:
+            return self.out.send(answer)
+        self._line = raw
+        self._line_ms = now_ms
         cmd = P.parse_command(raw)
         if cmd.error:
             return self._err(cmd.ref, cmd.name, cmd.error, cmd.message)
@@ -196,5 +206,33 @@ class Dispatcher:
 
     def _answer(self, ref, body):
         if ref is not None:
-            self.last_answer = body
+            self._remember(body)
         self.out.send(body)
+
+    def _replayed(self, raw, now_ms):
+        """The remembered answer if raw is a retry of a recent checked line, else None."""
+        n = len(raw)
+        for i in range(P.REPLAY_LINES):
+            if self._replay_len[i] != n or not self._replay_answer[i]:
+                continue
+            if now_ms - self._replay_ms[i] > P.REPLAY_TTL_MS:
+                continue
+            slot = self._replay_lines[i]
+            k = n - 1  # from the end: the CRC differs first, no slice is allocated
+            while k >= 0 and slot[k] == raw[k]:
+                k -= 1
+            if k < 0:
+                return self._replay_answer[i]
+        return None
+
+    def _remember(self, body):
+        line = self._line
+        n = len(line)
+        if n > P.MAX_LINE_BYTES:
+            return  # longer than any valid line: cannot have been answered as checked
+        i = self._replay_next
+        self._replay_next = (i + 1) % P.REPLAY_LINES
+        self._replay_lines[i][0:n] = line
+        self._replay_len[i] = n
+        self._replay_ms[i] = self._line_ms
+        self._replay_answer[i] = body

@@ -85,6 +85,12 @@ class Drive:
             cap_steps = self.target_steps
         self.planner.target_steps = cap_steps
 
+    def finish_us(self):
+        """ticks_us of the last step once the whole target is planned (maybe made), else -1."""
+        if self.planner.emitted >= self.target_steps:
+            return self.planner.last_us
+        return -1
+
     def held(self):
         """True while stepping waits at the cap (not at the end of the infusion)."""
         return self.planner.done() and self.steps_made() < self.target_steps

@@ -67,6 +67,7 @@ class Journal:
         return record
 
     def save(self, record):
+        """Replace the record atomically; returns the bytes written."""
         self.seq += 1
         record["v"] = VERSION
         record["seq"] = self.seq
@@ -75,6 +76,7 @@ class Journal:
             f.write(data)
         os.rename(self.tmp_path, self.path)
         self.writes += 1
+        return len(data)
 
     def erase(self):
         for path in (self.tmp_path, self.path):

@@ -13,7 +13,7 @@ NONE = const(0)  # nothing finished yet
 LINE = const(1)  # line() holds a complete line of printable ASCII (no CR/LF)
 TOO_LONG = const(2)  # a line overflowed the buffer; it was discarded up to its end
 BAD_BYTES = const(3)  # a line held NUL, control or non-ASCII bytes; discarded up to its end
-INTR = const(4)  # Ctrl-C (0x03): the caller decides whether it may break into the REPL
+INTR = const(4)  # Ctrl-C (0x03): answered with an err; it never breaks the pump loop
 STATUS_NAMES = ("none", "line", "too_long", "bad_bytes", "intr")
 
 _CR = const(13)

@@ -26,6 +26,10 @@ PROTO_VERSION = const(1)
 SEQ_MOD = const(1_000_000)  # sequence numbers and the drop counter wrap here
 MAX_LINE_BYTES = const(120)  # longest host -> device line, without its CR/LF
 CONFIRM_TTL_MS = const(30_000)  # how long an `ask` token stays valid
+# A checked line identical to one of the last REPLAY_LINES checked lines, within REPLAY_TTL_MS of
+# its answer, is a retry: answered from memory, never run again (docs/protocol.md).
+REPLAY_LINES = const(8)
+REPLAY_TTL_MS = const(30_000)
 
 # Reason codes of `err` lines. 0..4 are the controller's own codes, in the same order.
 E_OK = ctl.OK
@@ -65,7 +69,13 @@ OVERRIDE_PREMED = const(2)  # outside the premedication window
 OVERRIDE_JOURNAL = const(4)  # after a corrupt journal
 # Names sent beside the codes (`what=`), so a person reading the log needs no table.
 ALARM_NAMES = ("", "paused_long", "ir_waiting", "near_end", "complete", "fault", "low_volume")
-FAULT_NAMES = ("", "drive", "journal", "exception")
+FAULT_NAMES = ("", "drive", "journal", "exception", "no_delivery")
+# Fault codes (`ev fault code=N`), indices of FAULT_NAMES:
+FAULT_DRIVE = const(1)  # the drive clamped, refused or re-planned (detail: 1 clamp, 2 low,
+#                        3 underrun)
+FAULT_JOURNAL = const(2)  # the journal could not be read or written (detail: 1 corrupt, 2 write)
+FAULT_EXCEPTION = const(3)  # an exception escaped a tick; the motor was stopped
+FAULT_NO_DELIVERY = const(4)  # running, yet no step for longer than the bound (detail: seconds)
 BUTTON_EVENTS = ("", "pause", "resume", "ir_interrupt", "ir_discontinue", "ir_resolved", "ack",
                  "stuck")
 # name -> (code, field for a, field for b); "" means the argument is not sent.

@@ -1,14 +1,16 @@
-# The forever loop around App.step(): motor off on stop, on any exception, on Ctrl-C and on exit.
+# The pump loop around App.step(): motor off on stop, on any exception, on `repl` and on exit.
+# One loop body, step(), used by the boards' run() and by the virtual board (hw.sim.Runner).
 import sys
 
-from pumpfw import protocol as P
-from pumpfw.app import FAULT_EXCEPTION, App
+from pumpfw.app import App
 
 IDLE_MAX_MS = 1000  # longest sleep between ticks; the app's next_wake_ms() is usually sooner
+# Printed on the serial when the loop ends for the REPL (after `repl`'s ok).
+LEFT_FOR_REPL = "pump loop ended (repl): MicroPython REPL; Ctrl-D restarts the pump"
 
 
-def _halt(hw, app):
-    # The motor first, whatever else fails: the driver directly if the app never came up.
+def halt(hw, app):
+    """The motor first, whatever else fails: the driver directly if the app never came up."""
     try:
         if app is not None:
             app.shutdown()
@@ -18,21 +20,64 @@ def _halt(hw, app):
         hw.stepper.halt()
 
 
-def run(hw, max_ticks=-1, app_factory=App):
-    """Run the pump until Ctrl-C (idle only), `repl`, an exception, or max_ticks ticks.
+def crashed(hw, app):
+    """An exception escaped a tick (or the boot): motor off, then what the app reports of it
+    (App.on_crash: `ev fault what=exception`, the journal with the motor off). Never raises."""
+    halt(hw, app)
+    report = getattr(app, "on_crash", None)
+    if report is not None:
+        try:
+            report()
+        except Exception:  # noqa: BLE001 - the fault report must not hide the first error
+            pass
 
-    Returns the App (for tests). An exception is reported as a fault event, journaled, and
-    re-raised after the motor is off: on a board with the watchdog armed, the reset that follows
-    brings the pump back paused (docs/safety.md).
+
+def left(hw, app):
+    """The app asked to leave the loop for the REPL (`repl`, idle only): motor off, say so.
+    With the watchdog armed a board resets straight into the REPL (it cannot stop the dog)."""
+    halt(hw, app)
+    close = getattr(hw.port, "close", None)
+    if close is not None:
+        close()  # Ctrl-C belongs to the REPL again
+    print(LEFT_FOR_REPL)
+    if getattr(hw, "wdt_armed", None) and hw.wdt_armed():
+        hw.reboot_to_repl()
+
+
+def step(hw, app):
+    """One pass of the loop body: True to go on, False once the loop has ended for the REPL.
+    An exception takes the crash path, then propagates."""
+    try:
+        app.step()
+        return True
+    except KeyboardInterrupt:
+        left(hw, app)
+        return False
+    except Exception:
+        crashed(hw, app)
+        raise
+
+
+def run(hw, max_ticks=-1, app_factory=App):
+    """Run the pump until `repl`, an exception, or max_ticks ticks. Returns the App (for tests).
+
+    An exception is reported as a fault event, journaled, and re-raised after the motor is off:
+    on a board with the watchdog armed, the reset that follows brings the pump back paused
+    (docs/safety.md).
     """
     app = None
     ticks = 0
     try:
-        app = app_factory(hw)
+        try:
+            app = app_factory(hw)
+        except Exception:
+            crashed(hw, None)
+            raise
         if hasattr(hw.port, "open"):
             hw.port.open()
         while ticks != max_ticks:
-            app.step()
+            if not step(hw, app):
+                break
             ticks += 1
             # Sleep until the app has work (serial input and buttons wake it sooner): the CPU
             # idles between ticks instead of spinning, and the PIO steps on meanwhile.
@@ -40,27 +85,11 @@ def run(hw, max_ticks=-1, app_factory=App):
             if wait_ms > 0:
                 hw.idle(wait_ms if wait_ms < IDLE_MAX_MS else IDLE_MAX_MS)
         return app
-    except KeyboardInterrupt:
-        # Only reached when no infusion is active (Ctrl-C when idle, or `repl`).
-        _halt(hw, app)
-        if getattr(hw, "wdt_armed", None) and hw.wdt_armed():
-            hw.reboot_to_repl()  # the watchdog cannot be stopped: come back up in the REPL
-        return app
     except Exception as exc:
-        _halt(hw, app)
-        if app is not None:
-            now = app.clock.ms
-            app.console.event(P.EV_FAULT, now, FAULT_EXCEPTION, 0)
-            try:
-                # Journaled as it stands: after the reset the infusion comes back paused.
-                app._save(now, motor_off=True)
-            except Exception:  # noqa: BLE001 - the fault report must not hide the first error
-                pass
-            app.out.drain(hw.port.write, 1024)
         if hasattr(sys, "print_exception"):
             sys.print_exception(exc)
         raise
     finally:
-        _halt(hw, app)
+        halt(hw, app)
         if hasattr(hw.port, "close"):
             hw.port.close()

@@ -6,6 +6,7 @@ import net from "node:net";
 
 const WORKER = new URL("./vm_worker.mjs", import.meta.url);
 const HOST_HIGH_WATER = 16 * 1024; // a client with this much unsent is "not reading"
+const LF = 10;
 
 export class VirtualBoard extends EventEmitter {
   constructor(opts) {
@@ -30,6 +31,7 @@ export class VirtualBoard extends EventEmitter {
     this.clients = new Set();
     this.txQueue = [];
     this.hostReading = true;
+    this.txDropped = 0; // bytes not sent to clients that did not read (all clients, all boots)
     this.rxBytes = 0; // bytes the host sent (counted even while off): lets a host sync to them
   }
 
@@ -50,6 +52,7 @@ export class VirtualBoard extends EventEmitter {
       workerData: {
         repoRoot: o.repoRoot, entry: o.entry, board: o.board, libDirs: o.libDirs,
         heapKb: o.heapKb, tickUs: o.tickUs, txBufferBytes: o.txBufferBytes,
+        flashWriteUs: o.flashWriteUs,
         ticksOffsetUs: o.ticksOffsetUs, verbose: o.verbose,
         worldUs: this.worldUs, mode: this.mode, resetCause: cause, flash: this.flash,
       },
@@ -183,6 +186,12 @@ export class VirtualBoard extends EventEmitter {
     if (this.worker) this.worker.postMessage({ t: "hang" });
   }
 
+  // what: "exception" (the next serial read in the firmware raises; its crash path runs).
+  inject(what) {
+    if (what !== "exception") throw new Error(`unknown fault ${JSON.stringify(what)}`);
+    if (this.worker) this.worker.postMessage({ t: "inject", what });
+  }
+
   // ---- buttons -------------------------------------------------------------------------------
   setButton(name, pressed) {
     if (!(name in this.buttons)) throw new Error(`no button ${JSON.stringify(name)}`);
@@ -228,14 +237,50 @@ export class VirtualBoard extends EventEmitter {
     });
   }
 
-  // Hands the device's TX bytes to the host while it reads; the VM's 4 KB buffer frees as it does.
+  // Hands the device's TX bytes to the clients that read; the VM's 4 KB buffer frees as they do.
+  // A client that does not read (HOST_HIGH_WATER unsent, after what the kernel buffers for it)
+  // never holds up the others: its share is dropped and counted, and it resumes at a line
+  // start once it reads again. Only when no client reads does the device see a host that does
+  // not read, as a USB CDC would.
   pumpTx() {
     if (!this.txQueue.length || !this.hostReading || !this.clients.size) return;
-    for (const c of this.clients) if (c.writableLength > HOST_HIGH_WATER) return;
+    let reading = 0;
+    for (const c of this.clients) if (c.writableLength <= HOST_HIGH_WATER) reading += 1;
+    if (!reading) return;
     const data = Buffer.concat(this.txQueue);
     this.txQueue = [];
-    for (const c of this.clients) c.write(data);
+    for (const c of this.clients) this._send(c, data);
     if (this.worker) this.worker.postMessage({ t: "txack", n: data.length });
+  }
+
+  // One client's share. Its stream stays in whole lines: when it is not reading, the line it
+  // has begun is finished (one chunk at most) and the rest dropped; after a drop that ended
+  // mid-line it resumes after the next line end.
+  _send(c, data) {
+    let out = data;
+    if (c.txSkip) {
+      const lf = out.indexOf(LF);
+      this.txDropped += lf < 0 ? out.length : lf + 1;
+      if (lf < 0) return;
+      out = out.subarray(lf + 1);
+      c.txSkip = false;
+    }
+    if (out.length && c.writableLength > HOST_HIGH_WATER) {
+      let keep = 0;
+      if (c.txMidLine) {
+        const lf = out.indexOf(LF);
+        keep = lf < 0 ? out.length : lf + 1;
+      }
+      if (keep < out.length) {
+        this.txDropped += out.length - keep;
+        c.txSkip = out[out.length - 1] !== LF;
+        out = out.subarray(0, keep);
+      }
+    }
+    if (out.length) {
+      c.write(out);
+      c.txMidLine = out[out.length - 1] !== LF;
+    }
   }
 
   setHostReading(on) {
@@ -270,6 +315,7 @@ export class VirtualBoard extends EventEmitter {
       tx_pending: vm ? vm.txUsed : 0,
       rx_bytes: this.rxBytes,
       host_reading: this.hostReading,
+      tx_dropped: this.txDropped,
       heap_used: vm ? vm.heapUsed : null,
       ticks: vm ? vm.ticks : 0,
       tick_wall_ms: vm ? Math.round(vm.tickWallMs) : 0,

@@ -11,9 +11,16 @@ class PtyBridge:
     """Opens a pty and copies bytes both ways between its master and a TCP connection.
 
     `path` (e.g. /dev/pts/7) opens like /dev/ttyACM0 for miniterm, mpremote or pyserial. Our own
-    slave fd stays open, so clients may come and go without the master seeing EIO. When nobody
-    reads the pty, its buffer fills, the copy thread waits and TCP backpressure reaches the board.
+    slave fd stays open, so clients may come and go without the master seeing EIO. A reader that
+    is slow is waited for, so the board sees a host that reads slowly, as over USB. When the pty
+    stays full for reader_grace_s (no tool has it open, or one has stopped reading), what it
+    cannot hold is dropped, counted in `dropped_bytes`, until it has room again: the bridge
+    never stops taking the board's output, so it never holds up the board's other clients
+    (issue 12). A reader that comes back finds at most a pty buffer (~20 KB) of old lines, then
+    the current ones from a line start.
     """
+
+    reader_grace_s = 0.5
 
     def __init__(self, host, port, connect_timeout_s=5.0):
         self.master, self._slave = os.openpty()
@@ -21,6 +28,10 @@ class PtyBridge:
         self.path = os.ttyname(self._slave)
         os.set_blocking(self.master, False)
         self._fds_open = True
+        self.dropped_bytes = 0
+        self._skip_to_eol = False  # a drop ended mid-line: resume after the next line end
+        self._dropping = False  # the pty stayed full for reader_grace_s: nobody reads it
+        self.taken_bytes = 0  # the board's output taken from the socket, written or dropped
         self.sock = socket.create_connection((host, port), timeout=connect_timeout_s)
         self.sock.settimeout(None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -46,15 +57,40 @@ class PtyBridge:
                 data = self.sock.recv(4096)
                 if not data:
                     break
-                view = memoryview(data)
-                while view and self._wait(self.master, True):
-                    try:
-                        view = view[os.write(self.master, view) :]
-                    except BlockingIOError:
-                        pass
+                self._to_pty(data)
+                self.taken_bytes += len(data)
         except OSError:
             pass
         self._stop()
+
+    def _to_pty(self, data):
+        if self._skip_to_eol:
+            lf = data.find(b"\n")
+            self.dropped_bytes += len(data) if lf < 0 else lf + 1
+            if lf < 0:
+                return
+            data = data[lf + 1 :]
+            self._skip_to_eol = False
+        view = memoryview(data)
+        while view:
+            if self._dropping and not self._writable(0):
+                break  # still nobody reading
+            try:
+                n = os.write(self.master, view)
+            except BlockingIOError:
+                n = 0
+            if n:
+                self._dropping = False
+                view = view[n:]
+            elif not self._writable(self.reader_grace_s):
+                self._dropping = True  # nobody reads: the board must not wait for the pty
+                break
+        if view:
+            self.dropped_bytes += len(view)
+            self._skip_to_eol = view[-1] != 10  # resume at a line start
+
+    def _writable(self, timeout_s):
+        return bool(select.select([], [self.master], [], timeout_s)[1])
 
     def _pty_to_tcp(self):
         try:

@@ -23,6 +23,7 @@ const { values: args } = parseArgs({
     "heap-kb": { type: "string", default: "256" },
     "tick-us": { type: "string", default: "1000" },
     "tx-buffer": { type: "string", default: "4096" },
+    "flash-write-ms": { type: "string", default: "50" }, // time one journal write takes
     "ticks-offset-ms": { type: "string", default: "0" },
     seed: { type: "string", default: "1" },
     "exit-on-stdin-eof": { type: "boolean", default: false },
@@ -49,6 +50,7 @@ const board = new VirtualBoard({
   heapKb: num("heap-kb"),
   tickUs: Math.max(1, num("tick-us")),
   txBufferBytes: num("tx-buffer"),
+  flashWriteUs: num("flash-write-ms") * 1000,
   ticksOffsetUs: num("ticks-offset-ms") * 1000,
   verbose: args.verbose,
   mode: initialMode,
@@ -106,6 +108,9 @@ async function handle(req) {
       return board.status();
     case "hang":
       board.hang(); // the firmware's loop stops; only the watchdog can bring it back
+      return {};
+    case "inject":
+      board.inject(req.what); // an exception inside the firmware's next tick
       return {};
     case "host_reading":
       board.setHostReading(Boolean(req.on));

@@ -21,6 +21,8 @@ let anchorWorld = worldUs;
 let nextWakeUs = worldUs; // when the app wants its next tick
 let inputPending = false;
 let dead = false; // the firmware stopped (crash, exit): time still runs for the watchdog
+let atRepl = false; // the loop ended for the REPL, which the virtual board does not have
+const NO_REPL = "virtual board: no REPL here; Ctrl-D restarts the pump (a soft reset)";
 let wdtTimeoutUs = 0;
 let wdtFedUs = 0;
 const rx = []; // Uint8Arrays the host sent, oldest first
@@ -70,12 +72,21 @@ const vboard = {
   wdt_feed() {
     wdtFedUs = worldUs;
   },
+  // A journal write: the flash takes its time while the stepper (virtual PIO) runs on.
+  flash_written(nbytes) {
+    worldUs += cfg.flashWriteUs;
+  },
   crash(type, message, traceback) {
     dead = true;
     post({ t: "crash", type, message, traceback, worldUs });
   },
   exited(why) {
     dead = true;
+    if (why === "repl") {
+      wdtTimeoutUs = 0; // a board resets into its REPL: no watchdog there
+      atRepl = true;
+      stdout(NO_REPL);
+    }
     post({ t: "exit", why, worldUs });
   },
 };
@@ -131,12 +142,13 @@ let ticks = 0; // app.step() calls this boot
 let tickWallMs = 0; // wall time spent inside them
 function tick() {
   const t0 = performance.now();
-  const delayMs = runner.tick();
+  const startUs = worldUs; // the app's wake time counts from its tick, even if a flash write
+  const delayMs = runner.tick(); // inside it moved the clock on
   tickWallMs += performance.now() - t0;
   ticks += 1;
   if (delayMs < 0 || dead) return;
   const minUs = worldUs + cfg.tickUs;
-  nextWakeUs = Math.max(minUs, worldUs + delayMs * 1000);
+  nextWakeUs = Math.max(minUs, startUs + delayMs * 1000);
 }
 
 // Runs until the slice budget or the mode's limit; returns ms to wait before the next slice
@@ -236,6 +248,18 @@ function wake() {
 parentPort.on("message", (msg) => {
   switch (msg.t) {
     case "rx":
+      if (atRepl) {
+        // What a board's REPL would take: Ctrl-D soft-resets into the pump; a line is answered
+        // with where the host is and how to come back.
+        if (msg.data.includes(4)) {
+          flushTx();
+          state(true);
+          post({ t: "reset", cause: "soft", worldUs, flash: readFlash(M.FS) });
+          return;
+        }
+        if (msg.data.includes(10) || msg.data.includes(13)) stdout(NO_REPL);
+        break;
+      }
       rx.push(msg.data);
       inputPending = true;
       break;
@@ -250,6 +274,10 @@ parentPort.on("message", (msg) => {
       mode = msg.mode;
       anchorWall = performance.now();
       anchorWorld = worldUs;
+      break;
+    case "inject":
+      runner.inject(msg.what); // the firmware's next tick meets the fault
+      inputPending = true;
       break;
     case "hang":
       // A hung control loop (fault injection): no more ticks, time runs on, the watchdog

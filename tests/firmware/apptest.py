@@ -62,6 +62,12 @@ class FakePort:
 
 
 class FakeHw:
+    """A board whose flash takes flash_write_us per journal write: the motor runs on meanwhile,
+    as the PIO does while an RP2040 writes its flash (its littlefs write with an erase takes
+    tens of ms), so a test sees what the loop counted too early."""
+
+    flash_write_us = 50_000
+
     def __init__(self, start_us=0, fs_root=None, board=TestBoard, reset_cause="power_on"):
         self.board = board
         self.us = start_us
@@ -80,9 +86,16 @@ class FakeHw:
         self.reset_cause = reset_cause
         self.fed = 0
         self.wdt_timeout_ms = None
+        self.flash_writes = 0
+        self.flash_end_us = -1  # when the last journal write ended (hw.us)
 
     def ticks_us(self):
         return self.us & _PERIOD_MASK
+
+    def flash_written(self, nbytes):
+        self.us += self.flash_write_us
+        self.flash_writes += 1
+        self.flash_end_us = self.us
 
     def cleanup(self):
         """Remove this board's files (its journal)."""

@@ -216,3 +216,45 @@ def test_a_repeated_checked_line_gets_the_same_answer_without_running_twice():
     # Typed lines are never deduplicated: each one is answered on its own.
     assert rig.reply("pause", 40).kind == "ok"
     assert rig.reply("pause", 50).reason == "state"
+
+
+def test_a_retry_is_answered_from_memory_even_after_other_lines():
+    # The case: `N resume` ran, its ok was lost, the nurse paused from a terminal and
+    # another client asked for the status; then the tool retries the very same `N resume`.
+    rig = Rig()
+    c = rig.app.controller
+    assert rig.reply("start 1", 10, seq=40).kind == "ok"
+    assert rig.reply("pause", 20).kind == "ok"
+    first = rig.reply("resume", 30, seq=41)
+    assert first.kind == "ok" and c.state == ctl.RUNNING
+    assert rig.reply("pause", 40).kind == "ok"  # typed, by the nurse
+    assert rig.reply("status", 50, seq=900).kind == "ok"  # another client
+    assert rig.reply("ir 1", 60, seq=901).kind == "ok"
+    again = rig.cmd("resume", 70, seq=41)
+    assert [(m.kind, m.ref, m.name) for m in again] == [("ok", 41, "resume")]
+    assert c.state == ctl.PAUSED  # answered from memory: not resumed a second time
+    assert rig.reply("start 1", 80, seq=40).kind == "ok"  # older still, still remembered
+    assert c.state == ctl.PAUSED and c.start_ms == 10
+
+
+def test_the_replay_window_is_the_last_lines_for_a_limited_time():
+    rig = Rig()
+    c = rig.app.controller
+    assert rig.reply("start 1", 0, seq=1).kind == "ok"
+    for i in range(P.REPLAY_LINES - 1):
+        rig.reply("status", 10 + i, seq=100 + i)
+    assert rig.reply("start 1", 100, seq=1).kind == "ok"  # the oldest of the window: remembered
+    rig.reply("status", 110, seq=200)  # one more line pushes it out
+    assert rig.reply("start 1", 120, seq=1).reason == "state"  # a new command: run (refused)
+    assert c.start_ms == 0
+    assert rig.reply("pause", 130, seq=2).kind == "ok"
+    late = 130 + P.REPLAY_TTL_MS + 1
+    assert rig.reply("pause", late, seq=2).reason == "state"  # too late to be a retry: run
+
+
+def test_a_retry_with_another_body_or_number_is_a_new_command():
+    rig = Rig()
+    assert rig.reply("start 1", 0, seq=5).kind == "ok"
+    assert rig.reply("pause", 10, seq=5).kind == "ok"  # same number, other line: runs
+    assert rig.app.controller.state == ctl.PAUSED
+    assert rig.reply("start 1", 20, seq=6).reason == "state"

@@ -2,7 +2,6 @@
 import sys
 
 from fwtest import seeded_rng
-from serialkit import Rig
 
 from pumpfw import linein as L
 from pumpfw.hw import usbserial

@@ -1,5 +1,5 @@
 # The run loop's safety net, virtual driver: motor off on exception, Ctrl-C, exit (both lanes).
-from apptest import FakeHw, events, send
+from apptest import FakeHw, events, lines, send
 from fwtest import raises
 
 from pumpfw import controller as ctl
@@ -55,18 +55,25 @@ def test_the_recovered_infusion_comes_back_paused_after_the_reset():
     assert recovery["uncertain_ul"] == 0 and recovery["vol_ul"] == steps * 1000 // 400
 
 
-def test_ctrl_c_is_refused_while_infusing_and_leaves_the_loop_when_idle():
-    hw = FakeHw()
-    send(hw, "start", 3)
-    hw.port.rx += b"\x03"
-    app = runner.run(hw, 300, failing_app(10**9))
-    assert app.controller.state == ctl.RUNNING
-    assert [m for m in __import__("apptest").lines(hw) if m.kind == "err"]
-    hw2 = FakeHw()
-    hw2.port.rx += b"\x03"
-    app2 = runner.run(hw2, 10**6, failing_app(10**9))
-    assert app2.controller.state == ctl.IDLE
-    assert not hw2.stepper.enabled() and not hw2.port.opened
+def test_a_lone_ctrl_c_is_answered_in_any_state_and_only_repl_leaves_the_loop():
+    # Line noise, a terminal program or a modem manager can send one 0x03: it must never take
+    # the pump offline, idle or not.
+    for infusion in (3, None):
+        hw = FakeHw()
+        if infusion:
+            send(hw, "start", infusion)
+        hw.port.rx += b"\x03"
+        app = runner.run(hw, 300, failing_app(10**9))
+        assert app.controller.state == (ctl.RUNNING if infusion else ctl.IDLE)
+        assert hw.us >= 300 * 5_000  # the loop ran every tick it was given
+        errs = [m for m in lines(hw) if m.kind == "err"]
+        assert [(m.reason, "repl" in m.text) for m in errs] == [("state", True)], errs
+    hw.port.rx += b"repl\r\n"  # the deliberate way out, idle only
+    us = hw.us
+    app = runner.run(hw, 10**6, failing_app(10**9))
+    assert hw.us - us < 100 * 5_000  # left at once, not after the tick budget
+    assert [m.name for m in lines(hw) if m.kind == "ok"][-1] == "repl"
+    assert not hw.stepper.enabled() and not hw.port.opened
 
 
 def test_leaving_the_loop_in_any_way_disables_the_motor():

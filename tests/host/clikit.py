@@ -116,6 +116,8 @@ class FakePump:
         self.url = self.server.url
 
     def _answer(self, line):
+        if self.app.repl and not line:
+            return b"\r\n>>> "  # after `repl`: MicroPython's REPL prompt for an empty line
         with self.lock:
             self.now_ms += 10
             for b in line + b"\n":

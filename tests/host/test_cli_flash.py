@@ -118,17 +118,87 @@ def test_unknown_and_virtual_boards_are_refused(capsys):
     assert rc == 1 and "virtual board's" in one_error_line(err)
 
 
-def test_refused_while_the_virtual_board_infuses(capsys):
+def must_not_open(url):
+    raise AssertionError("flash handed the port to mpremote")
+
+
+def test_refused_while_an_infusion_runs(capsys):
+    pump = FakePump(board="pico", fw=VERSION)
+    try:
+        with Client(pump.url) as c:
+            c.command("start", 1)
+        rc, _, err = run_cli(capsys, "flash", "--board", "pico", "--port", pump.url)
+        assert rc == 1 and "an infusion is running on" in one_error_line(err)
+        assert pump.app.repl == 0 and pump.app.controller.state == 1  # untouched, infusing
+    finally:
+        pump.close()
+
+
+def test_a_board_reporting_itself_as_sim_is_refused_in_one_line(capsys):
+    # Flashing the virtual board would send it `repl` and leave it without a pump loop.
+    pump = FakePump(board="sim", fw=VERSION)
+    try:
+        rc, _, err = run_cli(capsys, "flash", "--board", "pico", "--port", pump.url)
+        line = one_error_line(err)
+        assert rc == 1 and "virtual board" in line and "nothing to flash" in line, line
+        assert pump.app.repl == 0  # it was not asked to leave its loop
+    finally:
+        pump.close()
+
+
+def test_the_virtual_board_itself_is_refused_idle_or_infusing():
     need_node()
     with SimBoard(scale=1, pty=False) as sim:
+        args = flash_args("--board", "pico", "--port", sim.serial_url)
+        with pytest.raises(ValueError, match="virtual board"):
+            flash.do_flash(args, must_not_open)
         with Client(sim.serial_url) as c:
             c.command("start", 1)
-
-        def must_not_open(url):
-            raise AssertionError("flash handed an infusing pump to mpremote")
-
-        args = flash_args("--board", "pico", "--port", sim.serial_url)
-        with pytest.raises(ValueError, match="an infusion is running on .*: flashing is refused"):
+        with pytest.raises(ValueError, match="virtual board"):
             flash.do_flash(args, must_not_open)
         with Client(sim.serial_url) as c:
             assert c.status()["st"] == "running"  # still infusing, loop untouched
+        assert sim.status()["exited"] is None
+
+
+class ResettingPort:
+    """A board that resets after `repl`: its port fails to open `away` times (USB gone), then
+    its REPL answers an empty line with the prompt."""
+
+    def __init__(self, board):
+        self.board = board
+        self.out = b""
+
+    def write(self, data):
+        if data == b"\r\n":
+            self.out += b"\r\n>>> "
+
+    def read(self, n):
+        data, self.out = self.out[:n], self.out[n:]
+        return data
+
+    def close(self):
+        self.board.closed += 1
+
+
+def test_flash_waits_for_the_repl_of_a_board_that_resets_after_repl():
+    import serial
+
+    class Board:
+        away = 3
+        opened = 0
+        closed = 0
+
+        def open(self, url, **kwargs):
+            self.opened += 1
+            if self.opened <= self.away:
+                raise serial.SerialException("could not open port %s" % url)
+            return ResettingPort(self)
+
+    board = Board()
+    flash.wait_for_repl("/dev/ttyACM0", 5.0, board.open)
+    assert board.opened == board.away + 1 and board.closed == 1
+    never = Board()
+    never.away = 10**9
+    with pytest.raises(ValueError, match="did not reach its REPL within 0.6 s"):
+        flash.wait_for_repl("/dev/ttyACM0", 0.6, never.open)

@@ -180,3 +180,22 @@ def test_joining_mid_line_is_a_fragment_and_later_damage_is_corruption():
         assert c.read_message(1).seq == 7
         assert c.read_message(1).seq == 9
         assert (c.partial_lines, c.check.corrupt) == (1, 1)
+
+
+def test_a_new_session_is_never_taken_for_a_retry_of_an_old_one():
+    # The device answers a recent identical checked line from memory (a retry). Sessions that
+    # each numbered from 1 would send the very same `1 pause` twice: the second would never run.
+    from clikit import FakePump
+
+    pump = FakePump()
+    try:
+        c = pump.app.controller
+        with cl.Client(pump.url) as first:
+            first.command("start", 1)
+        for name, state in (("pause", ctl.PAUSED), ("resume", ctl.RUNNING),
+                            ("pause", ctl.PAUSED), ("resume", ctl.RUNNING)):
+            with cl.Client(pump.url) as session:
+                session.command(name)
+            assert c.state == state, (name, ctl.STATE_NAMES[c.state])
+    finally:
+        pump.close()

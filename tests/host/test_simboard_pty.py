@@ -1,15 +1,20 @@
-"""The virtual board through a pty path (as /dev/ttyACM0) and `simboard --serve`."""
+"""The virtual board through a pty path (as /dev/ttyACM0) and `simboard --serve`; an unread pty
+never holds the board up."""
 
 import json
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 
 import serial
 
 from host_tools.sim.board import REPO_ROOT
+from host_tools.sim.ptybridge import PtyBridge
 from simkit import FIXTURE_ENTRY, FIXTURE_LIB, Line, fixture_board, need_node
 
 
@@ -62,3 +67,40 @@ def test_serve_prints_endpoints_and_serves_until_ctrl_c():
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_an_unread_pty_drops_and_counts_instead_of_holding_up_the_board():
+    # Nobody has the pty open (or nobody reads it): the bridge keeps taking the board's output
+    # and drops what the pty cannot hold, so the board's other clients are never held up.
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    bridge = PtyBridge("127.0.0.1", server.getsockname()[1])
+    conn, _ = server.accept()
+    try:
+        conn.settimeout(20)  # a guard: with backpressure this sendall never completes
+        line = b"y" * 63 + b"\n"
+        flood = line * ((8 << 20) // len(line))  # 8 MB, nobody reading
+        conn.sendall(flood)
+        deadline = time.monotonic() + 20
+        while bridge.taken_bytes < len(flood):
+            assert time.monotonic() < deadline, "the bridge stopped taking the board's output"
+            time.sleep(0.01)
+        assert bridge.dropped_bytes >= len(flood) - (1 << 20)  # the pty holds tens of KB
+        fd = os.open(bridge.path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        got = bytearray()
+        try:
+            while select.select([fd], [], [], 0.5)[0]:
+                got += os.read(fd, 1 << 16)  # what the pty kept: old, but whole lines
+            conn.sendall(b"marker\n")  # the board's next line reaches the reader
+            while b"marker\n" not in got:
+                assert select.select([fd], [], [], 5)[0], "no marker (%d bytes)" % len(got)
+                got += os.read(fd, 1 << 16)
+        finally:
+            os.close(fd)
+        pieces = bytes(got).split(b"\n")[:-1]
+        assert pieces[-1] == b"marker" and set(pieces[:-1]) <= {b"y" * 63}  # whole lines
+    finally:
+        conn.close()
+        bridge.close()
+        server.close()

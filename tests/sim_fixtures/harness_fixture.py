@@ -18,6 +18,7 @@ class FixtureApp:
         self.starving = False
         self.step_hz = 0
         self.flood = 0
+        self.flood_at = 0  # bytes of the current flood line already written
         self.ticks = 0
         for name, pin in hw.buttons.items():
             self.edges[name] = 0
@@ -44,7 +45,11 @@ class FixtureApp:
             self._feed_stepper()
         if self.flood:
             chunk = b"x" * 63 + b"\n"
-            while self.flood > 0 and self.hw.port.write(chunk) == len(chunk):
+            while self.flood > 0:  # whole lines: a short write goes on where it stopped
+                self.flood_at += self.hw.port.write(chunk[self.flood_at:])
+                if self.flood_at < len(chunk):
+                    break
+                self.flood_at = 0
                 self.flood -= 1
         if self.out:
             sent = self.hw.port.write(self.out)

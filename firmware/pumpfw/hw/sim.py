@@ -13,6 +13,7 @@ import sys
 
 from uctypes import addressof
 
+from pumpfw import runner
 from pumpfw.ticks import ticks_diff
 
 BUTTON_NAMES = ("pause", "ir", "ok")  # as pumpfw.hw.mcu names them
@@ -25,8 +26,12 @@ class SimPort:
     def __init__(self, vb):
         self._rx_into = vb.rx_into
         self._tx = vb.tx
+        self.fail_next = False  # fault injection (Runner.inject)
 
     def read_into(self, buf):
+        if self.fail_next:
+            self.fail_next = False
+            raise OSError(5, "injected by the harness")  # EIO, as a failing USB stack might
         n = len(buf)
         return self._rx_into(addressof(buf), n) if n else 0
 
@@ -90,6 +95,7 @@ class HwSim:
         self.ticks_us = vb.ticks_us
         self.ticks_ms = vb.ticks_ms
         self.wdt_feed = vb.wdt_feed
+        self.flash_written = vb.flash_written  # a journal write takes the flash's time
         self.reset_cause = vb.reset_cause()
         self.port = SimPort(vb)
         released = 1 if getattr(board, "BUTTON_ACTIVE_LOW", True) else 0
@@ -114,9 +120,9 @@ class HwSim:
         return self._wdt_ms != 0
 
     def reboot_to_repl(self):
-        # The virtual board has no REPL to come back to: report it and stop, motor off.
-        self._vb.exited("reboot_to_repl")
-        raise SystemExit
+        # A board resets into its REPL, which stops the watchdog; the harness does the same
+        # when the loop reports it has ended (Runner.tick: exited("repl")).
+        return
 
     def idle(self, max_ms=0):
         return  # the harness moves time between ticks
@@ -130,7 +136,11 @@ def _load(path):
 
 
 class Runner:
-    """What the harness calls: tick() once per loop pass; set_pin() on an edge; steps()."""
+    """What the harness calls: tick() once per loop pass; set_pin() on an edge; steps().
+
+    Each tick is one pass of the boards' own loop body (pumpfw.runner.step): the same crash
+    path (motor off, `ev fault`, journal with the motor off) and the same way out for `repl`.
+    """
 
     def __init__(self, vb, entry, board_name="board"):
         self._vb = vb
@@ -143,31 +153,34 @@ class Runner:
         try:
             self.app = _load(entry)(self.hw)
         except Exception as exc:  # noqa: BLE001 - a boot failure is a crash like any other
-            self._crash(exc)
+            runner.crashed(self.hw, None)
+            self._report(exc)
 
     def tick(self):
-        """One app.step(); returns ms until the app wants the next one, or -1 once stopped."""
+        """One loop pass; returns ms until the app wants the next one, or -1 once stopped."""
         if self.dead:
             return -1
         app = self.app
         try:
-            app.step()
+            if not runner.step(self.hw, app):
+                self.dead = True
+                self._vb.exited("repl")  # the harness stops its watchdog, as a reset would
+                return -1
             wake = app.next_wake_ms()
-        except KeyboardInterrupt:  # the loop left for the REPL (Ctrl-C when idle, `repl`)
-            self._halt()
-            self._vb.exited("KeyboardInterrupt")
-            return -1
-        except SystemExit:
-            self._halt()
-            return -1
-        except Exception as exc:  # noqa: BLE001 - reported to the harness, motor off
-            self._crash(exc)
+        except Exception as exc:  # noqa: BLE001 - the crash path has run: report it
+            self._report(exc)
             return -1
         clock = getattr(app, "clock", None)
         if clock is not None and hasattr(clock, "ms"):
             # pumpfw.app.App: next_wake_ms() is on its monotonic clock (app.clock.ms).
             return wake - clock.ms
         return ticks_diff(wake, self.hw.ticks_ms())
+
+    def inject(self, what):
+        """Fault injection from the harness: 'exception' makes the next serial read raise."""
+        if what != "exception":
+            raise ValueError("unknown fault %r" % what)
+        self.hw.port.fail_next = True
 
     def set_pin(self, name, level):
         self.hw.buttons[name].set_level(level)
@@ -181,17 +194,8 @@ class Runner:
     def heap_used(self):
         return gc.mem_alloc()
 
-    def _halt(self):
+    def _report(self, exc):
         self.dead = True
-        try:
-            if self.app is not None:
-                self.app.shutdown()
-        except Exception:  # noqa: BLE001 - the driver itself still gets halted below
-            pass
-        self.hw.stepper.halt()
-
-    def _crash(self, exc):
-        self._halt()
         text = io.StringIO()
         sys.print_exception(exc, text)
         sys.print_exception(exc)  # to the serial, as a board prints it on the USB console

@@ -7,7 +7,9 @@
 # enough to fit whenever poll() reports the port writable.
 #
 # Ctrl-C: while the pump loop runs, kbd_intr(-1) turns 0x03 into an ordinary byte so protocol
-# traffic cannot raise KeyboardInterrupt; the app decides what a 0x03 means (docs/protocol.md).
+# traffic, line noise or a terminal cannot raise KeyboardInterrupt; the app answers a 0x03 with
+# an `err` and leaves its loop only for the `repl` command (docs/protocol.md). close() gives
+# Ctrl-C back.
 try:
     from micropython import const
 except ImportError:  # CPython
