@@ -7,7 +7,10 @@ import time
 import serial
 
 from host_tools.errors import CommandError, DeviceTimeout, IntegrityError, ProtocolError
+from host_tools import portshare
 from host_tools.errors import TransportError
+from host_tools.seqcheck import SeqTracker
+from host_tools.sockport import PortClosed
 from pumpfw import protocol as P
 
 _SHORTCUTS = (("a", "/dev/ttyACM"), ("u", "/dev/ttyUSB"), ("c", "COM"))
@@ -22,62 +25,6 @@ def resolve_port(port):
     return port
 
 
-class LineCheck:
-    """Follows device sequence numbers and explains every gap.
-
-    A gap is either lines the device dropped itself (its queue was full: records say how many,
-    in `drop`, cumulative) or lines lost on the way (`lost`). Corrupted lines fail their CRC
-    (`corrupt`); a number going backwards is a reordered or repeated line (`reordered`).
-    """
-
-    def __init__(self):
-        self.expected = None
-        self.last_drop = None
-        self.gap = 0  # missing lines not yet explained by a record
-        self.corrupt_unexplained = 0
-        self.lines = self.corrupt = self.noise = self.lost = self.dropped = 0
-        self.reordered = self.restarts = 0
-
-    def corrupt_line(self):
-        self.corrupt += 1
-        self.corrupt_unexplained += 1
-
-    def see(self, msg):
-        self.lines += 1
-        if msg.kind == "hello" and msg.seq == 0 and self.expected is not None:
-            self.restarts += 1  # the device rebooted: numbering starts again
-            self.expected = None
-            self.last_drop = None
-            self.gap = 0
-            self.corrupt_unexplained = 0
-        if self.expected is not None:
-            ahead = (msg.seq - self.expected) % P.SEQ_MOD
-            if ahead >= P.SEQ_MOD // 2:
-                self.reordered += 1
-                return
-            self.gap += ahead
-        self.expected = (msg.seq + 1) % P.SEQ_MOD
-        if "drop" in msg.fields and msg.kind in ("rec", "ok"):
-            self._reconcile(msg.fields["drop"])
-
-    def _reconcile(self, drop):
-        device = 0 if self.last_drop is None else (drop - self.last_drop) % P.SEQ_MOD
-        self.last_drop = drop
-        self.dropped += device
-        unexplained = self.gap - device - self.corrupt_unexplained
-        if unexplained > 0:
-            self.lost += unexplained
-        self.gap = 0
-        self.corrupt_unexplained = 0
-
-    def problems(self):
-        parts = []
-        for name in ("lost", "corrupt", "reordered"):
-            if getattr(self, name):
-                parts.append("%d %s" % (getattr(self, name), name))
-        return parts
-
-
 class Client:
     """A connection to one pump over any pyserial URL or path.
 
@@ -85,18 +32,22 @@ class Client:
     order, for messages()/records()/events(); `check` follows sequence numbers.
     """
 
-    def __init__(self, port, baudrate=115200, timeout_s=3.0, backlog=100_000):
+    def __init__(self, port, baudrate=115200, timeout_s=3.0, backlog=100_000, share=None):
         self.port = resolve_port(port)
+        self.share = share  # None: as ISAPUMP_SHARE says (docs/port-sharing.md)
         self.baudrate = baudrate
         self.timeout_s = timeout_s
         self.ser = None
         self.sent_bytes = 0  # written to the port in all (a virtual board can sync on it)
-        self.check = LineCheck()
+        self.check = SeqTracker()
         self.backlog = collections.deque()
         self.backlog_max = backlog
         self.backlog_overflow = 0
         self.noise_lines = collections.deque(maxlen=20)  # unframed text, e.g. a traceback
         self.hseq = 0
+        self.seq_block = None  # (first, size) of our command numbers on a shared port
+        self.reconnects = 0  # the process serving a shared port went away; we carried on
+        self._carried_at = -1e9
         self.hello = None
         self._buf = bytearray()
         self._joined = False  # the first line after connecting may be the tail of one
@@ -104,15 +55,32 @@ class Client:
 
     # ---- connection ----------------------------------------------------------------------
     def connect(self):
+        """Open the port: shared with this machine's other pumpctl processes where it can be
+        (host_tools/portshare.py), each process with its own block of command numbers."""
         try:
-            self.ser = serial.serial_for_url(
-                self.port, baudrate=self.baudrate, timeout=0.05, write_timeout=self.timeout_s
-            )
+            self.ser = portshare.open_port(self.port, self.baudrate, timeout=0.05,
+                                           write_timeout=self.timeout_s, share=self.share)
         except (serial.SerialException, OSError, ValueError) as e:
             raise TransportError("cannot open %s: %s" % (self.port, e)) from None
+        self.seq_block = getattr(self.ser, "seq_block", None)
+        if self.seq_block is not None:
+            self.hseq = self.seq_block[0]
         self._joined = False
         self._buf.clear()
         return self
+
+    def _carry_on(self, exc):
+        """The process serving our shared port stopped: join (or become) the next server once.
+        Anything else, or a second failure, is a TransportError."""
+        if self.seq_block is None or not isinstance(exc, PortClosed):
+            return False
+        if time.monotonic() - self._carried_at < 1.0:
+            return False  # it went away again at once: something is wrong, say so
+        self._carried_at = time.monotonic()
+        self.close()
+        self.connect()
+        self.reconnects += 1
+        return True
 
     def close(self):
         if self.ser is not None:
@@ -142,6 +110,8 @@ class Client:
             try:
                 chunk = self.ser.read(self.ser.in_waiting or 1)
             except (serial.SerialException, OSError) as e:
+                if self._carry_on(e):
+                    continue
                 raise TransportError("reading %s failed: %s" % (self.port, e)) from None
             self._buf += chunk
 
@@ -160,7 +130,7 @@ class Client:
                     # Joined a running device mid-line: a fragment, not a corrupted line.
                     self.partial_lines += 1
                 elif b"*" in line:
-                    self.check.corrupt_line()
+                    self.check.corrupt()
                 else:
                     self.check.noise += 1
                     self.noise_lines.append(line.rstrip())
@@ -179,7 +149,11 @@ class Client:
     # ---- commands ------------------------------------------------------------------------
     def send(self, name, *args):
         """Send one checksummed command; returns its sequence number."""
-        self.hseq = (self.hseq + 1) % P.SEQ_MOD
+        if self.seq_block is None:
+            self.hseq = (self.hseq + 1) % P.SEQ_MOD
+        else:
+            first, size = self.seq_block
+            self.hseq = first + (self.hseq - first + 1) % size
         self._write(P.encode_command(self.hseq, name, args))
         return self.hseq
 
@@ -188,9 +162,12 @@ class Client:
             self.connect()
         try:
             self.ser.write(line)
-            self.sent_bytes += len(line)
         except (serial.SerialException, OSError) as e:
-            raise TransportError("writing to %s failed: %s" % (self.port, e)) from None
+            if not self._carry_on(e):
+                raise TransportError("writing to %s failed: %s" % (self.port, e)) from None
+            self._write(line)
+            return
+        self.sent_bytes += len(line)
 
     def command(self, name, *args, timeout_s=None, retries=1):
         """Send a command and wait for its ok or ask (returned); err raises CommandError.
@@ -221,9 +198,19 @@ class Client:
             msg = self.read_message(max(0.0, deadline - time.monotonic()))
             if msg is None:
                 return None
-            if msg.kind in ("ok", "err", "ask") and msg.ref == ref:
-                return msg
+            if msg.kind in ("ok", "err", "ask"):
+                if msg.ref == ref:
+                    return msg
+                if not self.ours(msg.ref):
+                    continue  # another client's answer on a shared port
             self._keep(msg)
+
+    def ours(self, ref):
+        """Could a response with this ref answer one of our commands?"""
+        if self.seq_block is None:
+            return True
+        first, size = self.seq_block
+        return isinstance(ref, int) and first <= ref < first + size
 
     def confirm(self, ask, timeout_s=None):
         """Answer an ask with its token: the command runs now (ok) or err raises."""
