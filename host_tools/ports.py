@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from serial.tools import list_ports
 
 from host_tools import client as client_mod
-from host_tools import errors
+from host_tools import errors, portshare
 from host_tools.errors import UserError
 from host_tools.sim import registry as simreg
 from host_tools.view import say
@@ -81,13 +81,17 @@ def probe(url, timeout_s=PROBE_TIMEOUT_S, keep=False):
 
 
 def survey(timeout_s=PROBE_TIMEOUT_S):
-    """candidates() with each one's probe result, asked in parallel."""
+    """candidates() with each one's probe result, asked in parallel, and who serves it (a
+    pumpctl process that shares the port with the others: docs/port-sharing.md)."""
     rows = candidates()
     if rows:
         with ThreadPoolExecutor(max_workers=min(8, len(rows))) as pool:
             results = list(pool.map(lambda r: probe(r["port"], timeout_s), rows))
         for row, result in zip(rows, results):
             row.update(result)
+            server = portshare.holder(row["port"])
+            if server is not None:
+                row["served_by"] = {"pid": server["pid"], "command": server["command"]}
     return rows
 
 
@@ -144,6 +148,8 @@ def do_ports(args):
     for row in rows:
         hello = row.get("hello") or {}
         what = row["desc"] if row["ok"] else "%s - %s" % (row["why"], row["desc"])
+        if row.get("served_by"):
+            what += " [shared by %(command)s, pid %(pid)d]" % row["served_by"]
         say("%-4s %-28s %-7s %-8s %s" % (row["name"], row["port"], hello.get("board", "-"),
                                          hello.get("fw", "-"), what.strip(" -")))
     return 0

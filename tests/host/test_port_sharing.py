@@ -1,0 +1,214 @@
+"""One board, many pumpctl processes: the port broker on the virtual board. A capture loses
+nothing while control commands run beside it; when the serving process exits, the others carry
+on and one of them serves; a device path and `--port auto` find the same board."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from clikit import LineServer, run_cli
+from host_tools import broker, capfile, portshare
+from host_tools.client import Client
+from host_tools.seqcheck import SeqTracker
+from host_tools.sim import registry as simreg
+from host_tools.sim.board import REPO_ROOT, SimBoard
+from simkit import need_node
+
+PUMPCTL = [sys.executable, "-c", "import sys; from host_tools.cli import main; sys.exit(main())"]
+
+
+def pumpctl(*argv):
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    return subprocess.Popen(PUMPCTL + [str(a) for a in argv], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_for_server(url, pid, timeout_s=60):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        who = portshare.holder(url)
+        if who is not None and who["pid"] == pid:
+            return who
+        time.sleep(0.02)
+    raise AssertionError("pid %d never served %s (now: %s)" % (pid, url, portshare.holder(url)))
+
+
+def until(condition, timeout_s=10):
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def finish(proc, timeout_s=60):
+    out, err = proc.communicate(timeout=timeout_s)
+    assert proc.returncode == 0, err.decode()
+    return out.decode(), err.decode()
+
+
+def read_capture(path):
+    """(seq tracker over the decoded lines, names of the oks, markers) of a capture file."""
+    seq, oks, markers = SeqTracker(), [], []
+    for _, kind, _, payload in capfile.read_capture(path):
+        if kind == "marker":
+            markers.append(payload[0])
+            continue
+        if kind != "line":
+            continue
+        msg, reason, _ = capfile.decode(payload)
+        if msg is None:
+            seq.corrupt()
+            continue
+        seq.see(msg)
+        if msg.kind == "ok":
+            oks.append(msg.name)
+    return seq, oks, markers
+
+
+@pytest.fixture
+def board():
+    """A virtual board at 20x real time with a pty, records every 100 ms (200 lines a second)."""
+    need_node()
+    with SimBoard(scale=20, pty=True) as sim:
+        with Client(sim.serial_url) as c:
+            c.command("interval", 100)
+        yield sim
+
+
+@pytest.fixture
+def registered(board):
+    """The board in the registry, as `make sim SERVE=1` puts it, while the test runs."""
+    path = simreg.register(board.endpoints)
+    yield board
+    simreg.unregister(path)
+
+
+def test_the_capture_loses_nothing_while_control_commands_run_on_the_same_pty(
+        capsys, tmp_path, board):
+    path = tmp_path / "beside.cap"
+    capture = pumpctl("capture", "-o", path, "--port", board.pty, "--duration", 4)
+    try:
+        wait_for_server(board.pty, capture.pid)  # the capture opened the pty: it serves it
+        script = [("start", "--infusion", 1), ("pause",), ("resume",), ("ir", 1), ("resolved",),
+                  ("status",), ("monitor", "--once"), ("status", "--json"), ("stop",)]
+        for argv in script:
+            rc, _, err = run_cli(capsys, *argv, "--port", board.pty)
+            assert rc == 0, err
+    finally:
+        finish(capture)
+    seq, oks, markers = read_capture(path)
+    assert (seq.missing, seq.corrupted, seq.reordered, seq.lost) == (0, 0, 0, 0)
+    assert markers == ["end"]  # no gap, no reconnect
+    assert seq.lines > 300  # the records kept coming meanwhile
+    for name in ("start", "pause", "resume", "ir", "resolved", "status", "stop"):
+        assert name in oks  # every answer reached the capture too
+
+
+def test_when_the_serving_process_exits_the_others_carry_on(capsys, tmp_path, registered):
+    board = registered  # --port auto finds it; its pty leads to the same broker
+    path = tmp_path / "handover.cap"
+    monitor = pumpctl("monitor", "--port", "auto", "--duration", 1.5)
+    capture = None
+    try:
+        wait_for_server(board.serial_url, monitor.pid)
+        capture = pumpctl("capture", "-o", path, "--port", board.pty, "--duration", 4)
+        time.sleep(0.3)
+        assert portshare.holder(board.pty)["pid"] == monitor.pid  # joined, not opened
+        out, _ = finish(monitor)
+        assert out.strip()
+        who = wait_for_server(board.serial_url, capture.pid)  # the capture took over
+        assert "capture" in who["command"]
+        rc, out, _ = run_cli(capsys, "status", "--port", board.serial_url)
+        assert rc == 0
+    finally:
+        if monitor.poll() is None:
+            monitor.kill()
+        if capture is not None:
+            finish(capture)
+    seq, _, markers = read_capture(path)
+    # The virtual board keeps what it sent while nobody had the port: nothing is lost.
+    assert (seq.missing, seq.corrupted, seq.lost) == (0, 0, 0)
+    assert markers == ["gap", "reconnect", "end"]
+
+
+def test_a_killed_server_leaves_a_stale_socket_that_the_next_one_replaces(tmp_path, board):
+    first = pumpctl("capture", "-o", tmp_path / "a.cap", "--port", board.serial_url)
+    second = None
+    try:
+        wait_for_server(board.serial_url, first.pid)
+        second = pumpctl("capture", "-o", tmp_path / "b.cap", "--port", board.serial_url,
+                         "--duration", 3)
+        time.sleep(0.5)
+        first.kill()  # SIGKILL: no clean-up, its socket file stays
+        first.wait()
+        wait_for_server(board.serial_url, second.pid)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        first.communicate()
+        if second is not None:
+            finish(second)
+    seq, _, markers = read_capture(tmp_path / "b.cap")
+    assert markers[:2] == ["gap", "reconnect"] and seq.lines > 100
+    assert seq.corrupted == 0  # whatever the killed process held is a visible gap, at most
+
+
+def test_two_clients_lines_never_interleave_and_each_has_its_own_numbers():
+    device = LineServer(lambda line: b"")
+    try:
+        a = Client(device.url, timeout_s=1)
+        a.connect()
+        b = Client(device.url, timeout_s=1)
+        b.connect()
+        assert a.seq_block != b.seq_block and a.seq_block[1] == broker.SEQ_BLOCK
+        a.ser.write(b"sta")  # half a line: held until its end comes...
+        b.ser.write(b"pause\r\n")  # ...so another client's whole line cannot mix into it
+        until(lambda: device.lines == [b"pause"])
+        a.ser.write(b"rt 1\r\n")
+        until(lambda: device.lines == [b"pause", b"start 1"])
+        a.close()
+        b.close()
+    finally:
+        device.close()
+
+
+def test_sharing_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv(portshare.ENV_SHARE, "0")
+    device = LineServer(lambda line: b"")
+    try:
+        with Client(device.url) as c:
+            assert c.seq_block is None and portshare.holder(device.url) is None
+    finally:
+        device.close()
+
+
+def test_a_long_runtime_dir_still_gets_a_socket(monkeypatch, tmp_path):
+    deep = tmp_path / ("d" * 90)
+    monkeypatch.setenv(simreg.ENV_DIR, str(deep))
+    sock_path, info_path = portshare._paths("socket://127.0.0.1:1")
+    assert len(os.fsencode(sock_path)) <= 100 and info_path.parent == deep
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.bind(str(sock_path))  # a path the kernel accepts
+    finally:
+        s.close()
+        Path(sock_path).unlink()
+
+
+def test_ports_names_the_process_that_serves_a_board(capsys, registered):
+    board = registered
+    server = pumpctl("monitor", "--port", board.serial_url, "--duration", 3)
+    try:
+        wait_for_server(board.serial_url, server.pid)
+        rc, out, _ = run_cli(capsys, "ports")
+        line = next(ln for ln in out.splitlines() if board.serial_url in ln)
+        assert "[shared by" in line and "pid %d]" % server.pid in line
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
