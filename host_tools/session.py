@@ -33,7 +33,8 @@ def _refusal(exc):
     if exc.reason == "latched":
         return "%s: clear the latch first (pumpctl clear)" % text
     if exc.reason in ("checksum", "syntax", "unknown"):
-        return "%s (a protocol problem between pumpctl and the firmware: update one of them)" % text
+        return "%s (a protocol problem between pumpctl and the firmware: update one of them)" \
+            % text
     if exc.command == "resolved" and exc.reason == "state" and "refused by" in text:
         return "no infusion reaction is active: there is nothing to resolve"
     if "startover" in text:
