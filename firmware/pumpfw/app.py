@@ -152,8 +152,11 @@ class App:
         c.tick(now, self.steps_made() * 1000 // self.steps_per_ml)
         # Journal first: the drive may only step into what the journal already vouches for.
         # Rewritten every 4/5 of the interval (divided first: no big int for a huge interval).
+        # Saved early (never late) when due within a quarter of its period: a loop that sleeps
+        # until its next wake (the virtual board) then needs no wake of its own for it.
         save_every_ms = self.journal_interval_ms // 5 * 4
-        if self._journal_due or (c.active() and now - self._journal_ms >= save_every_ms):
+        save_in_ms = self._journal_ms + save_every_ms - now
+        if self._journal_due or (c.active() and save_in_ms < save_every_ms // 4):
             self._save(now)
         if c.changes != self._seen_changes:
             self._seen_changes = c.changes

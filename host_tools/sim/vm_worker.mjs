@@ -42,8 +42,21 @@ function txPush(bytes) {
   return n;
 }
 
+// CRC-16/CCITT-FALSE, a byte at a time: the board's CRC unit (pumpfw.framing.use_crc_unit).
+const CRC_TABLE = new Uint16Array(256);
+for (let i = 0; i < 256; i++) {
+  let c = i << 8;
+  for (let k = 0; k < 8; k++) c = c & 0x8000 ? ((c << 1) ^ 0x1021) & 0xffff : (c << 1) & 0xffff;
+  CRC_TABLE[i] = c;
+}
+
 const enc = new TextEncoder();
 const vboard = {
+  crc16(addr, n, crc) {
+    const mem = M.HEAPU8;
+    for (let i = addr; i < addr + n; i++) crc = ((crc << 8) & 0xffff) ^ CRC_TABLE[(crc >> 8) ^ mem[i]];
+    return crc;
+  },
   ticks_us: () => Math.floor(worldUs - bootUs) % PERIOD,
   ticks_ms: () => Math.floor((worldUs - bootUs) / 1000) % PERIOD,
   reset_cause: () => cfg.resetCause,
@@ -161,6 +174,10 @@ function slice() {
     inputPending = false;
     tick();
     if (performance.now() - start > SLICE_MS) return 0;
+    // Half the device's TX buffer waits for the host: hand it over now (the host frees it as it
+    // reads) rather than let the firmware find the buffer full at the next record. Otherwise a
+    // fast clock would make the USB look slower than the host really reads.
+    if (txUsed * 2 >= cfg.txBufferBytes) return 0;
   }
 }
 
