@@ -1,10 +1,13 @@
 """The one MT-SICS balance client (calibrate, the HIL rig, the virtual board): a serial port or
 pyserial URL -> grams."""
 
+import re
+
 import serial
 
 from host_tools.client import resolve_port
 from host_tools.errors import UserError
+from host_tools.sim import registry as simreg
 from host_tools.sockport import open_url
 
 # MT-SICS replies to S (stable weight) and SI (weight now) other than a weight, in words.
@@ -33,12 +36,24 @@ def parse_weight(reply, stable_only=True):
                     % reply)
 
 
+def virtual_balance(name):
+    """vN: the balance of the N-th running virtual board (as --port vN is its serial)."""
+    m = re.fullmatch(r"v(\d+)", name)
+    if not m:
+        return None
+    boards = simreg.running()
+    if int(m.group(1)) >= len(boards):
+        raise UserError("no virtual board %s: %d running (start one with make sim SERVE=1)"
+                        % (name, len(boards)))
+    return boards[int(m.group(1))]["balance"]
+
+
 class Balance:
     """One MT-SICS balance, opened on first use. grams() is the stable weight (`S`): what a
     calibration and a witness want; grams_now() is `SI`, whatever the weight is doing."""
 
     def __init__(self, url, baudrate=9600, timeout_s=5.0):
-        self.url = resolve_port(url)
+        self.url = virtual_balance(url) or resolve_port(url)
         self.baudrate = baudrate
         self.timeout_s = timeout_s
         self.ser = None

@@ -39,8 +39,19 @@ class _Conn:
 
     def push(self, data):
         with self.ready:
+            if not self.open:
+                return
             if self.queued > CLIENT_BACKLOG_BYTES:
-                self.open = False  # not reading: dropping its bytes silently would lie
+                # Not reading: let it go (it sees the end, and its sequence check the loss)
+                # rather than drop bytes silently or hold the others back.
+                self.open = False
+                self.queue.clear()
+                try:
+                    self.sock.shutdown(socket.SHUT_RDWR)  # a blocked sendall returns
+                except OSError:
+                    pass
+                self.ready.notify()
+                return
             self.queue.append(data)
             self.queued += len(data)
             self.ready.notify()

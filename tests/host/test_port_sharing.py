@@ -201,7 +201,7 @@ def test_a_long_runtime_dir_still_gets_a_socket(monkeypatch, tmp_path):
         Path(sock_path).unlink()
 
 
-def test_ports_names_the_process_that_serves_a_board(capsys, registered):
+def test_ports_names_the_serving_process_and_flash_will_not_share(capsys, registered):
     board = registered
     server = pumpctl("monitor", "--port", board.serial_url, "--duration", 3)
     try:
@@ -209,6 +209,8 @@ def test_ports_names_the_process_that_serves_a_board(capsys, registered):
         rc, out, _ = run_cli(capsys, "ports")
         line = next(ln for ln in out.splitlines() if board.serial_url in ln)
         assert "[shared by" in line and "pid %d]" % server.pid in line
+        rc, _, err = run_cli(capsys, "flash", "--board", "pico", "--port", board.serial_url)
+        assert rc == 1 and "is shared by" in err and "pid %d" % server.pid in err
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=30)
