@@ -115,8 +115,7 @@ def main(argv=None):
         args.infusion, total_min, mode))
     try:
         with SimBoard(fast=args.fast, scale=None if args.fast else scale, pty=False) as sim:
-            summary = run_infusion(sim, args.infusion,
-                                   interval_ms=10_000 if args.fast else 1000)
+            summary = run_infusion(sim, args.infusion)
     except (PumpError, SimBoardError, OSError) as exc:
         print("make sim: %s" % exc, file=sys.stderr)
         return 1
