@@ -174,10 +174,11 @@ function slice() {
     inputPending = false;
     tick();
     if (performance.now() - start > SLICE_MS) return 0;
-    // Half the device's TX buffer waits for the host: hand it over now (the host frees it as it
-    // reads) rather than let the firmware find the buffer full at the next record. Otherwise a
-    // fast clock would make the USB look slower than the host really reads.
-    if (txUsed * 2 >= cfg.txBufferBytes) return 0;
+    // Half the device's TX buffer waits for the host: hand it over now and wait for the host's
+    // ack (it frees the buffer as it reads; the ack wakes this worker at once, else 1 ms later),
+    // rather than let the firmware find the buffer full at the next record. Otherwise a fast
+    // clock would make the USB look slower than the host really reads.
+    if (txUsed * 2 >= cfg.txBufferBytes) return 1;
   }
 }
 

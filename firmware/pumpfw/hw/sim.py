@@ -137,6 +137,7 @@ class Runner:
     def __init__(self, vb, entry, board_name="board"):
         self._vb = vb
         self.app = None
+        self._clock = None  # pumpfw.app.App's monotonic clock, if the app has one
         self.dead = False
         board = __import__(board_name)
         self.hw = HwSim(vb, board)
@@ -146,6 +147,9 @@ class Runner:
             self.app = _load(entry)(self.hw)
         except Exception as exc:  # noqa: BLE001 - a boot failure is a crash like any other
             self._crash(exc)
+        clock = getattr(self.app, "clock", None)
+        if clock is not None and hasattr(clock, "ms"):
+            self._clock = clock
 
     def tick(self):
         """One app.step(); returns ms until the app wants the next one, or -1 once stopped."""
@@ -165,10 +169,9 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - reported to the harness, motor off
             self._crash(exc)
             return -1
-        clock = getattr(app, "clock", None)
-        if clock is not None and hasattr(clock, "ms"):
+        if self._clock is not None:
             # pumpfw.app.App: next_wake_ms() is on its monotonic clock (app.clock.ms).
-            return wake - clock.ms
+            return wake - self._clock.ms
         return ticks_diff(wake, self.hw.ticks_ms())
 
     def set_pin(self, name, level):
