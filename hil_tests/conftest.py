@@ -53,6 +53,11 @@ def pytest_configure(config):
         raise pytest.UsageError("--port and --sim exclude each other")
     if config.getoption("--port") and not hasattr(config, "workerinput"):
         _check_boards(config.getoption("--port"))
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "hil_run_id" in workerinput:
+        config.hil_run_id = workerinput["hil_run_id"]
+    else:
+        config.hil_run_id = time.strftime("run-%Y%m%d-%H%M%S-") + str(os.getpid())
 
 
 def _check_boards(option):
@@ -66,11 +71,6 @@ def _check_boards(option):
             if why.startswith("cannot open: "):
                 why = open_failure(url, why[len("cannot open: "):])
             raise pytest.UsageError("--port %s: %s" % (port, why))
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput is not None and "hil_run_id" in workerinput:
-        config.hil_run_id = workerinput["hil_run_id"]
-    else:
-        config.hil_run_id = time.strftime("run-%Y%m%d-%H%M%S-") + str(os.getpid())
 
 
 @pytest.hookimpl(optionalhook=True)
