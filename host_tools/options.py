@@ -18,66 +18,38 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def positive_seconds(text):
-    """argparse type: a number of seconds > 0 (0 would mean 'never wait' or 'forever')."""
-    return _seconds(text, 0.0, ">")
+def checked(convert, noun, low, high=None, include_low=False, unit=""):
+    """An argparse type: convert(text) within [low, high] (low itself only if include_low);
+    the message says what was wanted and what was given."""
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("must be %s, not %r" % (noun, text)) from None
+        too_low = value < low or (value == low and not include_low)
+        if value != value or value == float("inf") or too_low or (high is not None
+                                                                   and value > high):
+            wanted = "%d..%d" % (low, high) if high is not None else "%s %g%s" % (
+                ">=" if include_low else ">", low, unit)
+            raise argparse.ArgumentTypeError("must be %s, not %s" % (wanted, text))
+        return value
+
+    return parse
 
 
-def seconds_or_zero(text):
-    """argparse type: a number of seconds >= 0."""
-    return _seconds(text, 0.0, ">=")
-
-
-def _seconds(text, low, op):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a number of seconds, not %r" % text) from None
-    ok = value > low if op == ">" else value >= low
-    if not ok or value == float("inf"):
-        raise argparse.ArgumentTypeError("must be %s %g seconds, not %s" % (op, low, text))
-    return value
-
-
-def positive_number(text):
-    """argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a number, not %r" % text) from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError("must be > 0, not %s" % text)
-    return value
-
-
-def positive_int(text):
-    """argparse type: a whole number > 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a whole number, not %r" % text) from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be > 0, not %d" % value)
-    return value
+# 0 seconds would mean 'never wait' or 'forever': refused where it makes no sense.
+positive_seconds = checked(float, "a number of seconds", 0, unit=" seconds")
+seconds_or_zero = checked(float, "a number of seconds", 0, include_low=True, unit=" seconds")
+positive_number = checked(float, "a number", 0)
+positive_int = checked(int, "a whole number", 0)
 
 
 def protocol_int(command, arg):
     """argparse type for a command argument, checked against the protocol table's range, so
     the error names the user's option (`--infusion must be 1..999`), not the protocol field."""
-    spec = P.command_spec(command)
-    lo, hi = next((a[1], a[2]) for a in spec[1] if a[0] == arg)
-
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError("must be a whole number %d..%d, not %r"
-                                             % (lo, hi, text)) from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError("must be %d..%d, not %d" % (lo, hi, value))
-        return value
-
-    return parse
+    lo, hi = next((a[1], a[2]) for a in P.command_spec(command)[1] if a[0] == arg)
+    return checked(int, "a whole number %d..%d" % (lo, hi), lo, hi, include_low=True)
 
 
 def add_port_argument(parser):
