@@ -54,7 +54,9 @@ const enc = new TextEncoder();
 const vboard = {
   crc16(addr, n, crc) {
     const mem = M.HEAPU8;
-    for (let i = addr; i < addr + n; i++) crc = ((crc << 8) & 0xffff) ^ CRC_TABLE[(crc >> 8) ^ mem[i]];
+    for (let i = addr; i < addr + n; i++) {
+      crc = ((crc << 8) & 0xffff) ^ CRC_TABLE[(crc >> 8) ^ mem[i]];
+    }
     return crc;
   },
   ticks_us: () => Math.floor(worldUs - bootUs) % PERIOD,
