@@ -26,6 +26,7 @@ let wdtFedUs = 0;
 const rx = []; // Uint8Arrays the host sent, oldest first
 let rxHead = 0; // bytes of rx[0] already taken
 let txUsed = 0; // bytes in the device-side TX buffer, not yet taken by the host
+let txWaitedAt = -1; // txUsed when the worker last waited for the host to take its output
 let txOut = []; // bytes written since the last post
 let lastState = "";
 let runner = null;
@@ -179,8 +180,12 @@ function slice() {
     // Half the device's TX buffer waits for the host: hand it over now and wait for the host's
     // ack (it frees the buffer as it reads; the ack wakes this worker at once, else 1 ms later),
     // rather than let the firmware find the buffer full at the next record. Otherwise a fast
-    // clock would make the USB look slower than the host really reads.
-    if (txUsed * 2 >= cfg.txBufferBytes) return 1;
+    // clock would make the USB look slower than the host really reads. A host that does not
+    // read is not waited for again until the buffer has changed.
+    if (txUsed * 2 >= cfg.txBufferBytes && txUsed !== txWaitedAt) {
+      txWaitedAt = txUsed;
+      return 1;
+    }
   }
 }
 
