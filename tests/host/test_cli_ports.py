@@ -105,7 +105,7 @@ def test_serve_registers_its_endpoints_until_it_ends(runtime):
         reader = threading.Thread(target=lambda: box.append(proc.stdout.readline()), daemon=True)
         reader.start()
         reader.join(60)
-        assert box and box[0], "simboard --serve printed no endpoints"
+        assert box and box[0], "make sim SERVE=1 printed no endpoints"
         endpoints = json.loads(box[0])
         for _ in range(100):  # the file is written just after the line is printed
             if simreg.running():
