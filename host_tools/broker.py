@@ -20,6 +20,7 @@ import time
 HANDSHAKE = b"#isapump-broker 1"
 SEQ_BLOCK = 10_000  # command numbers per client: 100 blocks in the protocol's 1 000 000
 IDLE_FLUSH_S = 0.05
+FINISH_LINE_S = 0.5
 CLIENT_BACKLOG_BYTES = 8 << 20  # a client this far behind is not reading: it is let go
 _INPUT_ENDS = (b"\r", b"\n", b"\x03")  # where the device's line assembler finishes something
 
@@ -97,6 +98,7 @@ class Broker:
         self.next_block = random.randrange(1_000_000 // SEQ_BLOCK)
         self.partial = bytearray()
         self.device_lost = ""  # why the device went away, if it did
+        self.closing_at = 0.0
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(path)
         os.chmod(path, 0o600)
@@ -138,6 +140,8 @@ class Broker:
                 data = conn.sock.recv(4096)
                 if not data:
                     break
+                if self.closing.is_set():
+                    break  # handing over: the client sends it again to the next server
                 pending += data
                 cut = max(pending.rfind(end) for end in _INPUT_ENDS) + 1
                 if cut:
@@ -145,7 +149,7 @@ class Broker:
                     pending = pending[cut:]
         except OSError:
             pass
-        if pending:
+        if pending and not self.closing.is_set():
             self._write(pending)  # its last words, unterminated: as a direct port would
         with self.lock:
             self.clients.discard(conn)
@@ -160,10 +164,13 @@ class Broker:
 
     # ---- the device ------------------------------------------------------------------------
     def _read_device(self):
+        """Until closing, and then on to the end of a line the device is halfway through (at most
+        FINISH_LINE_S), so the next server starts on a line boundary."""
         last = time.monotonic()
         why = ""
         try:
-            while not self.closing.is_set():
+            while not self.closing.is_set() or (
+                    self.partial and time.monotonic() - self.closing_at < FINISH_LINE_S):
                 chunk = self.device.read(self.device.in_waiting or 1)
                 now = time.monotonic()
                 if chunk:
@@ -188,27 +195,13 @@ class Broker:
         for conn in clients:
             conn.push(data)
 
-    def _finish_line(self, wait_s=0.5):
-        """Before letting go: read on to the end of a line the device is halfway through, so
-        the next owner starts on a line boundary."""
-        deadline = time.monotonic() + wait_s
-        try:
-            while self.partial and time.monotonic() < deadline:
-                chunk = self.device.read(self.device.in_waiting or 1)
-                self.partial += chunk
-                nl = self.partial.rfind(b"\n") + 1
-                if nl:
-                    self._fanout(bytes(self.partial[:nl]))
-                    del self.partial[:nl]
-        except Exception:  # noqa: BLE001 - the device went away meanwhile
-            pass
-
     # ---- the end ---------------------------------------------------------------------------
     def close(self):
         """Stop serving: the clients see the connection end (each reconnects, and one of them
         opens the port and serves); the device is closed."""
         if self.closing.is_set():
             return
+        self.closing_at = time.monotonic()
         self.closing.set()
         try:
             os.unlink(self.path)
@@ -229,7 +222,6 @@ class Broker:
         for t in self.threads:
             if t is not current:
                 t.join(2)
-        self._finish_line()
         with self.lock:
             clients = list(self.clients)
             self.clients.clear()

@@ -47,7 +47,7 @@ class Client:
         self.hseq = 0
         self.seq_block = None  # (first, size) of our command numbers on a shared port
         self.reconnects = 0  # the process serving a shared port went away; we carried on
-        self._carried_at = -1e9
+        self._carried = 0  # hand-overs since bytes last came
         self.hello = None
         self._buf = bytearray()
         self._joined = False  # the first line after connecting may be the tail of one
@@ -70,13 +70,13 @@ class Client:
         return self
 
     def _carry_on(self, exc):
-        """The process serving our shared port stopped: join (or become) the next server once.
-        Anything else, or a second failure, is a TransportError."""
+        """The process serving our shared port stopped: join (or become) the next server.
+        Anything else, or a third hand-over with nothing read between, is a TransportError."""
         if self.seq_block is None or not isinstance(exc, PortClosed):
             return False
-        if time.monotonic() - self._carried_at < 1.0:
-            return False  # it went away again at once: something is wrong, say so
-        self._carried_at = time.monotonic()
+        if self._carried > 2:
+            return False  # it keeps going away with nothing read between: say so
+        self._carried += 1
         self.close()
         self.connect()
         self.reconnects += 1
@@ -113,6 +113,8 @@ class Client:
                 if self._carry_on(e):
                     continue
                 raise TransportError("reading %s failed: %s" % (self.port, e)) from None
+            if chunk:
+                self._carried = 0
             self._buf += chunk
 
     def read_message(self, timeout_s=None):
@@ -174,7 +176,8 @@ class Client:
 
         Without an answer the very same line (same sequence number) is sent again, up to
         `retries` times: the device answers a repeated line from memory and never runs it
-        twice, so a lost answer cannot turn into a double start.
+        twice, so a lost answer cannot turn into a double start. When the process serving a
+        shared port hands over meanwhile, the line is sent again at once.
         """
         if P.command_spec(name) is None:
             raise ProtocolError("%s is not a protocol command (see protocol.COMMANDS)" % name)
@@ -184,7 +187,7 @@ class Client:
         for attempt in range(retries + 1):
             if attempt:
                 self._write(line)
-            msg = self._answer(ref, time.monotonic() + wait)
+            msg = self._answer(ref, time.monotonic() + wait, line)
             if msg is not None:
                 if msg.kind == "err":
                     raise CommandError(msg.name or name, msg.reason, msg.text)
@@ -193,9 +196,13 @@ class Client:
         text = "no answer to %s from %s within %g s%s" % (name, self.port, wait, tries)
         raise DeviceTimeout(text)
 
-    def _answer(self, ref, deadline):
+    def _answer(self, ref, deadline, line=None):
+        reconnects = self.reconnects
         while True:
             msg = self.read_message(max(0.0, deadline - time.monotonic()))
+            if line is not None and self.reconnects != reconnects:
+                reconnects = self.reconnects
+                self._write(line)  # the old server may have taken it without passing it on
             if msg is None:
                 return None
             if msg.kind in ("ok", "err", "ask"):

@@ -1,12 +1,14 @@
 """One board, many pumpctl processes: the port broker on the virtual board. A capture loses
 nothing while control commands run beside it; when the serving process exits, the others carry
-on and one of them serves; a device path and `--port auto` find the same board."""
+on and one of them serves (only the lines in flight at that moment may be missing, visibly); a
+device path and `--port auto` find the same board."""
 
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,14 +31,15 @@ def pumpctl(*argv):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def wait_for_server(url, pid, timeout_s=60):
+def wait_for_server(url, *pids, timeout_s=60):
+    """The holder of url once it is one of pids."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         who = portshare.holder(url)
-        if who is not None and who["pid"] == pid:
+        if who is not None and who["pid"] in pids:
             return who
         time.sleep(0.02)
-    raise AssertionError("pid %d never served %s (now: %s)" % (pid, url, portshare.holder(url)))
+    raise AssertionError("none of %s served %s (now: %s)" % (pids, url, portshare.holder(url)))
 
 
 def until(condition, timeout_s=10):
@@ -53,11 +56,15 @@ def finish(proc, timeout_s=60):
 
 
 def read_capture(path):
-    """(seq tracker over the decoded lines, names of the oks, markers) of a capture file."""
+    """(seq tracker over the decoded lines, names of the oks, markers) of a capture file; the
+    tracker's `gaps_elsewhere` counts gaps anywhere but just after a reconnect."""
     seq, oks, markers = SeqTracker(), [], []
+    seq.gaps_elsewhere = 0
+    at_reconnect = False
     for _, kind, _, payload in capfile.read_capture(path):
         if kind == "marker":
             markers.append(payload[0])
+            at_reconnect = payload[0] == "reconnect"
             continue
         if kind != "line":
             continue
@@ -65,7 +72,10 @@ def read_capture(path):
         if msg is None:
             seq.corrupt()
             continue
-        seq.see(msg)
+        missing, _ = seq.see(msg)
+        if missing and not at_reconnect:
+            seq.gaps_elsewhere += 1
+        at_reconnect = False
         if msg.kind == "ok":
             oks.append(msg.name)
     return seq, oks, markers
@@ -92,71 +102,107 @@ def registered(board):
 def test_the_capture_loses_nothing_while_control_commands_run_on_the_same_pty(
         capsys, tmp_path, board):
     path = tmp_path / "beside.cap"
-    capture = pumpctl("capture", "-o", path, "--port", board.pty, "--duration", 4)
+    capture = pumpctl("capture", "-o", path, "--port", board.pty)
     try:
-        wait_for_server(board.pty, capture.pid)  # the capture opened the pty: it serves it
+        recording(capture)
+        assert portshare.holder(board.pty)["pid"] == capture.pid  # it opened the pty: it serves
         script = [("start", "--infusion", 1), ("pause",), ("resume",), ("ir", 1), ("resolved",),
                   ("status",), ("monitor", "--once"), ("status", "--json"), ("stop",)]
         for argv in script:
             rc, _, err = run_cli(capsys, *argv, "--port", board.pty)
             assert rc == 0, err
+        time.sleep(1)  # the records go on
+        stop(capture)
     finally:
-        finish(capture)
+        if capture.poll() is None:
+            capture.kill()
+            capture.wait()
     seq, oks, markers = read_capture(path)
     assert (seq.missing, seq.corrupted, seq.reordered, seq.lost) == (0, 0, 0, 0)
+    assert seq.gaps_elsewhere == 0
     assert markers == ["end"]  # no gap, no reconnect
-    assert seq.lines > 300  # the records kept coming meanwhile
+    assert seq.lines > 150  # the records kept coming meanwhile
     for name in ("start", "pause", "resume", "ir", "resolved", "status", "stop"):
         assert name in oks  # every answer reached the capture too
+
+
+def recording(proc, timeout_s=60):
+    """Wait until a capture says it records (its port is open); its stderr is drained after."""
+    box = []
+
+    def read():
+        for line in proc.stderr:
+            box.append(line.decode(errors="replace"))
+
+    threading.Thread(target=read, daemon=True).start()
+    until(lambda: any("capture: recording" in line for line in box), timeout_s)
+    return box
+
+
+def stop(proc):
+    """Ctrl-C, as a user ends a capture or a monitor; it must end cleanly."""
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 0
 
 
 def test_when_the_serving_process_exits_the_others_carry_on(capsys, tmp_path, registered):
     board = registered  # --port auto finds it; its pty leads to the same broker
     path = tmp_path / "handover.cap"
-    monitor = pumpctl("monitor", "--port", "auto", "--duration", 1.5)
+    monitor = pumpctl("monitor", "--port", "auto")
     capture = None
     try:
         wait_for_server(board.serial_url, monitor.pid)
-        capture = pumpctl("capture", "-o", path, "--port", board.pty, "--duration", 4)
-        time.sleep(0.3)
+        capture = pumpctl("capture", "-o", path, "--port", board.pty)
+        recording(capture)
+        client = Client(board.serial_url).connect()  # this process joins too
         assert portshare.holder(board.pty)["pid"] == monitor.pid  # joined, not opened
-        out, _ = finish(monitor)
-        assert out.strip()
-        who = wait_for_server(board.serial_url, capture.pid)  # the capture took over
+        stop(monitor)
+        assert client.status()["st"]  # it carries on: joins (or becomes) the next server
+        assert client.reconnects >= 1
+        # The first to reconnect serves: the capture or this process.
+        wait_for_server(board.serial_url, capture.pid, os.getpid())
+        client.close()  # if it was this process, the capture carries on once more
+        who = wait_for_server(board.serial_url, capture.pid)
         assert "capture" in who["command"]
         rc, out, _ = run_cli(capsys, "status", "--port", board.serial_url)
         assert rc == 0
+        stop(capture)
     finally:
-        if monitor.poll() is None:
-            monitor.kill()
-        if capture is not None:
-            finish(capture)
+        for proc in (monitor, capture):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
     seq, _, markers = read_capture(path)
-    # The virtual board keeps what it sent while nobody had the port: nothing is lost.
-    assert (seq.missing, seq.corrupted, seq.lost) == (0, 0, 0)
-    assert markers == ["gap", "reconnect", "end"]
+    # Only the lines in flight at the hand-over itself may be missing, and that shows: a gap
+    # right after the reconnect marker, counted; nothing else lost, nothing corrupted.
+    assert (seq.gaps_elsewhere, seq.corrupted, seq.reordered) == (0, 0, 0)
+    assert seq.gaps <= len(markers) // 2
+    assert markers[-1] == "end" and 1 <= len(markers) // 2 <= 2
+    assert markers[:-1] == ["gap", "reconnect"] * (len(markers) // 2)
 
 
 def test_a_killed_server_leaves_a_stale_socket_that_the_next_one_replaces(tmp_path, board):
     first = pumpctl("capture", "-o", tmp_path / "a.cap", "--port", board.serial_url)
     second = None
     try:
-        wait_for_server(board.serial_url, first.pid)
-        second = pumpctl("capture", "-o", tmp_path / "b.cap", "--port", board.serial_url,
-                         "--duration", 3)
-        time.sleep(0.5)
+        recording(first)
+        second = pumpctl("capture", "-o", tmp_path / "b.cap", "--port", board.serial_url)
+        recording(second)
+        assert portshare.holder(board.serial_url)["pid"] == first.pid
         first.kill()  # SIGKILL: no clean-up, its socket file stays
         first.wait()
         wait_for_server(board.serial_url, second.pid)
+        time.sleep(0.5)  # it records on
+        stop(second)
     finally:
-        if first.poll() is None:
-            first.kill()
-        first.communicate()
-        if second is not None:
-            finish(second)
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
     seq, _, markers = read_capture(tmp_path / "b.cap")
-    assert markers[:2] == ["gap", "reconnect"] and seq.lines > 100
-    assert seq.corrupted == 0  # whatever the killed process held is a visible gap, at most
+    assert markers == ["gap", "reconnect", "end"] and seq.lines > 20
+    # Whatever the killed process held is a visible gap at the reconnect, at most.
+    assert (seq.gaps_elsewhere, seq.corrupted, seq.reordered) == (0, 0, 0)
 
 
 def test_two_clients_lines_never_interleave_and_each_has_its_own_numbers():
@@ -203,7 +249,7 @@ def test_a_long_runtime_dir_still_gets_a_socket(monkeypatch, tmp_path):
 
 def test_ports_names_the_serving_process_and_flash_will_not_share(capsys, registered):
     board = registered
-    server = pumpctl("monitor", "--port", board.serial_url, "--duration", 3)
+    server = pumpctl("monitor", "--port", board.serial_url)
     try:
         wait_for_server(board.serial_url, server.pid)
         rc, out, _ = run_cli(capsys, "ports")
