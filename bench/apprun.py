@@ -63,7 +63,7 @@ def run(infusion, script, seed, steps_per_ml=1_600, late_ms=30, input_delay_us=2
 
     Ticks come when the app asks, plus 0..late_ms of random lateness. An input arrives at its
     minute plus a random sub-ms phase, while the loop sleeps; the loop sees it input_delay_us
-    later (a board polls its serial at least every runner.IDLE_MAX_MS).
+    later (the board loop sleeps on its serial port, and an input wakes it).
     Returns a dict: steps (absolute us), rates [(since_us, rate_ul_h)], ticks (us of each
     step()), drive_changes [(us, rate)], inputs [(arrival_us, (command, *args))], state, spm.
     """

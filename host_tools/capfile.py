@@ -62,15 +62,46 @@ def iso_utc(host_ns):
     return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class CaptureWriter:
-    """Appends lines to a capture file, flushed line by line (a crash loses at most one line)."""
+SUBJECT_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 
-    def __init__(self, path, port="", host_ns=0):
+
+def check_subject(subject):
+    """A subject ID as the capture header keeps it: 1-64 of A-Z a-z 0-9 . _ - (no spaces, so
+    it stays one word); anything else is a UserError that names the rule."""
+    if not subject or len(subject) > 64 or not set(subject) <= SUBJECT_CHARS:
+        raise UserError("subject %r: use 1-64 letters, digits, '.', '_' or '-' (a pseudonymous"
+                        " ID, never a name)" % subject)
+    return subject
+
+
+def header_fields(text):
+    """The key=value words of a capture header line (started, port, subject)."""
+    if not text.startswith(HEADER):
+        return {}
+    return dict(w.split("=", 1) for w in text[len(HEADER):].split() if "=" in w)
+
+
+class CaptureWriter:
+    """Appends lines to a capture file, flushed line by line (a crash loses at most one line).
+    subject: the pseudonymous subject ID kept in the header; appending to a capture of another
+    subject is refused before anything is written."""
+
+    def __init__(self, path, port="", host_ns=0, subject=None):
         self.path = os.fspath(path)
+        if subject is not None:
+            check_subject(subject)
         fresh = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
+        if not fresh:
+            with open(self.path, "rb") as f:
+                first = f.readline().decode("ascii", "replace").rstrip("\n")
+            had = header_fields(first).get("subject")
+            if subject is not None and had != subject:
+                raise UserError("%s is the capture of subject %s, not %s: use another file"
+                                % (self.path, had or "(none)", subject))
         self._file = open(self.path, "a", encoding="ascii", newline="\n")  # noqa: SIM115
         if fresh:
-            self._put("%s started=%s port=%s\n" % (HEADER, iso_utc(host_ns), port or "-"))
+            tail = " subject=%s" % subject if subject is not None else ""
+            self._put("%s started=%s port=%s%s\n" % (HEADER, iso_utc(host_ns), port or "-", tail))
         else:
             self.mark("note", host_ns, "appended to an existing capture")
 
@@ -107,27 +138,33 @@ def read_capture(path):
     """
     with open(path, "rb") as f:
         data = f.read()
+    yield from iter_capture(data)
+
+
+def iter_capture(data):
+    """read_capture() on the bytes of a file."""
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     ours = bool(lines) and lines[0].startswith(HEADER.encode())
     for index, line in enumerate(lines):
-        line_no = index + 1
-        if not ours:
-            yield line_no, "line", None, line + b"\n"
-            continue
-        text = line.decode("ascii", "replace")
-        if text.startswith("#"):
-            yield (line_no,) + _comment(text)
-            continue
-        ns_text, tab, body = text.partition("\t")
-        if not tab or not ns_text.isdigit():
-            yield line_no, "bad", None, text
-            continue
-        try:
-            yield line_no, "line", int(ns_text), unescape(body)
-        except ValueError:
-            yield line_no, "bad", int(ns_text), text
+        yield (index + 1,) + parse_capture_line(line, ours)
+
+
+def parse_capture_line(line, ours):
+    """One line of a capture file (no LF) -> (kind, host_ns, payload) as read_capture gives."""
+    if not ours:
+        return "line", None, line + b"\n"
+    text = line.decode("ascii", "replace")
+    if text.startswith("#"):
+        return _comment(text)
+    ns_text, tab, body = text.partition("\t")
+    if not tab or not ns_text.isdigit():
+        return "bad", None, text
+    try:
+        return "line", int(ns_text), unescape(body)
+    except ValueError:
+        return "bad", int(ns_text), text
 
 
 def _comment(text):

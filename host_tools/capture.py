@@ -227,11 +227,16 @@ def argparse_capture(parser):
                         " a device path, a shortcut (a0 = /dev/ttyACM0, u0, v0) or a pyserial URL")
     parser.add_argument("--duration", type=positive_seconds, default=None, metavar="S",
                         help="stop after S seconds (default: until Ctrl-C)")
+    parser.add_argument("--subject", metavar="ID",
+                        help="pseudonymous subject ID kept in the capture's header (letters,"
+                        " digits, . _ -); loading a folder gives it as the subject column")
     parser.add_argument("--csv", metavar="F", help="also export the decoded lines as CSV")
     parser.add_argument("--parquet", metavar="F", help="also export them as Parquet")
 
 
 def do_capture(args, open_port=None, progress_out=None):
+    if getattr(args, "subject", None) is not None:
+        capfile.check_subject(args.subject)  # before the port is opened
     url = ports.resolve(args.port) if open_port is None else args.port
     open_port = open_port or client_opener(url)
     try:
@@ -245,7 +250,11 @@ def do_capture(args, open_port=None, progress_out=None):
 
     stats = CaptureStats()
     try:
-        writer = capfile.CaptureWriter(args.output, port=url, host_ns=time.time_ns())
+        writer = capfile.CaptureWriter(args.output, port=url, host_ns=time.time_ns(),
+                                       subject=getattr(args, "subject", None))
+    except UserError:
+        first.close()
+        raise
     except OSError as exc:
         first.close()
         raise UserError("cannot write %s: %s" % (args.output, exc.strerror)) from None

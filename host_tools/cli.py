@@ -25,7 +25,11 @@ COMMANDS = {
                 "record every device line to a capture file (lossless, survives reconnects)"),
     "plan": ("plan", "plan", "preview an infusion's rate program"),
     "report": ("report", "report",
-               "per-infusion table and plots from captures (trumpet curve with --balance)"),
+               "tables and figures from captures or cohorts: per infusion, Table 2, Fig. 2"
+               " (trumpet curve with --balance)"),
+    "cohort": ("cohort.command", "cohort",
+               "simulate a cohort through the real controller, or read captures, beside the"
+               " paper's durations and per-patient figures"),
     "calibrate": ("calibrate", "calibrate",
                   "measure steps per mL (balance or typed volume) and write it to the board"),
     "flash": ("flash", "flash",

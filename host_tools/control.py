@@ -48,6 +48,11 @@ def argparse_action(parser, name):
             parser.add_argument(flag, type=kind, required=True, metavar="N", help=help_text)
         else:
             parser.add_argument(_dest(flag), type=kind, metavar=flag, help=help_text)
+    if name == "ir":
+        parser.add_argument("--no-interrupt", action="store_true",
+                            help="grade 2 only: keep infusing at the current rate, escalation"
+                            " held until resolved (the operator's choice; interrupting is the"
+                            " default)")
     if ACTIONS[name][2]:
         parser.add_argument("--yes", action="store_true",
                             help="confirm with the token without asking (scripts and test rigs"
@@ -58,11 +63,17 @@ def do_action(args, read_line=None, interactive=None):
     """Send the action; one line with the state it left the pump in."""
     name = args.command
     values = [getattr(args, _dest(flag)) for flag, _, _ in ACTIONS[name][1]]
+    sent = (name, values)
+    if getattr(args, "no_interrupt", False):
+        if values != [2]:
+            raise UserError("--no-interrupt is for grade 2 only (grade 1 never interrupts,"
+                            " grade >= 3 always discontinues)")
+        sent = ("ircontinue", [])
     with Session.from_args(args) as s:
         if ACTIONS[name][2]:
             ok = _two_step(s, name, values, args.yes, read_line, interactive)
         else:
-            ok = s.command(name, *values)
+            ok = s.command(sent[0], *sent[1])
         fields = ok.fields if "st" in ok.fields else s.status()  # an older firmware's ok
         what = _DONE.get(name, "")
         say("%s: ok - %s%s" % (" ".join([name, *map(str, values)]), what, status_text(fields)))

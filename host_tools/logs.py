@@ -6,14 +6,17 @@
 #   log.records, log.events, log.lines     # DataFrames
 #   table = logs.summary(log)              # one row per infusion (Table 2 durations)
 #   logs.cohort(table), logs.compare(table_a, table_b)
+import functools
 import os
 from pathlib import Path
 
 import pandas as pd
 
-from host_tools import capfile
+from host_tools import capfile, ingest, linetable
 from host_tools.capfile import UserError
-from host_tools.infusions import INFUSION_COLUMNS, cohort, compare, split, summary  # noqa: F401
+from host_tools.cohortstats import cohort, compare, per_patient, table2  # noqa: F401
+from host_tools.infusions import INFUSION_COLUMNS, split, summary, typed_summary  # noqa: F401
+from host_tools.linetable import LINE_COLUMNS  # noqa: F401
 from pumpfw import protocol
 
 LogError = UserError
@@ -24,24 +27,47 @@ RECORD_COLUMNS = ("source", "line_no", "host_time", "seq") + protocol.RECORD_FIE
 EVENT_ARGS = tuple(sorted({f for spec in protocol.EVENTS.values() for f in spec[1:] if f}
                           | {"what"}))
 EVENT_COLUMNS = ("source", "line_no", "host_time", "seq", "event", "t_ms") + EVENT_ARGS
-LINE_COLUMNS = (
-    "source", "line_no", "host_time", "entry", "kind", "seq", "status", "error",
-    "missing_before", "reordered", "partial", "raw",
-)  # fmt: skip
-_TEXT_FIELDS = {"st", "cause", "fw", "board", "reset", "event", "name", "kind", "reason", "text",
-                "what", "press"}
+MESSAGE_BASE = ("source", "line_no", "host_time", "seq", "kind", "name")
+TEXT_FIELDS = {"source", "st", "cause", "fw", "board", "reset", "event", "name", "kind",
+               "reason", "text", "what", "press"}
+CAPTURE_COLUMNS = ("source", "subject", "started", "port", "board", "fw", "steps_per_ml")
 
 
 class Log:
     """The DataFrames of one or more capture files, in file order then line order."""
 
-    def __init__(self, lines, messages, sources):
+    def __init__(self, parts, sources):
         self.sources = sources
-        self.lines = lines
-        self.messages = messages
-        self.records = _typed(messages[messages["kind"] == "rec"], RECORD_COLUMNS)
-        events = messages[messages["kind"] == "ev"].rename(columns={"name": "event"})
-        self.events = _typed(events, EVENT_COLUMNS)
+        self.lines = _concat([linetable.lines_frame(p) for p in parts], LINE_COLUMNS)
+        fast = [p.records for p in parts if p.records is not None and len(p.records)]
+        self._others = [m for p in parts for m in p.messages]
+        slow = _typed(pd.DataFrame([m for m in self._others if m["kind"] == "rec"]),
+                      RECORD_COLUMNS)
+        records = _concat(fast + ([slow] if len(slow) else []), RECORD_COLUMNS)
+        if len(slow):
+            records = _in_file_order(records, sources)
+        self.records = _typed(records, RECORD_COLUMNS)
+        events = pd.DataFrame([m for m in self._others if m["kind"] == "ev"])
+        self.events = _typed(events.rename(columns={"name": "event"}), EVENT_COLUMNS)
+        self.captures = _captures(parts, self._others)
+
+    @functools.cached_property
+    def messages(self):
+        """Every decoded line (built on first use: records and all other messages)."""
+        recs = self.records.assign(kind="rec", name="")
+        others = pd.DataFrame([m for m in self._others if m["kind"] != "rec"])
+        frames = [f for f in (recs, _typed(others, tuple(others.columns))) if len(f)]
+        if not frames:
+            return pd.DataFrame(columns=list(MESSAGE_BASE))
+        out = _in_file_order(pd.concat(frames, ignore_index=True), self.sources)
+        first = list(MESSAGE_BASE) + [c for c in out.columns if c not in MESSAGE_BASE]
+        return out[first]
+
+    @property
+    def subjects(self):
+        """source -> subject ID recorded in its capture header (None where there is none)."""
+        return {source: (None if pd.isna(subject) else subject) for source, subject
+                in zip(self.captures["source"], self.captures["subject"], strict=True)}
 
     def integrity(self):
         """Counts per source: lines, decoded, corrupted, sequence gaps and missing lines..."""
@@ -68,21 +94,15 @@ class Log:
 def load(path):
     """One capture file, or every capture file in a folder (sorted by name) -> Log."""
     files = _capture_files(Path(path))
-    line_rows, message_rows = [], []
-    for file in files:
-        _read_one(file, line_rows, message_rows)
-    lines = pd.DataFrame(line_rows, columns=list(LINE_COLUMNS))
-    lines["seq"] = lines["seq"].astype("Int64")
-    lines["host_time"] = pd.to_datetime(lines["host_time"].astype("Int64"), unit="ns", utc=True)
-    messages = pd.DataFrame(message_rows)
-    if messages.empty:
-        messages = pd.DataFrame(columns=["source", "line_no", "host_time", "seq", "kind", "name"])
-    messages["host_time"] = pd.to_datetime(messages["host_time"].astype("Int64"), unit="ns",
-                                           utc=True)
-    for column in messages.columns:
-        if column not in _TEXT_FIELDS and column not in ("source", "host_time"):
-            messages[column] = _maybe_int(messages[column])
-    return Log(lines, messages, [str(f) for f in files])
+    return Log([_read(file) for file in files], [str(f) for f in files])
+
+
+def _read(file):
+    try:
+        data = Path(file).read_bytes()
+    except OSError as exc:
+        raise UserError("cannot read %s: %s" % (file, exc.strerror)) from None
+    return ingest.read(str(file), data)
 
 
 def _capture_files(path):
@@ -106,46 +126,36 @@ def _is_capture(path):
         return False
 
 
-def _read_one(file, line_rows, message_rows):
-    source = str(file)
-    seq = capfile.SeqTracker()
-    try:
-        entries = list(capfile.read_capture(file))
-    except OSError as exc:
-        raise UserError("cannot read %s: %s" % (file, exc.strerror)) from None
-    for line_no, entry, host_ns, payload in entries:
-        row = dict.fromkeys(LINE_COLUMNS)
-        row.update(source=source, line_no=line_no, host_time=host_ns, entry=entry,
-                   missing_before=0, reordered=False, partial=False, status="ok", error="")
-        if entry == "marker":
-            row["kind"], row["error"] = payload
-        elif entry in ("header", "comment", "bad"):
-            row["kind"] = entry
-            row["raw"] = payload
-            row["status"] = "unreadable" if entry == "bad" else "ok"
-        else:
-            _decode_into(row, payload, seq, message_rows)
-        line_rows.append(row)
+def _captures(parts, messages):
+    """One row per file: the capture header's fields and the first hello's."""
+    hellos = {}
+    for m in messages:
+        if m["kind"] == "hello":
+            hellos.setdefault(m["source"], m)
+    rows = []
+    for part in parts:
+        first = part.data[:4096].split(b"\n", 1)[0]
+        head = capfile.header_fields(first.decode("ascii", "replace"))
+        hello = hellos.get(part.source, {})
+        rows.append({"source": part.source, "subject": head.get("subject"),
+                     "started": head.get("started"), "port": head.get("port"),
+                     "board": hello.get("board"), "fw": hello.get("fw"),
+                     "steps_per_ml": hello.get("steps_per_ml")})
+    return _typed(pd.DataFrame(rows, columns=list(CAPTURE_COLUMNS)), CAPTURE_COLUMNS,
+                  text={"subject", "started", "port"})
 
 
-def _decode_into(row, raw, seq, message_rows):
-    row["raw"] = capfile.escape(raw)
-    row["partial"] = not raw.endswith(b"\n")
-    msg, reason, text = capfile.decode(raw)
-    if msg is None:
-        row.update(kind="corrupt", status=reason, error=text)
-        if reason != "unframed":
-            seq.corrupt()
-        return
-    row["kind"], row["seq"] = msg.kind, msg.seq
-    row["missing_before"], row["reordered"] = seq.check(msg.seq, msg.kind)
-    out = {"source": row["source"], "line_no": row["line_no"], "host_time": row["host_time"],
-           "seq": msg.seq, "kind": msg.kind, "name": msg.name}
-    if msg.kind in ("ok", "err", "ask"):
-        out.update(ref=msg.ref, reason=msg.reason, text=msg.text)
-    for key, value in msg.fields.items():
-        out.setdefault(key, value)
-    message_rows.append(out)
+def _in_file_order(frame, sources):
+    order = {s: i for i, s in enumerate(sources)}
+    key = frame["source"].map(order).astype("int64") * 2**40 + frame["line_no"].astype("int64")
+    return frame.iloc[key.argsort(kind="stable").to_numpy()].reset_index(drop=True)
+
+
+def _concat(frames, columns):
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=list(columns))
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def _maybe_int(series):
@@ -158,12 +168,20 @@ def _maybe_int(series):
     return series
 
 
-def _typed(frame, columns):
+def _typed(frame, columns, text=()):
+    """Columns in order; numbers as nullable Int64, text as "str" (even when empty), host_time
+    as UTC datetimes."""
     out = frame.reindex(columns=list(columns)).reset_index(drop=True)
     for column in columns:
-        if column in ("source", "host_time") or column in _TEXT_FIELDS:
-            continue
-        # Numbers become nullable ints; a field that is text in some event (a newer firmware's
-        # name field) stays as it came rather than failing the whole load.
-        out[column] = _maybe_int(out[column])
+        series = out[column]
+        if column == "host_time":
+            if not isinstance(series.dtype, pd.DatetimeTZDtype):
+                out[column] = linetable.host_times(series.fillna(-1).astype("int64"))
+        elif column in TEXT_FIELDS or column in text:
+            if series.dtype != "str":
+                out[column] = series.astype("str")
+        elif str(series.dtype) != "Int64":
+            # Numbers become nullable ints; a field that is text in some event (a newer
+            # firmware's name field) stays as it came rather than failing the whole load.
+            out[column] = _maybe_int(series)
     return out

@@ -39,15 +39,29 @@ def parse_ir(text):
     if not parts[1].isdigit() or not 1 <= int(parts[1]) <= 5:
         raise argparse.ArgumentTypeError("IR grade must be 1..5, got %r" % parts[1])
     grade = int(parts[1])
-    inputs = [(at_ms, preview.IR, grade)]
-    if len(parts) == 3:
-        if grade >= 3:
-            raise argparse.ArgumentTypeError("a grade >= 3 IR discontinues: it cannot resolve")
-        after_ms = parse_minutes(parts[2])
+    if len(parts) == 3 and grade >= 3:
+        raise argparse.ArgumentTypeError("a grade >= 3 IR discontinues: it cannot resolve")
+    return _with_resolution((at_ms, preview.IR, grade), parts[2:])
+
+
+def _with_resolution(reaction, after):
+    """[reaction] plus its resolution RESOLVED_AFTER_MIN later when one is given."""
+    inputs = [reaction]
+    if after:
+        after_ms = parse_minutes(after[0])
         if after_ms == 0:
             raise argparse.ArgumentTypeError("RESOLVED_AFTER_MIN must be > 0")
-        inputs.append((at_ms + after_ms, preview.RESOLVED, 0))
+        inputs.append((reaction[0] + after_ms, preview.RESOLVED, 0))
     return inputs
+
+
+def parse_ir_continue(text):
+    """MIN[:RESOLVED_AFTER_MIN] -> a grade-2 IR not interrupted (the operator's choice)."""
+    parts = text.split(":")
+    if len(parts) not in (1, 2):
+        raise argparse.ArgumentTypeError(
+            "--ir-continue takes MIN[:RESOLVED_AFTER_MIN], got %r" % text)
+    return _with_resolution((parse_minutes(parts[0]), preview.IR_CONTINUE, 0), parts[1:])
 
 
 def parse_pause(text):
@@ -66,6 +80,9 @@ def argparse_plan(parser):
     parser.add_argument("--ir", type=parse_ir, action="append", default=[],
                         metavar="MIN:GRADE[:RESOLVED_AFTER_MIN]",
                         help="an infusion reaction at MIN; grade 2 resumes when resolved")
+    parser.add_argument("--ir-continue", type=parse_ir_continue, action="append", default=[],
+                        metavar="MIN[:RESOLVED_AFTER_MIN]",
+                        help="a grade-2 IR at MIN that is not interrupted (escalation held)")
     parser.add_argument("--pause", type=parse_pause, action="append", default=[],
                         metavar="MIN:DURATION_MIN", help="an operator pause")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -107,7 +124,7 @@ def plan_dict(infusion, inputs, regimen=DEFAULT_REGIMEN):
 def do_plan(args):
     if not 1 <= args.infusion <= 999:
         raise UserError("--infusion must be 1..999")
-    inputs = [item for group in args.ir + args.pause for item in group]
+    inputs = [item for group in args.ir + args.ir_continue + args.pause for item in group]
     report = plan_dict(args.infusion, inputs)
     if args.json:
         print(json.dumps(report))

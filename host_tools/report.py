@@ -1,97 +1,35 @@
-"""`pumpctl report`: per-infusion table, rate/volume plots, and the balance's trumpet curve."""
+"""`pumpctl report`: the paper's outputs (Table 2, Fig. 2), per-infusion figures, trumpet curve."""
 
 import json
 import math
+import warnings
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+from host_tools import cohortstats, figures, infusions, logs, series, tables, trumpet
+from host_tools.capfile import UserError
 
-from host_tools import infusions, logs, trumpet  # noqa: E402
-from host_tools.capfile import UserError  # noqa: E402
-
-MS_PER_MIN = 60_000
-_ZERO_RATE = ("pause", "interrupt", "complete", "stop", "discontinue")
-_MARKED = ("pause", "resume", "ir", "ir_resolved", "interrupt", "discontinue", "complete",
-           "stop", "reboot", "alarm", "fault")
-TABLE_COLUMNS = ("index", "infusion", "outcome", "duration_min", "infusing_min",
+TABLE_COLUMNS = ("index", "infusion", "outcome", "rebuilt", "duration_min", "infusing_min",
                  "n_interruptions", "ir_grades", "delivered_ml")
-
-
-def rate_series(inf):
-    """(t_min since start, rate mL/h) from the log: every record, plus every event that sets the
-    rate (rate, resume, pause, interrupt, end), in line order; a step function (steps-post)."""
-    t0 = inf.start_t_ms
-    points = []
-    for _, r in inf.records.iterrows():
-        points.append((int(r["t_ms"]), int(r["line_no"]), int(r["rate_ul_h"]), "rec"))
-    for _, e in inf.events.iterrows():
-        if e["event"] == "rate":
-            points.append((int(e["since_ms"]), int(e["line_no"]), int(e["rate_ul_h"]), "ev"))
-        elif e["event"] == "resume":
-            points.append((int(e["t_ms"]), int(e["line_no"]), int(e["rate_ul_h"]), "ev"))
-        elif e["event"] in _ZERO_RATE:
-            points.append((int(e["t_ms"]), int(e["line_no"]), 0, "ev"))
-    points.sort()
-    return pd.DataFrame({"t_min": [(p[0] - t0) / MS_PER_MIN for p in points],
-                         "rate_ml_h": [p[2] / 1000 for p in points],
-                         "from": [p[3] for p in points]})
-
-
-def volume_series(inf):
-    """(t_min since start, volume mL): every record's vol_ul, plus the end event's vol_ul."""
-    t0 = inf.start_t_ms
-    points = [(int(r["t_ms"]), int(r["vol_ul"])) for _, r in inf.records.iterrows()]
-    for _, e in inf.events.iterrows():
-        if e["event"] in ("complete", "stop") and not pd.isna(e["vol_ul"]):
-            points.append((int(e["t_ms"]), int(e["vol_ul"])))
-    points.sort()
-    return pd.DataFrame({"t_min": [(t - t0) / MS_PER_MIN for t, _ in points],
-                         "volume_ml": [v / 1000 for _, v in points]})
-
-
-def plot_infusion(inf):
-    """A figure with rate and volume over time, events marked. Caller closes it."""
-    rate, vol = rate_series(inf), volume_series(inf)
-    fig, (ax_rate, ax_vol) = plt.subplots(2, 1, sharex=True, figsize=(9, 6))
-    ax_rate.plot(rate["t_min"], rate["rate_ml_h"], drawstyle="steps-post", label="rate")
-    ax_vol.plot(vol["t_min"], vol["volume_ml"], label="volume")
-    marks = {}  # t_min -> labels: events at the same instant share one line
-    for _, e in inf.events.iterrows():
-        if e["event"] in _MARKED:
-            t = (int(e["t_ms"]) - inf.start_t_ms) / MS_PER_MIN
-            grade = "" if pd.isna(e["grade"]) else " g%d" % int(e["grade"])
-            marks.setdefault(t, []).append(e["event"] + grade)
-    for t, labels in marks.items():
-        for ax in (ax_rate, ax_vol):
-            ax.axvline(t, color="tab:red", linestyle=":", linewidth=1)
-        ax_rate.annotate(", ".join(labels), (t, 1), xycoords=("data", "axes fraction"),
-                         rotation=90, va="top", ha="right", fontsize=7, color="tab:red")
-    row = inf.row
-    ax_rate.set_title("infusion %d (#%d in %s): %s, %.1f min, %g mL"
-                      % (row["infusion"], row["index"], Path(row["source"]).name,
-                         row["outcome"], row["duration_min"], row["delivered_ml"]))
-    ax_rate.set_ylabel("rate (mL/h)")
-    ax_vol.set_ylabel("volume (mL)")
-    ax_vol.set_xlabel("time since start (min)")
-    return fig, rate, vol
-
-
-def _save(fig, out_dir, stem):
-    paths = [out_dir / (stem + ".png"), out_dir / (stem + ".svg")]
-    for path in paths:
-        fig.savefig(path)
-    plt.close(fig)
-    return paths
+# Kept for callers of the earlier API: the series and the figure live in their own modules.
+rate_series, volume_series, plot_infusion = (series.rate_series, series.volume_series,
+                                             figures.plot_infusion)
 
 
 def argparse_report(parser):
-    parser.add_argument("logs", nargs="+", metavar="LOG", help="capture file(s) or folder(s)")
+    parser.add_argument("logs", nargs="+", metavar="LOG",
+                        help="capture file(s), folder(s), or a table saved by pumpctl cohort")
     parser.add_argument("-o", "--output", default="report", metavar="DIR",
-                        help="folder for the table and plots (default: report)")
+                        help="folder for the tables and figures (default: report)")
+    parser.add_argument("--name", default=None,
+                        help="this group's name in Table 2 and Fig. 2 (default: from LOG)")
+    parser.add_argument("--against", nargs="+", metavar="LOG",
+                        help="a second group (captures or a cohort table): Table 2 side by side"
+                        " with a two-sided Mann-Whitney U p-value")
+    parser.add_argument("--against-name", default=None, help="the second group's name")
+    parser.add_argument("--no-figures", action="store_true",
+                        help="tables and Fig. 2 only, no per-infusion figure")
     parser.add_argument("--balance", metavar="BALANCE_LOG",
                         help="balance CSV (t_s,mass_g) for the trumpet and start-up curves")
     parser.add_argument("--rate-ml-h", type=float, default=None,
@@ -101,36 +39,80 @@ def argparse_report(parser):
     parser.add_argument("--trumpet-period-min", type=float, default=60.0)
 
 
+def _group(paths):
+    """(summary table, [Infusion] for captures) of one group of paths."""
+    parts, items = [], []
+    for path in paths:
+        p = Path(path)
+        if p.suffix in tables.TABLE_SUFFIXES and p.is_file():
+            parts.append(tables.read_table(p))
+        else:
+            found = infusions.split(logs.load(p))
+            items += found
+            parts.append(infusions.summary(found))
+    table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return table, items
+
+
+def _name(given, paths):
+    return given or Path(paths[0]).stem or str(paths[0])
+
+
 def do_report(args):
-    items = []
-    for path in args.logs:
-        items += infusions.split(logs.load(path))
-    if not items:
+    table, items = _group(args.logs)
+    if not len(table):
         raise UserError("no infusion (no `start` event) in %s" % ", ".join(args.logs))
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table = infusions.summary(items)
     table.to_csv(out_dir / "infusions.csv", index=False)
+    table.to_parquet(out_dir / "infusions.parquet", index=False)
     with open(out_dir / "infusions.json", "w") as f:
         json.dump(json.loads(table.to_json(orient="records", date_format="iso")), f, indent=1)
-    print(table[list(TABLE_COLUMNS)].to_string(index=False))
-    for _, c in infusions.cohort(table).iterrows():
-        print("infusion %s: median duration %s, n=%d" % (c["infusion_group"], c["text"], c["n"]))
-    for k, inf in enumerate(items):
-        fig, rate, vol = plot_infusion(inf)
-        stem = "infusion_%02d_%d" % (k + 1, inf.row["infusion"])
-        _save(fig, out_dir, stem)
-        rate.to_csv(out_dir / (stem + "_rate.csv"), index=False)
-        vol.to_csv(out_dir / (stem + "_volume.csv"), index=False)
+    shown = [c for c in TABLE_COLUMNS if c in table.columns]
+    print(table[shown].head(200).to_string(index=False))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", cohortstats.LeftOutWarning)
+        _paper_outputs(args, table, out_dir)
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        print("warning: " + message)
+    if not args.no_figures:
+        for k, inf in enumerate(items):
+            fig, rate, vol = figures.plot_infusion(inf)
+            stem = "infusion_%02d_%d" % (k + 1, inf.row["infusion"])
+            figures.save(fig, out_dir, stem)
+            rate.to_csv(out_dir / (stem + "_rate.csv"), index=False)
+            vol.to_csv(out_dir / (stem + "_volume.csv"), index=False)
     if args.balance:
+        if not items:
+            raise UserError("--balance needs a capture (the set rate is read from it)")
         balance_report(args, items[0], out_dir)
     print("wrote %s" % out_dir)
     return 0
 
 
+def _paper_outputs(args, table, out_dir):
+    name_b = _name(args.name, args.logs)
+    stats_b = cohortstats.cohort(table)
+    for _, c in stats_b.iterrows():
+        print("infusion %s: median duration %s, n=%d" % (c["infusion_group"], c["text"], c["n"]))
+    groups = [(name_b, stats_b)]
+    table_a = name_a = n_a = None
+    if args.against:
+        table_a, _ = _group(args.against)
+        name_a = _name(args.against_name, args.against)
+        n_a = cohortstats.n_patients(table_a)
+        groups.insert(0, (name_a, cohortstats.cohort(table_a)))
+    t2 = cohortstats.table2(table, table_a)
+    t2.to_csv(out_dir / "table2.csv", index=False)
+    md = cohortstats.table2_markdown(t2, name_b, cohortstats.n_patients(table), name_a, n_a)
+    (out_dir / "table2.md").write_text(md)
+    print(md, end="")
+    figures.save(figures.plot_fig2(groups), out_dir, "fig2")
+
+
 def set_rate_from_log(inf, start_min, period_min):
     """The one rate the log shows over the analysis period, or a UserError."""
-    rate = rate_series(inf)
+    rate = series.rate_series(inf)
     before = rate[rate["t_min"] <= start_min]
     during = rate[(rate["t_min"] > start_min) & (rate["t_min"] < start_min + period_min)]
     values = set(during["rate_ml_h"]) | set(before["rate_ml_h"].iloc[-1:])
@@ -152,12 +134,12 @@ def balance_report(args, inf, out_dir):
                                      args.trumpet_period_min)
     curve.to_csv(out_dir / "startup.csv", index=False)
     table.to_csv(out_dir / "trumpet.csv", index=False)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = figures.plt.subplots(figsize=(7, 4), constrained_layout=True)
     trumpet.plot_startup(ax, curve)
-    _save(fig, out_dir, "startup")
-    fig, ax = plt.subplots(figsize=(7, 4))
+    figures.save(fig, out_dir, "startup")
+    fig, ax = figures.plt.subplots(figsize=(7, 4), constrained_layout=True)
     trumpet.plot_trumpet(ax, table, overall)
-    _save(fig, out_dir, "trumpet")
+    figures.save(fig, out_dir, "trumpet")
     print("trumpet curve at %g mL/h, overall error %.2f %%" % (rate, overall))
     for _, row in table.iterrows():
         if not math.isnan(row["ep_max_pct"]):

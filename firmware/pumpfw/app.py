@@ -150,7 +150,10 @@ class App:
         if self.panel is not None:
             self._button(self.panel.poll(now), now)
         c.tick(now, self.steps_made() * 1000 // self.steps_per_ml)
-        # Journal first: the drive may only step into what the journal already vouches for.
+        # A new rate reaches the drive before anything else: a stop takes effect at once (the
+        # PIO keeps stepping through a flash write), and a faster rate can only step into what
+        # the journal already vouches for (the drive's cap is raised by _save, below).
+        self._apply_rate()
         # Rewritten every 4/5 of the interval (divided first: no big int for a huge interval).
         # Saved early (never late) when due within a quarter of its period: a loop that sleeps
         # until its next wake (the virtual board) then needs no wake of its own for it.
@@ -158,9 +161,6 @@ class App:
         save_in_ms = self._journal_ms + save_every_ms - now
         if self._journal_due or (c.active() and save_in_ms < save_every_ms // 4):
             self._save(now)
-        if c.changes != self._seen_changes:
-            self._seen_changes = c.changes
-            self.drive.set_rate(c.rate_ul_h, self.clock.ticks_us_at(c.rate_since_ms))
         until_us = -1
         change_ms = c.next_change_ms()
         if 0 <= change_ms - now < _PLAN_LIMIT_MS:
@@ -282,7 +282,15 @@ class App:
                 if self.refuse_start(now, self.next_infusion, False) is None:
                     c.start(now, self.next_infusion)
 
+    def _apply_rate(self):
+        c = self.controller
+        if c.changes != self._seen_changes:
+            self._seen_changes = c.changes
+            self.drive.set_rate(c.rate_ul_h, self.clock.ticks_us_at(c.rate_since_ms))
+
     def _on_event(self, code, now_ms, a, b):
+        if self.controller.rate_ul_h == 0:
+            self._apply_rate()  # a stop reaches the motor before a line is written about it
         self.console.event(code, now_ms, a, b)
         if code == ctl.EV_START:
             self.drive.halt()

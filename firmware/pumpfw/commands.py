@@ -14,7 +14,8 @@ from pumpfw import protocol as P
 
 
 # Commands whose `ok` carries the record fields (their `inf` argument is the record's own).
-_REPORTS_STATE = ("start", "startover", "pause", "resume", "ir", "resolved", "stop", "clear")
+_REPORTS_STATE = ("start", "startover", "pause", "resume", "ir", "ircontinue", "resolved", "stop",
+                  "clear")
 
 
 class Dispatcher:
@@ -183,6 +184,8 @@ class Dispatcher:
             return c.resume(now_ms), None
         if name == "ir":
             return c.ir(now_ms, args[0]), None
+        if name == "ircontinue":
+            return c.ir_continue(now_ms), None
         if name == "resolved":
             return c.ir_resolved(now_ms), None
         if name == "stop":

@@ -39,6 +39,7 @@ EV_COMPLETE = const(9)  # a = delivered_ul
 EV_STOP = const(10)
 EV_LIMIT = const(11)  # a = program rate, b = board maximum it was clamped to
 EV_LATCH_CLEARED = const(12)
+EV_IR_CONTINUE = const(13)  # a = grade (2): not interrupted, the operator's choice
 EVENT_NAMES = (
     "",
     "start",
@@ -53,6 +54,7 @@ EVENT_NAMES = (
     "stop",
     "limit",
     "latch_cleared",
+    "ir_continue",
 )
 
 LADDER = const(0)  # following the infusion's ladder
@@ -300,10 +302,28 @@ class Controller:
                 self.on_event(EV_INTERRUPT, now_ms, 0, 0)
         elif self.state != INTERRUPTED:
             # Grade 1: keep infusing. Where it holds escalation, the hold restarts in full once
-            # it resolves (a symptom-free hold is required), so drop the running one now.
+            # it resolves (a symptom-free hold is required), so drop the running one now. Down
+            # from a grade 2 that was not interrupted, the hold restarts in full as well.
+            was_held = self._held()
             self.ir_grade = 1
-            if self._held():
+            if was_held or self._held():
                 self._arm(now_ms)
+        return OK
+
+    def ir_continue(self, now_ms):
+        """A grade-2 IR that the operator chose not to interrupt (Fig. 1: grade 2 "may be
+        interrupted"). The infusion goes on at its rate with escalation held until resolved;
+        `ir 2` still interrupts at any time."""
+        if now_ms < self.last_ms:
+            return E_TIME
+        if self.state != RUNNING and self.state != PAUSED:
+            return E_STATE
+        self._advance(now_ms)
+        self.ir_count += 1
+        self.ir_grade = 2
+        self.on_event(EV_IR, now_ms, 2, 0)
+        self.on_event(EV_IR_CONTINUE, now_ms, 2, 0)
+        self._arm(now_ms)  # held: no deadline until resolved
         return OK
 
     def ir_resolved(self, now_ms):

@@ -95,22 +95,6 @@ class Planner:
         self._s0 = slack - self._s1 * self.spm
 
     # ---- hot path (small ints only) -------------------------------------------------------
-    def _step(self):
-        """Hand out step emitted+1 and move due_us / slack on to the step after it."""
-        self.emitted += 1
-        interval_us = self._q
-        s0 = self._s0 - self._r0
-        s1 = self._s1 - self._r1
-        if s0 < 0:
-            s0 += self.spm
-            s1 -= 1
-        if s1 < 0:  # the exact due time crossed one more whole us: ceil moves one further
-            s1 += self.rate_ul_h
-            interval_us += 1
-        self._s1 = s1
-        self._s0 = s0
-        self.due_us = ticks_add(self.due_us, interval_us)
-
     def next_segment(self, max_count, tol_us):
         """Hand out up to max_count steps as seg_count steps seg_interval_us apart; 0 = none.
 
@@ -129,20 +113,54 @@ class Planner:
             self.fresh = False
             max_count = 1
         interval_us = ticks_diff(self.due_us, self.last_us)
-        last_exact_us = self.due_us
-        self._step()
+        # Handing out a step moves the slack on by N % D (mixed radix); when it goes below 0 the
+        # exact due time crossed one more whole us, so that interval is q + 1. The loop runs
+        # once per step, so it works in locals (on MicroPython an attribute access costs as
+        # much as the arithmetic), with due times as offsets from the first step's (< horizon
+        # + one interval: small ints).
+        q = self._q
+        r0 = self._r0
+        r1 = self._r1
+        spm = self.spm
+        rate = self.rate_ul_h
+        s0 = self._s0
+        s1 = self._s1
+        nxt_us = q  # interval from the step just handed out to the next one
+        s0 -= r0
+        s1 -= r1
+        if s0 < 0:
+            s0 += spm
+            s1 -= 1
+        if s1 < 0:
+            s1 += rate
+            nxt_us += 1
+        due_off = nxt_us  # the next step's due time, from the first step's
+        last_off = 0  # the last handed-out step's due time, from the first step's
         count = 1
         early_us = 0
         while count < max_count:
-            nxt_us = ticks_diff(self.due_us, last_exact_us)
             if nxt_us != interval_us:
                 if nxt_us != interval_us + 1 or early_us >= tol_us:
                     break
                 early_us += 1
-            last_exact_us = self.due_us
-            self._step()
+            last_off = due_off
             count += 1
-        self.last_us = ticks_add(last_exact_us, -early_us)
+            nxt_us = q
+            s0 -= r0
+            s1 -= r1
+            if s0 < 0:
+                s0 += spm
+                s1 -= 1
+            if s1 < 0:
+                s1 += rate
+                nxt_us += 1
+            due_off += nxt_us
+        first_us = self.due_us
+        self._s0 = s0
+        self._s1 = s1
+        self.emitted += count
+        self.due_us = ticks_add(first_us, due_off)
+        self.last_us = ticks_add(first_us, last_off - early_us)
         self.seg_interval_us = interval_us
         self.seg_count = count
         return count

@@ -7,9 +7,10 @@ _MS_PER_H = 3_600_000
 PAUSE = "pause"
 RESUME = "resume"
 IR = "ir"
+IR_CONTINUE = "ir_continue"  # a grade-2 IR the operator chose not to interrupt
 RESOLVED = "resolved"
 STOP = "stop"
-INPUT_KINDS = (PAUSE, RESUME, IR, RESOLVED, STOP)
+INPUT_KINDS = (PAUSE, RESUME, IR, RESOLVED, STOP, IR_CONTINUE)
 
 # Give up on a scripted run that is still going after this much virtual time.
 DEFAULT_LIMIT_MS = 48 * _MS_PER_H
@@ -47,6 +48,8 @@ def _apply(controller, now_ms, kind, arg):
         return controller.resume(now_ms)
     if kind == IR:
         return controller.ir(now_ms, arg)
+    if kind == IR_CONTINUE:
+        return controller.ir_continue(now_ms)
     if kind == RESOLVED:
         return controller.ir_resolved(now_ms)
     if kind == STOP:
@@ -54,10 +57,13 @@ def _apply(controller, now_ms, kind, arg):
     return ctl.E_RANGE
 
 
-def run(regimen, infusion, inputs=(), max_rate_ul_h=0, limit_ms=DEFAULT_LIMIT_MS, observe=None):
+def run(regimen, infusion, inputs=(), max_rate_ul_h=0, limit_ms=DEFAULT_LIMIT_MS, observe=None,
+        react=None):
     """Run one infusion. inputs: (t_ms, kind, arg) tuples, t_ms from the start.
 
     observe(controller, now_ms), if given, is called after every step of the virtual clock.
+    react(controller, now_ms), if given, is called then too and returns more inputs (t_ms >=
+    now_ms): an operator who answers what the pump does (the cohort simulator's practice).
 
     Returns a dict: outcome (a state name), segments [(start_ms, end_ms, state, rate_ul_h,
     delivered_ul_at_end)], infusing_ms, elapsed_ms, delivered_ul, interruptions,
@@ -72,12 +78,12 @@ def run(regimen, infusion, inputs=(), max_rate_ul_h=0, limit_ms=DEFAULT_LIMIT_MS
     err = controller.start(0, infusion)
     if err:
         raise ValueError("cannot start infusion %d: %s" % (infusion, ctl.ERROR_NAMES[err]))
-    result = follow(controller, 0, inputs, limit_ms, observe)
+    result = follow(controller, 0, inputs, limit_ms, observe, react)
     result["events"] = events
     return result
 
 
-def follow(controller, now, inputs=(), limit_ms=DEFAULT_LIMIT_MS, observe=None):
+def follow(controller, now, inputs=(), limit_ms=DEFAULT_LIMIT_MS, observe=None, react=None):
     """Run a started controller on from `now` (ms on its clock) with an ideal pump that has
     delivered controller.delivered_ul so far: what it does if only `inputs` come. Returns the
     dict of run(), without events (the controller's on_event gets them)."""
@@ -113,6 +119,11 @@ def follow(controller, now, inputs=(), limit_ms=DEFAULT_LIMIT_MS, observe=None):
                 rejected.append((now, kind, arg, ctl.ERROR_NAMES[err]))
         if observe is not None:
             observe(controller, now)
+        if react is not None:
+            more = react(controller, now)
+            if more:
+                pending = pending[:index] + sorted(pending[index:] + list(more),
+                                                   key=lambda item: item[0])
         if controller.state != seg_state or controller.rate_ul_h != seg_rate:
             segments.append((seg_start, now, ctl.STATE_NAMES[seg_state], seg_rate,
                              pump.delivered_ul()))

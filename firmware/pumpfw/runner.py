@@ -4,7 +4,7 @@ import sys
 from pumpfw import protocol as P
 from pumpfw.app import FAULT_EXCEPTION, App
 
-IDLE_MAX_MS = 2  # longest sleep between ticks on a board: bounds input and alarm latency
+IDLE_MAX_MS = 1000  # longest sleep between ticks; the app's next_wake_ms() is usually sooner
 
 
 def _halt(hw, app):
@@ -34,7 +34,11 @@ def run(hw, max_ticks=-1, app_factory=App):
         while ticks != max_ticks:
             app.step()
             ticks += 1
-            hw.idle(IDLE_MAX_MS)
+            # Sleep until the app has work (serial input and buttons wake it sooner): the CPU
+            # idles between ticks instead of spinning, and the PIO steps on meanwhile.
+            wait_ms = app.next_wake_ms() - app.clock.ms
+            if wait_ms > 0:
+                hw.idle(wait_ms if wait_ms < IDLE_MAX_MS else IDLE_MAX_MS)
         return app
     except KeyboardInterrupt:
         # Only reached when no infusion is active (Ctrl-C when idle, or `repl`).

@@ -73,26 +73,12 @@ class Control:
         self.sock.close()
 
 
-class SimBoard:
-    """A running virtual board. Use as a context manager; every call has a timeout."""
+class HarnessBoard:
+    """A board served by a Node harness on 127.0.0.1 (its serial, control and balance
+    endpoints, printed as one JSON line), optionally behind a pty. Subclasses give the command.
+    Use as a context manager; every call has a timeout."""
 
-    def __init__(self, entry=None, lib=(), fast=False, scale=None, hold=False, pty=True,
-                 timeout_s=10.0, extra_args=(), stderr=None):
-        node = shutil.which("node")
-        if node is None:
-            raise SimBoardError("node not found on PATH (the virtual board runs under Node)")
-        cmd = [node, str(VBOARD_JS), "--exit-on-stdin-eof"]
-        if entry:
-            cmd += ["--entry", entry]
-        for d in lib:
-            cmd += ["--lib", str(d)]
-        if fast:
-            cmd.append("--fast")
-        elif hold:
-            cmd.append("--hold")
-        elif scale is not None:
-            cmd += ["--scale", str(scale)]
-        cmd += list(extra_args)
+    def __init__(self, cmd, pty=True, timeout_s=10.0, stderr=None):
         self.timeout_s = timeout_s
         self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=stderr)
@@ -104,6 +90,13 @@ class SimBoard:
         self.bridge = PtyBridge(*_host_port(self.serial_url)) if pty else None
         self.pty = self.bridge.path if self.bridge else None
         self.endpoints["pty"] = self.pty
+
+    @staticmethod
+    def node():
+        node = shutil.which("node")
+        if node is None:
+            raise SimBoardError("node not found on PATH (the board harness runs under Node)")
+        return node
 
     def _read_endpoints(self, timeout_s):
         box = []
@@ -212,3 +205,23 @@ class SimBoard:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+class SimBoard(HarnessBoard):
+    """The virtual board: the firmware on MicroPython (WebAssembly) on a virtual clock."""
+
+    def __init__(self, entry=None, lib=(), fast=False, scale=None, hold=False, pty=True,
+                 timeout_s=10.0, extra_args=(), stderr=None):
+        cmd = [self.node(), str(VBOARD_JS), "--exit-on-stdin-eof"]
+        if entry:
+            cmd += ["--entry", entry]
+        for d in lib:
+            cmd += ["--lib", str(d)]
+        if fast:
+            cmd.append("--fast")
+        elif hold:
+            cmd.append("--hold")
+        elif scale is not None:
+            cmd += ["--scale", str(scale)]
+        cmd += list(extra_args)
+        HarnessBoard.__init__(self, cmd, pty, timeout_s, stderr)

@@ -116,6 +116,22 @@ def test_typed_safe_commands_run_directly():
     assert rig.reply("stop", 30).kind == "ok" and c.state == ctl.STOPPED
 
 
+def test_grade2_without_interruption_is_an_explicit_confirmed_choice():
+    rig = Rig()
+    c = rig.app.controller
+    c.start(0, 1)
+    rig.read()
+    assert rig.reply("ircontinue", 10).kind == "ask" and c.ir_grade == 0  # typed: read back
+    msgs = rig.cmd("ircontinue", 20, seq=5)
+    assert [(m.kind, m.name) for m in msgs] == [("ev", "ir"), ("ev", "ir_continue"),
+                                                ("ok", "ircontinue")]
+    assert msgs[1].fields == {"t_ms": 20, "grade": 2}
+    assert c.state == ctl.RUNNING and c.rate_ul_h == 25_000 and c.interruptions == 0
+    assert rig.reply("ir 2", 30).kind == "ok" and c.state == ctl.INTERRUPTED
+    err = rig.reply("ircontinue", 40, seq=6)
+    assert (err.kind, err.reason) == ("err", "state") and c.ir_count == 2
+
+
 def test_reads_and_settings():
     rig = Rig()
     app = rig.app
@@ -165,7 +181,8 @@ def test_hello_and_event_lines():
 
 
 GOOD = (b"start 1", b"pause", b"resume", b"ir 2", b"ir 3", b"resolved", b"stop", b"clear",
-        b"interval 500", b"setcal 20000", b"confirm 1A2B", b"status", b"repl")  # fmt: skip
+        b"interval 500", b"setcal 20000", b"confirm 1A2B", b"status", b"repl",
+        b"ircontinue")  # fmt: skip
 
 
 def _mutate(rng, line):

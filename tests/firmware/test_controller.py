@@ -149,6 +149,53 @@ def test_grade1_after_grade2_holds_post_ir_escalation():
     assert c.next_change_ms() == 91 * MIN
 
 
+def test_grade2_not_interrupted_keeps_the_rate_and_holds_escalation_until_resolved():
+    for infusion, rate in ((1, 25_000), (2, 50_000)):
+        c, rec = make()
+        c.start(0, infusion)
+        assert c.ir_continue(10 * MIN) == ctl.OK
+        assert c.state == ctl.RUNNING and c.rate_ul_h == rate and c.ir_grade == 2
+        assert rec.names()[-2:] == ["ir", "ir_continue"] and rec.events[-1][2] == 2
+        assert c.next_change_ms() == -1 and c.interruptions == 0 and c.ir_count == 1
+        c.tick(100 * MIN, 0)
+        assert c.rate_ul_h == rate  # held, however long
+        assert c.ir_resolved(100 * MIN) == ctl.OK
+        hold = 60 * MIN if infusion == 1 else 30 * MIN
+        assert c.next_change_ms() == 100 * MIN + hold  # a full symptom-free hold again
+
+
+def test_grade2_not_interrupted_is_refused_while_interrupted_and_ir2_still_interrupts():
+    c, rec = make()
+    c.start(0, 2)
+    c.ir(5 * MIN, 2)
+    before = (c.state, c.ir_count, len(rec.events))
+    assert c.ir_continue(6 * MIN) == ctl.E_STATE
+    assert (c.state, c.ir_count, len(rec.events)) == before
+    c.ir_resolved(7 * MIN)
+    assert c.pause(8 * MIN) == ctl.OK and c.ir_continue(9 * MIN) == ctl.OK
+    assert c.state == ctl.PAUSED and c.resume(10 * MIN) == ctl.OK
+    assert c.next_change_ms() == -1  # still held after the resume
+    assert c.ir(11 * MIN, 2) == ctl.OK and c.state == ctl.INTERRUPTED  # the operator changed mind
+    c2, _ = make()
+    c2.start(0, 2)
+    c2.ir_continue(10 * MIN)
+    assert c2.ir(20 * MIN, 1) == ctl.OK  # improved to grade 1: infusion 2's ladder runs again
+    assert c2.next_change_ms() == 50 * MIN
+    assert c2.ir_continue(0) == ctl.E_TIME
+    idle, _ = make()
+    assert idle.ir_continue(0) == ctl.E_STATE
+
+
+def test_preview_grade2_not_interrupted_at_45_min_resolved_20_min_later():
+    # 25 mL/h held from 45 to 65 min, then a full hour: the ladder runs 65 min late and 250 mL
+    # is reached at 245 min + 550 s (docs/infusion-schedule.md).
+    inputs = [(45 * MIN, preview.IR_CONTINUE, 0), (65 * MIN, preview.RESOLVED, 0)]
+    result = preview.run(REG, 1, inputs)
+    assert result["outcome"] == "complete" and result["interruptions"] == 0
+    assert result["elapsed_ms"] == result["infusing_ms"] == 245 * MIN + 550_000
+    assert [e[1] for e in result["events"]].count("ir_continue") == 1
+
+
 def test_grade3_discontinues_permanently_until_the_latch_is_cleared():
     for state_setup in ("running", "paused", "interrupted"):
         c, rec = make()
@@ -207,6 +254,26 @@ def test_preview_grade2_at_45_min_resolved_20_min_later():
     assert r["infusing_ms"] == 227 * MIN + 30_000
     assert r["elapsed_ms"] == 247 * MIN + 30_000
     assert r["segments"][1] == (45 * MIN, 65 * MIN, "interrupted", 0, 18_750)
+
+
+def test_preview_react_adds_inputs_an_operator_answers_with():
+    # A 4-min hold at every step-up of infusion 2 (3 step-ups): 12 min more, and each new rate
+    # starts only after its hold.
+    seen = []
+    last = [50_000]  # the initial rate: react is first called at the first change
+
+    def hold_each_step_up(c, now):
+        if c.state == ctl.RUNNING and c.rate_ul_h > last[0]:
+            if last[0]:
+                seen.append(now)
+            last[0] = c.rate_ul_h
+            if len(seen) and seen[-1] == now:
+                return [(now, preview.PAUSE, 0), (now + 4 * MIN, preview.RESUME, 0)]
+        return None
+
+    result = preview.run(REG, 2, (), react=hold_each_step_up)
+    assert result["outcome"] == "complete" and result["elapsed_ms"] == 117 * MIN
+    assert result["infusing_ms"] == 105 * MIN and seen == [30 * MIN, 64 * MIN, 98 * MIN]
 
 
 def test_preview_grade3_freezes_the_volume():

@@ -129,7 +129,7 @@ class FakePoll:
         self.mask = mask
 
     def poll(self, timeout_ms):
-        assert timeout_ms == 0  # never wait
+        self.waited = timeout_ms  # a fake never sleeps: nothing arrives meanwhile
         s = self.stream
         ready = len(s.data) > s.pos if self.mask == 1 else s.room > 0
         return [(s, self.mask)] if ready else []
@@ -158,42 +158,30 @@ def make_port(data, new_poll=FakePoll):
     return port, stream, kbd
 
 
-def test_usbserial_reads_only_ready_bytes_and_hands_over_lines():
-    port, stream, kbd = make_port(b"id\r\nsta")
-    got = []
-    lines = L.LineIn(32)
-    port.poll_input(lines, lambda s, line: got.append((s, bytes(line))), lambda: True)
-    assert got == [(L.LINE, b"id")] and kbd.calls == [-1]
-    stream.data += b"tus\n"
-    port.poll_input(lines, lambda s, line: got.append((s, bytes(line))), lambda: True)
-    assert got[-1] == (L.LINE, b"status")
-
-
-def test_usbserial_reads_a_bounded_number_of_bytes_per_call():
+def test_usbserial_reads_only_ready_bytes():
     for new_poll in (FakePoll, FakeIPoll):
-        port, stream, _ = make_port(b"x" * 1000 + b"\nid\n", new_poll)
-        lines = L.LineIn(8)
-        got = []
-        port.poll_input(lines, lambda s, line: got.append(s), lambda: True)
-        assert stream.pos == port.max_rx_bytes and got == []
-        for _ in range(20):
-            port.poll_input(lines, lambda s, line: got.append(s), lambda: True)
-        assert got == [L.TOO_LONG, L.LINE] and bytes(lines.line()) == b"id"
-        assert stream.pos == len(stream.data)
+        port, stream, kbd = make_port(b"id\r\nsta", new_poll)
+        buf = bytearray(64)
+        n = port.read_into(buf)
+        assert bytes(buf[:n]) == b"id\r\nsta" and kbd.calls == [-1]
+        assert port.read_into(buf) == 0  # nothing waiting: returns at once
+        stream.data += b"tus\n"
+        assert bytes(buf[: port.read_into(buf)]) == b"tus\n"
 
 
-def test_ctrl_c_breaks_to_the_repl_only_when_allowed():
-    port, _, kbd = make_port(b"\x03")
-    rig = Rig()
-    port.poll_input(rig.lines, lambda s, line: rig.disp.handle(s, line, 0), lambda: False)
-    msgs = rig.read()
-    assert [(m.kind, m.reason) for m in msgs] == [("err", "state")]
-    assert kbd.calls == [-1] and port.opened
-    port, _, kbd = make_port(b"\x03")
-    try:
-        port.poll_input(L.LineIn(8), lambda s, line: None, lambda: True)
-    except KeyboardInterrupt:
-        pass
-    else:
-        raise AssertionError("Ctrl-C did not interrupt while idle")
-    assert kbd.calls == [-1, 3] and not port.opened
+def test_usbserial_reads_at_most_the_buffer():
+    port, stream, _ = make_port(b"x" * 1000)
+    buf = bytearray(64)
+    assert port.read_into(buf) == 64 and stream.pos == 64
+
+
+def test_usbserial_waits_for_input_only_up_to_the_timeout():
+    for new_poll in (FakePoll, FakeIPoll):
+        port, stream, _ = make_port(b"", new_poll)
+        assert port.wait_readable(5) is False and port._rx.waited == 5
+        stream.data += b"x"
+        assert port.wait_readable(5) is True
+        buf = bytearray(4)
+        assert port.read_into(buf) == 1 and port._rx.waited == 0  # reading never waits
+
+

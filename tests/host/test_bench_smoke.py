@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from bench import apprun, exactness, ingest, make_test, mpy, run
+from bench import apprun, cohortspeed, exactness, ingest, make_test, mpy, run
 from bench import results as R
 
 N = apprun.WORK_PER_STEP
@@ -36,6 +36,13 @@ def test_ingest_on_a_tiny_capture():
     out = ingest.measure(n_records=500, runs=1)
     assert out["log_ingest_records_per_s"]["value"] > 0
     assert out["log_ingest_vs_read_csv_ratio"]["value"] > 0
+    R.check_schema(out)
+
+
+def test_cohort_speed_on_a_small_run():
+    out = cohortspeed.measure(infusions=300, workers=1)
+    assert out["cohort_infusions_per_s"]["value"] > 0
+    assert out["cohort_100k_infusions_s"]["limit"] == 60.0
     R.check_schema(out)
 
 

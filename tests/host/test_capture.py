@@ -126,6 +126,24 @@ def test_do_capture_exports_csv_and_parquet(tmp_path, capsys):
         assert list(recs["vol_ul"].astype(int)) == list(log.records["vol_ul"])
 
 
+def test_capture_with_a_subject_keeps_it_in_the_header(tmp_path, capsys):
+    class Args:
+        output = str(tmp_path / "s.cap")
+        port = "fake"
+        duration = 1.0
+        csv = parquet = None
+        subject = "P-07"
+
+    assert capture.do_capture(Args, open_port=lambda: FakePort(device_lines())) == 0
+    assert logs.load(Args.output).subjects == {Args.output: "P-07"}
+    Args.subject = "P-08"
+    opened = []
+    with pytest.raises(capfile.UserError, match="subject P-07, not P-08"):
+        capture.do_capture(Args, open_port=lambda: opened.append(1) or FakePort([]))
+    assert main(["capture", "-o", str(tmp_path / "t.cap"), "--subject", "a b"]) == 1
+    assert "letters, digits" in capsys.readouterr().err and not (tmp_path / "t.cap").exists()
+
+
 def test_user_mistakes_are_one_line(tmp_path, capsys):
     assert main(["capture", "-o", str(tmp_path / "x.cap"), "--port", "/dev/nonexistent9"]) == 1
     err = capsys.readouterr().err.strip()

@@ -56,6 +56,10 @@ def test_a_whole_session(capsys, port):
     assert rc == 0 and "paused" in out and state(port) == "paused"
     rc, out, _ = run_cli(capsys, "resume", "--port", port)
     assert rc == 0 and "running" in out
+    rc, out, _ = run_cli(capsys, "ir", 2, "--no-interrupt", "--port", port)
+    assert rc == 0 and "running, infusion 1, 25.0 mL/h" in out  # the operator's choice
+    rc, _, err = run_cli(capsys, "ir", 1, "--no-interrupt", "--port", port)
+    assert rc == 1 and "grade 2 only" in one_error_line(err)
     rc, out, _ = run_cli(capsys, "ir", 2, "--port", port)
     assert rc == 0 and "interrupted" in out
     rc, out, _ = run_cli(capsys, "resolved", "--port", port)
@@ -121,8 +125,9 @@ def test_version_and_bare_pumpctl(capsys):
 
 def test_every_operator_command_of_the_protocol_has_a_pumpctl_command():
     tools = {"help", "id", "status", "interval", "cal", "setcal", "confirm", "repl"}
+    by_option = {"ircontinue": "ir 2 --no-interrupt"}
     for name in P.COMMAND_NAMES:
-        assert name in cli.COMMANDS or name in tools, name
+        assert name in cli.COMMANDS or name in tools or name in by_option, name
     assert {"calibrate", "flash"} <= cli.COMMANDS.keys()  # cal/setcal, repl: their users
 
 

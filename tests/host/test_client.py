@@ -115,7 +115,7 @@ def test_a_corrupted_line_is_detected_and_not_delivered(pump, dev):
     records = pump.records()
     for _ in range(50):
         next(records)
-        if pump.check.corrupt:
+        if pump.check.corrupted:
             break
     pump.status()  # its drop field reconciles the gap the corrupt line left
     assert pump.check.corrupted == 1 and pump.check.lost == 0

@@ -51,6 +51,18 @@ def test_text_and_opcodes_are_the_same_program(pulse_cycles):
     assert assembled.pio_kwargs.get("wrap_target", 0) == 0
 
 
+def test_exec_opcodes_are_what_pioasm_makes_of_them():
+    def one(text):
+        (op,) = adafruit_pioasm.Program(".program x\n" + text + "\n").assembled
+        return op
+
+    assert pio_step.EXEC_MOV_ISR_Y == one("mov isr, y")
+    assert pio_step.EXEC_PUSH_NOBLOCK == one("push noblock")
+    assert pio_step.EXEC_SET_PINS_0 == one("set pins, 0")
+    for address in (0, 7, 31):
+        assert pio_step.exec_jmp(address) == one("jmp %d" % address)
+
+
 def planned_words(rate_ul_h, n_steps, pulse_cycles):
     """Words for n_steps at rate_ul_h as the driver would push them, and the exact intervals."""
     p = Planner(pico.STEPS_PER_ML, n_steps)
@@ -163,11 +175,11 @@ class EmulatedSM:
             self.running = bool(flag)
         return self.running
 
-    def exec(self, instr):
-        if instr == "mov(isr, y)":
+    def exec(self, opcode):
+        if opcode == pio_step.EXEC_MOV_ISR_Y:
             self.rx.append(self.state.y_register)
-        elif instr.startswith("jmp("):
-            self.state = State(clock=self.state.clock, program_counter=int(instr[4:-1]))
+        elif opcode >> 5 == 0:  # jmp (always) address
+            self.state = State(clock=self.state.clock, program_counter=opcode & 31)
 
     def get(self):
         return self.rx.popleft()

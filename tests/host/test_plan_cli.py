@@ -33,6 +33,16 @@ def test_grade2_at_45_resolved_after_20(capsys):
     assert rates[:4] == [25, 0, 12.5, 37.5] and rates[-1] == 150
 
 
+def test_grade2_not_interrupted_holds_the_ladder(capsys):
+    report = plan_json(capsys, "--infusion", "1", "--ir-continue", "45:20")
+    assert report["interruptions"] == 0 and report["outcome"] == "complete"
+    assert report["total_min"] == report["infusing_min"] == pytest.approx(245 + 550 / 60, abs=1e-4)
+    assert report["segments"][0] == {"start_min": 0, "end_min": 125, "state": "running",
+                                     "rate_ml_h": 25, "volume_ml": 52.083}
+    held = plan_json(capsys, "--infusion", "2", "--ir-continue", "10")
+    assert held["total_min"] == 300 and held["segments"][-1]["rate_ml_h"] == 50
+
+
 @pytest.mark.parametrize("minute", [0, 1, 59.5, 61, 150, 199])
 def test_grade3_discontinues_and_freezes_the_volume(capsys, minute):
     report = plan_json(capsys, "--infusion", "1", "--ir", "%s:3" % minute)
@@ -72,6 +82,8 @@ def test_a_refused_input_is_reported(capsys):
         ["--infusion", "1", "--ir", "45:3:10"],
         ["--infusion", "1", "--ir", "-1:2:5"],
         ["--infusion", "1", "--pause", "10"],
+        ["--infusion", "1", "--ir-continue", "10:0"],
+        ["--infusion", "1", "--ir-continue", "10:5:5"],
         ["--infusion", "1", "--pause", "10:0"],
         [],
     ],

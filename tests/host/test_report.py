@@ -1,5 +1,6 @@
 """`pumpctl report` on a captured infusion 1 with a grade-2 IR: table, plots, plotted values."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 from capkit import MIN, VirtualDevice, write_capture
 
-from host_tools import infusions, logs, report
+from host_tools import figures, infusions, logs, report
 from host_tools.cli import main
 from pumpfw import preview
 from pumpfw import protocol as P
@@ -63,9 +64,102 @@ def test_plotted_lines_are_the_log_values(capture_ir):
         assert ((m.fields["t_ms"] - start_ms) / MIN, m.fields["rate_ul_h"] / 1000) in rate_xy
     # the interrupt: rate 0 from 45 min, 12.5 mL/h from the resolution at 65 min
     assert (45.0, 0.0) in rate_xy and (65.0, 12.5) in rate_xy
-    marked = sorted({round(line.get_xdata()[0], 3) for line in ax_vol.lines[1:]})
+    marked = sorted({round(line.get_xdata()[0], 3) for line in ax_vol.lines[1:]
+                     if line.get_xdata()[0] == line.get_xdata()[-1]})
     assert marked == [45.0, 65.0, 247.5]
-    report.plt.close(fig)
+    figures.plt.close(fig)
+
+
+def test_the_figure_is_fit_for_a_paper(capture_ir, tmp_path):
+    path, dev = capture_ir
+    inf = infusions.split(logs.load(path))[0]
+    fig, _, _ = figures.plot_infusion(inf)
+    ax_rate, ax_vol = fig.axes
+    planned = ax_rate.lines[1]
+    assert planned.get_label().startswith("planned program")
+    assert sorted(set(planned.get_ydata()))[1:] == [25, 50, 75, 100, 125, 150]
+    assert [tuple(ln.get_ydata()) for ln in ax_vol.lines if ln.get_label().startswith(
+        "target")] == [(250, 250)]
+    shaded = [p for p in ax_rate.patches if p.get_label() == "interrupted (reaction)"]
+    assert len(shaded) == 1 and shaded[0].get_x() == 45 and shaded[0].get_width() == 20
+    texts = [t.get_text() for t in ax_rate.texts]
+    assert "interrupted\n20 min" in texts
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "infusion reaction (grade 2)" in legend and "reaction resolved" in legend
+    assert not [w for w in legend if "_" in w]  # human words, not internal names
+    assert "board virtual, firmware 0.1.0, 20000 steps/mL, captured 2027-01-15" in \
+        fig.texts[0].get_text()
+    paths = figures.save(fig, tmp_path, "f")
+    png, svg, pdf = paths
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and _png_dpi(png) == 300
+    assert b"<svg" in svg.read_bytes()[:2000] and pdf.read_bytes()[:5] == b"%PDF-"
+
+
+def _png_dpi(path):
+    """Dots per inch from the PNG's pHYs chunk."""
+    import struct
+
+    data = path.read_bytes()
+    at = data.index(b"pHYs")
+    per_m = struct.unpack(">I", data[at + 4:at + 8])[0]
+    return round(per_m * 0.0254)
+
+
+def test_repeated_alarms_are_one_legend_entry_with_their_count(tmp_path):
+    dev = VirtualDevice()
+    dev.hello()
+    dev.infusion(3, [(10 * MIN, preview.PAUSE, 0), (22 * MIN, preview.RESUME, 0)])
+    start = [t for t, raw in dev.lines if b" ev start " in raw][0]
+    alarms = [(start + (12 + 2 * k) * MIN, P.encode_event(P.EV_ALARM, start + (12 + 2 * k) * MIN,
+                                                          1, 120 * (k + 1))) for k in range(5)]
+    lines = sorted(dev.lines + [(t, P.frame(900 + k, body)) for k, (t, body) in
+                                enumerate(alarms)], key=lambda x: x[0])
+    inf = infusions.split(logs.load(write_capture(tmp_path / "a.cap", lines)))[0]
+    fig, _, _ = figures.plot_infusion(inf)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "reminder: still paused (x5)" in legend
+    assert "paused\n12 min" in [t.get_text() for t in fig.axes[0].texts]
+    figures.plt.close(fig)
+
+
+def test_table2_and_fig2_for_two_groups(tmp_path, capsys):
+    from host_tools import cohort, tables
+
+    small = dataclasses.replace(cohort.PAPER, patients=10)
+    a = cohort.simulate(small, seed=2, replicates=1, workers=1)
+    b = cohort.simulate(dataclasses.replace(small, name="pump", step_up_lag_mean_min=(0, 0)),
+                        seed=2, replicates=1, workers=1)
+    tables.write_table(a, tmp_path, "a")
+    tables.write_table(b, tmp_path, "b")
+    out = tmp_path / "rep"
+    assert main(["report", str(tmp_path / "b.parquet"), "--name", "this pump", "--against",
+                 str(tmp_path / "a.csv"), "--against-name", "paper practice", "-o",
+                 str(out)]) == 0
+    md = (out / "table2.md").read_text()
+    assert "| Median duration of infusion, h | paper practice N=10 | this pump N=10 |" in md
+    t2 = pd.read_csv(out / "table2.csv").set_index("infusion")
+    first_a = a.loc[a["infusion"] == 1, "duration_h"]
+    first_b = b.loc[b["infusion"] == 1, "duration_h"]
+    from scipy import stats
+
+    want = stats.mannwhitneyu(first_a, first_b, alternative="two-sided").pvalue
+    assert t2.loc["1st Infusion", "p_value"] == pytest.approx(want)
+    assert t2.loc["≥3rd Infusion", "median_b_h"] == 1.25
+    assert t2.loc["≥2nd Infusion", "n_a"] == (a["infusion"] >= 2).sum()
+    for ext in ("png", "svg", "pdf"):
+        assert (out / ("fig2." + ext)).stat().st_size > 5_000
+    assert "≥3rd Infusion" in capsys.readouterr().out
+
+
+def test_an_open_infusion_is_reported_with_a_warning(tmp_path, capsys):
+    dev = VirtualDevice()
+    dev.hello()
+    dev.infusion(1)
+    cut = len(dev.lines) // 2
+    path = write_capture(tmp_path / "o.cap", dev.lines[:cut])
+    assert main(["report", str(path), "-o", str(tmp_path / "r"), "--no-figures"]) == 0
+    printed = capsys.readouterr().out
+    assert "warning: 1 infusion(s) left out" in printed and "open" in printed
 
 
 def test_report_with_balance_writes_trumpet(tmp_path, capsys):
@@ -78,7 +172,7 @@ def test_report_with_balance_writes_trumpet(tmp_path, capsys):
     balance.to_csv(tmp_path / "bal.csv", index=False)
     out = tmp_path / "rep"
     args = ["report", str(cap), "-o", str(out), "--balance", str(tmp_path / "bal.csv"),
-            "--trumpet-start-min", "10", "--trumpet-period-min", "60"]
+            "--trumpet-start-min", "10", "--trumpet-period-min", "60", "--no-figures"]
     assert main(args) == 0
     trumpet_table = pd.read_csv(out / "trumpet.csv")
     assert np.allclose(trumpet_table[["ep_max_pct", "ep_min_pct"]], 2.0)
@@ -100,6 +194,7 @@ def test_report_errors_are_one_line(tmp_path, capsys):
     bal = tmp_path / "bal.csv"
     bal.write_text("t_s,mass_g\n" + "".join("%d,%g\n" % (t, t / 100) for t in range(0, 9000, 30)))
     capsys.readouterr()
-    assert main(["report", str(cap), "-o", str(tmp_path / "r2"), "--balance", str(bal)]) == 1
+    assert main(["report", str(cap), "-o", str(tmp_path / "r2"), "--balance", str(bal),
+                 "--no-figures"]) == 1
     err = capsys.readouterr().err
     assert "not constant" in err and err.count("\n") == 1

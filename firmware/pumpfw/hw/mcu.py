@@ -38,34 +38,11 @@ def repl_requested():
         return False
 
 
-class _Port:
-    """hw.port over UsbSerial: read_into() takes only bytes that are already waiting."""
-
-    def __init__(self, usb):
-        self.usb = usb
-        self.write = usb.write
-
-    def read_into(self, buf):
-        usb = self.usb
-        n = 0
-        while n < len(buf) and usb._rx.poll(0):
-            if not usb.stdin.readinto(usb._one):
-                break
-            buf[n] = usb._one[0]
-            n += 1
-        return n
-
-    def open(self):
-        self.usb.open()
-
-    def close(self):
-        self.usb.close()
-
-
 class Hardware:
     """hw for boards/pico.py (DRIVER "rp2") and boards/esp32.py (DRIVER "esp32")."""
 
     fs_root = "/data"
+    button_poll_ms = 20  # while idle, a pressed button is seen within this (debounce is 25 ms)
 
     def __init__(self, board):
         self.board = board
@@ -85,9 +62,10 @@ class Hardware:
                 self.buttons[name] = machine.Pin(pin_no, machine.Pin.IN, pull)
         if len(self.buttons) != 3:
             self.buttons = {}  # the panel needs all three; serial still works without them
+        self._button_pins = tuple(self.buttons.values())
         self.led = self._out(board.LED_PIN)
         self.buzzer = self._out(board.BUZZER_PIN)
-        self.port = _Port(UsbSerial())
+        self.port = UsbSerial()  # read_into, write, open, close: hw.port
         self.ticks_us = time.ticks_us
         self.ticks_ms = time.ticks_ms
         self._wdt = None
@@ -115,4 +93,23 @@ class Hardware:
             self._wdt.feed()
 
     def idle(self, max_ms):
-        time.sleep_ms(max_ms)
+        """Sleep up to max_ms; back at once when serial input arrives (the USB interrupt wakes
+        the CPU), or within button_poll_ms of a button changing (a pin IRQ cannot wake the
+        poll: the levels are compared between slices, so a stuck button never makes it spin)."""
+        if not self.buttons:
+            self.port.wait_readable(max_ms)
+            return
+        levels = self._button_levels()
+        deadline = time.ticks_add(time.ticks_ms(), max_ms)
+        while True:
+            left = time.ticks_diff(deadline, time.ticks_ms())
+            if left <= 0 or self._button_levels() != levels:
+                return
+            if self.port.wait_readable(left if left < self.button_poll_ms else self.button_poll_ms):
+                return
+
+    def _button_levels(self):
+        levels = 0  # a small int: no allocation
+        for pin in self._button_pins:
+            levels = levels * 2 + pin.value()
+        return levels

@@ -38,6 +38,19 @@ delay:
 .wrap
 """
 
+# Instructions the driver executes directly (sm.exec) to read back a stopped machine and park it,
+# as encoded opcodes: MicroPython 1.26+ no longer assembles "jmp(N)"-style strings in exec, and
+# an int costs no assembler at run time (tests/host/test_pio.py checks them against pioasm).
+EXEC_MOV_ISR_Y = const(0xA0C2)  # mov isr, y
+EXEC_PUSH_NOBLOCK = const(0x8000)  # push noblock
+EXEC_SET_PINS_0 = const(0xE000)  # set pins, 0
+
+
+def exec_jmp(address):
+    """`jmp address` (unconditional) as an opcode."""
+    return address & 31
+
+
 # TEXT assembled with pulse_cycles = 1 (tests/host/test_pio.py proves they agree).
 _OPCODES = (0x80A0, 0x6048, 0x0004, 0xA242, 0xA027, 0x0045, 0xE001, 0xE000, 0x0083)
 _SET_HIGH = const(6)

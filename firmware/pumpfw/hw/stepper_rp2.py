@@ -41,7 +41,7 @@ class Rp2Stepper(MotorEnable):
         self.min_interval_us = pio_step.min_interval_cycles(pulse_cycles)
         self.read_pc = read_pc
         self.join_tx = join_tx
-        self._jmp_origin = "jmp(%d)" % origin
+        self._jmp_origin = pio_step.exec_jmp(origin)
         self._counts = [0] * _RING
         self._pushed = 0  # segments ever pushed (since the last stop)
         self._accounted = 0  # segments whose steps are in _made
@@ -96,14 +96,14 @@ class Rp2Stepper(MotorEnable):
         pc = self.read_pc()
         self.join_tx(False)  # flushes the queued words and gives the RX FIFO back for y
         if self._accounted < pulled:  # the segment the machine was in
-            self.sm.exec("mov(isr, y)")
-            self.sm.exec("push(noblock)")
+            self.sm.exec(pio_step.EXEC_MOV_ISR_Y)
+            self.sm.exec(pio_step.EXEC_PUSH_NOBLOCK)
             y = self.sm.get()
             count = self._counts[self._accounted % _RING]
             self._made += pio_step.partial_steps(pc, y, count)
         self.join_tx(True)
         self.sm.restart()
-        self.sm.exec("set(pins, 0)")
+        self.sm.exec(pio_step.EXEC_SET_PINS_0)
         self.sm.exec(self._jmp_origin)
         self._pushed = 0
         self._accounted = 0
@@ -145,12 +145,14 @@ def make(board, enable_pin=None):
 
 
 def _asm_program(ops):
-    # The structure rp2.asm_pio builds: [instructions, offsets, execctrl, shiftctrl, pin inits].
+    """The program list rp2.StateMachine takes, from the port's own assembler template: its
+    layout differs between versions (1.26 added a PIO2 offset: 9 fields, not 8)."""
     from array import array
 
     import rp2
 
-    wrap_top = len(ops) - 1
-    execctrl = wrap_top << 12  # wrap_target 0
-    shiftctrl = (1 << 19) | _FJOIN_TX  # OUT shifts right; FIFO joined for TX (8 words)
-    return [array("H", ops), -1, -1, execctrl, shiftctrl, None, rp2.PIO.OUT_LOW, None]
+    prog = rp2.PIOASMEmit(set_init=rp2.PIO.OUT_LOW, out_shiftdir=rp2.PIO.SHIFT_RIGHT,
+                          fifo_join=rp2.PIO.JOIN_TX).prog  # OUT right; TX FIFO of 8 words
+    prog[0] = array("H", ops)
+    prog[len(prog) - 5] |= (len(ops) - 1) << 12  # execctrl: wrap_top; wrap_target 0
+    return prog

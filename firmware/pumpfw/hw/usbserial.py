@@ -7,10 +7,7 @@
 # enough to fit whenever poll() reports the port writable.
 #
 # Ctrl-C: while the pump loop runs, kbd_intr(-1) turns 0x03 into an ordinary byte so protocol
-# traffic cannot raise KeyboardInterrupt. The line assembler reports it as INTR; if
-# may_interrupt() (the app: "no infusion active") allows it, kbd_intr is restored and
-# KeyboardInterrupt raised, which ends the loop and leaves the REPL to mpremote (it sends
-# Ctrl-C first). During an infusion Ctrl-C is refused with an `err` line.
+# traffic cannot raise KeyboardInterrupt; the app decides what a 0x03 means (docs/protocol.md).
 try:
     from micropython import const
 except ImportError:  # CPython
@@ -19,14 +16,11 @@ except ImportError:  # CPython
         return value
 
 
-from pumpfw import linein
-
 _POLLIN = const(1)
 _POLLOUT = const(4)
 
 
 class UsbSerial:
-    max_rx_bytes = 64  # bytes read per poll_input() call: bounds the time one call takes
     tx_chunk_bytes = 1  # bytes per write after a POLLOUT: 1 can never block on the CDC FIFO
     max_tx_bytes = 64  # bytes written per write() call
 
@@ -76,21 +70,25 @@ class UsbSerial:
         self.kbd_intr(3)
         self.opened = False
 
-    def poll_input(self, lines, handle, may_interrupt):
-        """Feed ready input bytes to the LineIn `lines`; handle(status, line) each result."""
+    def read_into(self, buf):
+        """Bytes already waiting, up to len(buf) (hw.port.read_into): never blocks."""
         one = self._one
-        for _ in range(self.max_rx_bytes):
-            if not self._ready(self._rx):
-                return
+        n = 0
+        while n < len(buf) and self._ready(self._rx):
             if not self.stdin.readinto(one):
-                return
-            status = lines.feed(one[0])
-            if status == linein.NONE:
-                continue
-            if status == linein.INTR and may_interrupt():
-                self.close()
-                raise KeyboardInterrupt
-            handle(status, lines.line())
+                break
+            buf[n] = one[0]
+            n += 1
+        return n
+
+    def wait_readable(self, timeout_ms):
+        """Sleep until input is waiting or timeout_ms pass (the CPU idles meanwhile: on rp2
+        poll() waits with WFE and wakes on the USB interrupt). True if input is waiting."""
+        if self._ipoll:
+            for _ in self._rx.ipoll(timeout_ms):
+                return True
+            return False
+        return bool(self._rx.poll(timeout_ms))
 
     def write(self, data):
         """Non-blocking sink for LogOut.drain: returns the number of bytes written (maybe 0)."""

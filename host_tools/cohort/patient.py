@@ -1,0 +1,120 @@
+"""One simulated patient: the course of infusions, each run through the real controller."""
+
+# Every infusion is pumpfw.preview.run() (the firmware's Controller on a virtual clock with an
+# ideal pump), fed the patient's reactions and the operator's practice as inputs, and summarised
+# by host_tools.timeline.summarise(), the same code that summarises a capture.
+import math
+
+import numpy as np
+
+from host_tools.timeline import summarise
+from pumpfw import controller as ctl
+from pumpfw import preview, protocol
+from pumpfw.schedule import DEFAULT_REGIMEN
+
+MIN = 60_000
+_FIELDS = {name: spec[1:] for name, spec in protocol.EVENTS.items()}
+
+
+def nominal_min(infusion, regimen=DEFAULT_REGIMEN):
+    """The protocol's duration with nothing happening: the fastest complete 250 mL."""
+    return preview.run(regimen, infusion)["elapsed_ms"] / MIN
+
+
+_NOMINAL = {n: nominal_min(n) for n in (1, 2, 3)}
+
+
+def rng_for(seed, replicate, patient):
+    """The patient's own random stream: the same whatever the chunking or the engine."""
+    return np.random.default_rng([seed, replicate, patient])
+
+
+def course(s, rng):
+    """Number of infusions: 4 in cycle 1, then 2 per 28-day cycle; the last cycle may be cut."""
+    cycles = int(rng.choice(len(s.cycles_pmf), p=np.asarray(s.cycles_pmf))) + 1
+    per_cycle = [4] + [2] * (cycles - 1)
+    if s.last_cycle_partial:
+        per_cycle[-1] = int(rng.integers(1, per_cycle[-1] + 1))
+    return sum(per_cycle)
+
+
+def _lognormal(rng, median, sigma):
+    return median * math.exp(sigma * rng.standard_normal())
+
+
+def _ms(minutes):
+    return max(0, int(round(minutes * MIN)))
+
+
+def inputs_for(s, rng, infusion, role):
+    """The scripted inputs of one infusion: reactions, a pause, an early stop."""
+    nominal = _NOMINAL[min(infusion, 3)]
+    out = []
+    if role["ir"] and infusion in s.ir_infusions:
+        kind = preview.IR if role["interrupted"] or s.ir_grade != 2 else preview.IR_CONTINUE
+        t = min(_lognormal(rng, s.ir_onset_median_min, s.ir_onset_sigma), nominal - 5)
+        for episode in range(role["episodes"]):
+            if episode:
+                t += _lognormal(rng, s.ir_second_after_median_min, s.ir_onset_sigma)
+            resolve = _lognormal(rng, s.ir_resolve_median_min, s.ir_resolve_sigma)
+            out += [(_ms(t), kind, s.ir_grade), (_ms(t + resolve), preview.RESOLVED, 0)]
+            t += resolve
+    if rng.random() < s.pause_share:
+        at = rng.uniform(5, nominal - 5)
+        length = _lognormal(rng, s.pause_median_min, s.pause_sigma)
+        out += [(_ms(at), preview.PAUSE, 0), (_ms(at + length), preview.RESUME, 0)]
+    if rng.random() < s.stop_early_share:
+        out.append((_ms(rng.uniform(s.stop_early_from * nominal, nominal)), preview.STOP, 0))
+    return out
+
+
+def step_up_holds(rng, mean_min, initial_rate_ul_h):
+    """react() for preview.run: at every rate increase the operator holds the pump for an
+    exponential time (a check before each step-up), then resumes."""
+    last = [initial_rate_ul_h]
+
+    def react(c, now):
+        if c.state != ctl.RUNNING or c.rate_ul_h <= last[0]:
+            if c.state == ctl.RUNNING:
+                last[0] = c.rate_ul_h
+            return None
+        last[0] = c.rate_ul_h
+        hold = _ms(rng.exponential(mean_min))
+        if hold == 0:
+            return None
+        return [(now, preview.PAUSE, 0), (now + hold, preview.RESUME, 0)]
+
+    return react
+
+
+def simulate(s, seed, replicate, patient, role, regimen=DEFAULT_REGIMEN):
+    """-> the summary rows of one patient's infusions (INFUSION_COLUMNS + replicate)."""
+    rng = rng_for(seed, replicate, patient)
+    subject = "c%03d-p%03d" % (replicate, patient)
+    source = "sim:%s seed=%d" % (s.name, seed)
+    rows = []
+    for infusion in range(1, course(s, rng) + 1):
+        inputs = inputs_for(s, rng, infusion, role)
+        mean = s.step_up_lag_mean_min[infusion - 1] if infusion <= 2 else 0.0
+        react = None
+        if mean > 0:
+            react = step_up_holds(rng, mean, regimen.program(infusion).initial_rate_ul_h)
+        result = preview.run(regimen, infusion, inputs, react=react)
+        events = [(t, name, _fields(name, a, b)) for t, name, a, b in result["events"]]
+        last = {"elapsed_ms": result["elapsed_ms"], "infusing_ms": result["infusing_ms"],
+                "vol_ul": result["delivered_ul"]}
+        row = summarise(events, last, subject=subject, source=source, index=infusion,
+                        reboots=0, end_source=source)
+        row["replicate"] = replicate
+        rows.append(row)
+    return rows
+
+
+def _fields(name, a, b):
+    first, second = _FIELDS[name]
+    out = {}
+    if first:
+        out[first] = a
+    if second:
+        out[second] = b
+    return out

@@ -1,0 +1,390 @@
+// The emulated Pico as a board: the stock MicroPython rp2 image on rp2040js (chip.mjs), its USB
+// serial, a control side channel and an MT-SICS balance, each on a 127.0.0.1 TCP port, like the
+// virtual board (host_tools/sim/vboard.mjs) so the same tools and HIL tests drive either.
+// Usage: node host_tools/pico/board.mjs --bootrom ROM --image UF2|BIN --pins JSON [--fast|...]
+// Prints one JSON line of endpoints once it listens; see docs/emulated-pico.md.
+import fs from "node:fs";
+import net from "node:net";
+import { parseArgs } from "node:util";
+import { Balance } from "../sim/balance.mjs";
+import { EmulatedPico } from "./chip.mjs";
+import { FLASH_BYTES, FLASH_TIMES } from "./flash.mjs";
+
+const { values: args } = parseArgs({
+  options: {
+    bootrom: { type: "string" },
+    image: { type: "string" },
+    pins: { type: "string", default: "{}" },
+    "steps-per-ml": { type: "string", default: "16000" },
+    fast: { type: "boolean", default: false },
+    hold: { type: "boolean", default: false },
+    scale: { type: "string", default: "1" },
+    "flash-times": { type: "string", default: "typical" },
+    "record-edges": { type: "string", default: "200000" },
+    seed: { type: "string", default: "1" },
+    "exit-on-stdin-eof": { type: "boolean", default: false },
+  },
+});
+
+const SLICE_MS = 15; // wall time per emulation slice before sockets get their turn
+const HOST_HIGH_WATER = 64 * 1024; // a serial client this far behind is not reading: drop for it
+const pins = JSON.parse(args.pins); // {step, dir, enable, enable_active_low, pause, ir, ok, ...}
+const stepsPerMl = Number(args["steps-per-ml"]);
+
+const chip = new EmulatedPico({
+  bootrom: args.bootrom,
+  image: args.image,
+  flashTimes: FLASH_TIMES[args["flash-times"]] ?? JSON.parse(args["flash-times"]),
+});
+chip.watchPins = [pins.step, pins.dir, pins.enable].filter((n) => n !== undefined);
+
+// ---- what the pins did: STEP rising edges (the balance's truth), ENABLE and DIR ---------------
+const pinState = {
+  steps: 0, // STEP rising edges at the pin, all boots
+  stepsBoot: 0,
+  lastStepUs: null,
+  enable: null,
+  dir: null,
+  edges: [], // [t_us, gpio, level], the most recent `record-edges`
+  edgesDropped: 0,
+};
+const maxEdges = Number(args["record-edges"]);
+chip.onPin = (gpio, high, worldNs) => {
+  const tUs = worldNs / 1000;
+  if (gpio === pins.step && high) {
+    pinState.steps += 1;
+    pinState.stepsBoot += 1;
+    pinState.lastStepUs = tUs;
+  }
+  if (gpio === pins.enable) pinState.enable = high;
+  if (gpio === pins.dir) pinState.dir = high;
+  pinState.edges.push([tUs, gpio, high ? 1 : 0]);
+  if (pinState.edges.length > maxEdges) {
+    pinState.edges.splice(0, pinState.edges.length - maxEdges);
+    pinState.edgesDropped += 1;
+  }
+};
+const motorOn = () =>
+  chip.powered && pinState.enable !== null && pinState.enable !== Boolean(pins.enable_active_low);
+
+// ---- the clock ----------------------------------------------------------------------------
+let mode = args.fast
+  ? { kind: "fast", scale: 1 }
+  : args.hold
+    ? { kind: "hold", scale: 1, targetNs: 0 }
+    : { kind: "scale", scale: Number(args.scale) };
+let anchorWall = performance.now();
+let anchorWorld = 0;
+let offWorldNs = 0; // world time while the chip is off
+let offWall = null;
+const waiters = [];
+const worldNs = () => (chip.powered ? chip.worldNs() : offWorldNs);
+
+function setMode(m) {
+  mode = m;
+  anchorWall = performance.now();
+  anchorWorld = worldNs();
+  offWall = chip.powered ? null : anchorWall;
+  kick();
+}
+
+function limitNs() {
+  if (mode.kind === "fast") return Infinity;
+  if (mode.kind === "hold") return mode.targetNs;
+  const wall = performance.now();
+  const limit = anchorWorld + (wall - anchorWall) * mode.scale * 1e6;
+  if (limit - worldNs() > 250e6 * mode.scale) {
+    anchorWall = wall; // slower than this scale: let the lost time go, do not race after it
+    anchorWorld = worldNs();
+  }
+  return limit;
+}
+
+let timer = null;
+function kick() {
+  if (timer === null) timer = setImmediate(loop);
+}
+
+function loop() {
+  timer = null;
+  const limit = limitNs();
+  if (chip.powered) {
+    chip.run(limit === Infinity ? worldNs() + 10e9 : limit, SLICE_MS);
+  } else if (limit !== Infinity) {
+    offWorldNs = Math.max(offWorldNs, limit); // off: nothing runs, time passes
+  }
+  const now = worldNs();
+  for (let i = waiters.length - 1; i >= 0; i--) {
+    if (now >= waiters[i].targetNs) waiters.splice(i, 1)[0].resolve();
+  }
+  flushSerial();
+  const busy = chip.powered && (mode.kind === "fast" || now < limitNs());
+  if (busy) timer = setImmediate(loop);
+  else if (mode.kind === "scale" || waiters.length) timer = setTimeout(loop, 5);
+}
+
+function reach(targetNs) {
+  return new Promise((resolve) => {
+    waiters.push({ targetNs, resolve });
+    kick();
+  });
+}
+
+function holdAt(targetNs) {
+  setMode({ kind: "hold", scale: 1, targetNs });
+  return reach(targetNs);
+}
+
+// ---- the USB serial, host side ------------------------------------------------------------
+const clients = new Set();
+let rxBytes = 0; // bytes the host sent, counted even while off (a host can sync on them)
+let rxLost = 0; // ... of which the board never saw (off, or USB not yet configured)
+let txOut = [];
+let txBytes = 0;
+let txDropped = 0; // bytes a client that did not read never got (counted per client too)
+chip.onSerial = (data) => {
+  txOut.push(Buffer.from(data));
+  txBytes += data.length;
+};
+chip.onReset = (cause) => {
+  pinState.stepsBoot = 0;
+  emit("reset", { cause });
+};
+
+function flushSerial() {
+  if (!txOut.length) return;
+  const data = Buffer.concat(txOut);
+  txOut = [];
+  for (const c of clients) {
+    if (c.writableLength > HOST_HIGH_WATER) {
+      c.dropped += data.length; // this reader is not reading: the others still get everything
+      txDropped += data.length;
+    } else {
+      c.write(data);
+    }
+  }
+}
+
+function serveSerial(sock) {
+  sock.setNoDelay(true);
+  sock.dropped = 0;
+  clients.add(sock);
+  sock.on("data", (data) => {
+    rxBytes += data.length;
+    if (!chip.serialIn(new Uint8Array(data))) rxLost += data.length;
+    kick();
+  });
+  sock.on("close", () => clients.delete(sock));
+  sock.on("error", () => clients.delete(sock));
+}
+
+// ---- power, buttons ----------------------------------------------------------------------------
+const buttons = { pause: false, ir: false, ok: false };
+function applyButtons() {
+  for (const [name, pressed] of Object.entries(buttons)) {
+    if (pins[name] !== undefined) chip.setInput(pins[name], pressed ? 0 : 1); // to GND, pull-up
+  }
+}
+
+function powerOn(cause) {
+  if (chip.powered) return;
+  chip.powerOn(offWorldNs, cause);
+  pinState.stepsBoot = 0;
+  applyButtons();
+  emit("boot", { cause, boot: chip.boots });
+  kick();
+}
+
+function powerOff() {
+  if (!chip.powered) return;
+  chip.powerOff();
+  offWorldNs = chip.worldNs();
+  offWall = performance.now();
+  pinState.enable = null; // an unpowered driver's ENABLE input floats: the motor is off
+  emit("power_off", {});
+}
+
+// ---- status ----------------------------------------------------------------------------------
+function status() {
+  const t = worldNs();
+  return {
+    vtime_ms: Math.floor(t / 1e6),
+    vtime_us: Math.floor(t / 1e3),
+    board_ms: chip.powered ? Math.floor(chip.mcu.clock.nanos / 1e6) : null,
+    mode: mode.kind,
+    scale: mode.scale,
+    powered: chip.powered,
+    boots: chip.boots,
+    reset_cause: chip.powered ? chip.cause : null,
+    hung: chip.hung,
+    steps: pinState.steps,
+    steps_boot: pinState.stepsBoot,
+    steps_per_ml: stepsPerMl,
+    last_step_us: pinState.lastStepUs,
+    motor_on: motorOn(),
+    dir: pinState.dir,
+    rx_bytes: rxBytes,
+    rx_lost: rxLost,
+    tx_bytes: txBytes,
+    tx_dropped: txDropped,
+    host_reading: chip.hostReading,
+    buttons: { ...buttons },
+    flash: chip.powered ? { ...chip.flash.log, busy: chip.flash.isBusy() } : null,
+    pio_instructions: chip.powered ? chip.pios.reduce((s, p) => s + p.instructions, 0) : 0,
+  };
+}
+
+// ---- control channel ---------------------------------------------------------------------------
+const controls = new Set();
+function emit(event, data) {
+  const line = JSON.stringify({ event, vtime_ms: Math.floor(worldNs() / 1e6), ...data }) + "\n";
+  for (const c of controls) c.write(line);
+}
+
+async function handle(req) {
+  switch (req.cmd) {
+    case "status":
+      return status();
+    case "press":
+    case "release":
+      if (!(req.button in buttons)) throw new Error(`no button ${JSON.stringify(req.button)}`);
+      buttons[req.button] = req.cmd === "press";
+      applyButtons();
+      return {};
+    case "fast":
+      setMode({ kind: "fast", scale: 1 });
+      return {};
+    case "scale":
+      if (!(req.k > 0)) throw new Error("scale needs k > 0");
+      setMode({ kind: "scale", scale: req.k });
+      return {};
+    case "hold":
+      setMode({ kind: "hold", scale: 1, targetNs: worldNs() });
+      return status();
+    case "advance":
+      if (!(req.ms >= 0)) throw new Error("advance needs ms >= 0");
+      if (req.after_rx) await received(req.after_rx);
+      await holdAt(worldNs() + req.ms * 1e6);
+      return status();
+    case "run_until":
+      if (!(req.ms >= 0)) throw new Error("run_until needs ms >= 0");
+      await holdAt(Math.max(worldNs(), req.ms * 1e6));
+      return status();
+    case "power_cut":
+      powerOff();
+      return status();
+    case "power_restore":
+      powerOn("power_on");
+      return status();
+    case "reset": // the RUN pin: a chip reset that is not a power cycle
+      chip.pressReset(worldNs());
+      pinState.stepsBoot = 0;
+      applyButtons();
+      emit("boot", { cause: "run_pin", boot: chip.boots });
+      kick();
+      return status();
+    case "hang":
+      chip.hang();
+      return {};
+    case "host_reading":
+      chip.setHostReading(Boolean(req.on));
+      kick();
+      return {};
+    case "gpio": {
+      const from = Math.max(0, req.since_us ?? 0);
+      return { edges: pinState.edges.filter((e) => e[0] >= from), dropped: pinState.edgesDropped };
+    }
+    case "flash_times":
+      chip.flashTimes = { ...(FLASH_TIMES[req.preset] ?? {}), ...(req.times ?? {}) };
+      if (chip.powered) chip.flash.setTimes(chip.flashTimes);
+      return { times: chip.flashTimes };
+    case "save_flash":
+      fs.writeFileSync(req.path, chip.flashArray.subarray(0, FLASH_BYTES));
+      return { bytes: FLASH_BYTES };
+    case "balance":
+      if (req.noise_g !== undefined) balance.noiseG = Number(req.noise_g);
+      if (req.evap_g_per_h !== undefined) balance.setEvaporation(Number(req.evap_g_per_h));
+      return { noise_g: balance.noiseG, evap_g_per_h: balance.evapGPerH, gross_g: balance.grossG() };
+    case "quit":
+      setImmediate(quit);
+      return {};
+    default:
+      throw new Error(`unknown cmd ${JSON.stringify(req.cmd)}`);
+  }
+}
+
+function received(n, timeoutMs = 5000) {
+  const deadline = performance.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (rxBytes >= n) resolve();
+      else if (performance.now() > deadline) reject(new Error(`only ${rxBytes} of ${n} bytes`));
+      else setTimeout(check, 1);
+    };
+    check();
+  });
+}
+
+function serveControl(sock) {
+  controls.add(sock);
+  let pending = "";
+  sock.on("data", (chunk) => {
+    pending += chunk.toString("utf8");
+    let nl;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      const text = pending.slice(0, nl).trim();
+      pending = pending.slice(nl + 1);
+      if (!text) continue;
+      let req;
+      try {
+        req = JSON.parse(text);
+      } catch {
+        sock.write(JSON.stringify({ ok: false, error: "not JSON" }) + "\n");
+        continue;
+      }
+      handle(req).then(
+        (res) => sock.write(JSON.stringify({ id: req.id, ok: true, ...res }) + "\n"),
+        (err) => sock.write(JSON.stringify({ id: req.id, ok: false, error: err.message }) + "\n"),
+      );
+    }
+  });
+  sock.on("close", () => controls.delete(sock));
+  sock.on("error", () => controls.delete(sock));
+}
+
+const balance = new Balance(
+  () => ({ worldUs: worldNs() / 1000, steps: pinState.steps, stepsPerMl }),
+  Number(args.seed),
+);
+
+const servers = [];
+function quit() {
+  for (const s of servers) s.close();
+  for (const c of [...controls, ...clients]) c.destroy();
+  process.exit(0);
+}
+process.on("SIGINT", quit);
+process.on("SIGTERM", quit);
+if (args["exit-on-stdin-eof"]) {
+  process.stdin.on("end", quit);
+  process.stdin.resume();
+}
+
+const listen = (handler) =>
+  new Promise((resolve) => {
+    const s = net.createServer(handler);
+    s.listen(0, "127.0.0.1", () => resolve(s));
+  });
+
+try {
+  servers.push(await listen(serveSerial));
+  servers.push(await listen(serveControl));
+  servers.push(await balance.listen(0));
+  powerOn("power_on");
+} catch (err) {
+  process.stderr.write(`picoboard: cannot start: ${err.message}\n`);
+  process.exit(2);
+}
+const [serial, control, bal] = servers.map((s) => `socket://127.0.0.1:${s.address().port}`);
+const endpoints = { serial, control, balance: bal, pty: null, pid: process.pid, board: "pico" };
+process.stdout.write(JSON.stringify(endpoints) + "\n");
