@@ -26,7 +26,6 @@ let wdtFedUs = 0;
 const rx = []; // Uint8Arrays the host sent, oldest first
 let rxHead = 0; // bytes of rx[0] already taken
 let txUsed = 0; // bytes in the device-side TX buffer, not yet taken by the host
-let txWaitedAt = -1; // txUsed when the worker last waited for the host to take its output
 let txOut = []; // bytes written since the last post
 let lastState = "";
 let runner = null;
@@ -34,10 +33,19 @@ let M = null;
 
 const post = (msg, transfer) => parentPort.postMessage(msg, transfer);
 
+// TX bytes pushed this boot, and those the host has taken (counted by the main thread in shared
+// memory, so they are seen mid-slice): their difference is what fills the device's buffer.
+let txPushed = 0;
+function txFree() {
+  txUsed = (txPushed - Atomics.load(cfg.txAcked, 0)) | 0;
+  return cfg.txBufferBytes - txUsed;
+}
+
 function txPush(bytes) {
-  const n = Math.min(bytes.length, cfg.txBufferBytes - txUsed);
+  const n = Math.min(bytes.length, txFree());
   if (n > 0) {
     txOut.push(bytes.slice(0, n));
+    txPushed = (txPushed + n) | 0;
     txUsed += n;
   }
   return n;
@@ -177,15 +185,10 @@ function slice() {
     inputPending = false;
     tick();
     if (performance.now() - start > SLICE_MS) return 0;
-    // Half the device's TX buffer waits for the host: hand it over now and wait for the host's
-    // ack (it frees the buffer as it reads; the ack wakes this worker at once, else 1 ms later),
-    // rather than let the firmware find the buffer full at the next record. Otherwise a fast
-    // clock would make the USB look slower than the host really reads. A host that does not
-    // read is not waited for again until the buffer has changed.
-    if (txUsed * 2 >= cfg.txBufferBytes && txUsed !== txWaitedAt) {
-      txWaitedAt = txUsed;
-      return 1;
-    }
+    // Half the device's TX buffer is waiting: hand it to the host now (it frees the buffer as
+    // it reads, seen at once through the shared counter) rather than at the end of the slice,
+    // or a fast clock would make the USB look slower than the host really reads.
+    if (txUsed * 2 >= cfg.txBufferBytes && txOut.length) flushTx();
   }
 }
 
@@ -265,7 +268,7 @@ parentPort.on("message", (msg) => {
       inputPending = true;
       break;
     case "txack":
-      txUsed = Math.max(0, txUsed - msg.n);
+      txFree(); // the host took some: room again (and a tick soon, below)
       break;
     case "pin":
       runner.set_pin(msg.name, msg.level);
