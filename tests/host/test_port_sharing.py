@@ -114,9 +114,7 @@ def test_the_capture_loses_nothing_while_control_commands_run_on_the_same_pty(
         time.sleep(1)  # the records go on
         stop(capture)
     finally:
-        if capture.poll() is None:
-            capture.kill()
-            capture.wait()
+        kill(capture)
     seq, oks, markers = read_capture(path)
     assert (seq.missing, seq.corrupted, seq.reordered, seq.lost) == (0, 0, 0, 0)
     assert seq.gaps_elsewhere == 0
@@ -137,6 +135,14 @@ def recording(proc, timeout_s=60):
     threading.Thread(target=read, daemon=True).start()
     until(lambda: any("capture: recording" in line for line in box), timeout_s)
     return box
+
+
+def kill(*procs):
+    """After a failure: no process of the test is left running."""
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def stop(proc):
@@ -168,10 +174,7 @@ def test_when_the_serving_process_exits_the_others_carry_on(capsys, tmp_path, re
         assert rc == 0
         stop(capture)
     finally:
-        for proc in (monitor, capture):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        kill(monitor, capture)
     seq, _, markers = read_capture(path)
     # Only the lines in flight at the hand-over itself may be missing, and that shows: a gap
     # right after the reconnect marker, counted; nothing else lost, nothing corrupted.
@@ -195,10 +198,7 @@ def test_a_killed_server_leaves_a_stale_socket_that_the_next_one_replaces(tmp_pa
         time.sleep(0.5)  # it records on
         stop(second)
     finally:
-        for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        kill(first, second)
     seq, _, markers = read_capture(tmp_path / "b.cap")
     assert markers == ["gap", "reconnect", "end"] and seq.lines > 20
     # Whatever the killed process held is a visible gap at the reconnect, at most.
