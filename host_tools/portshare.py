@@ -144,14 +144,17 @@ def open_port(url, baudrate=115200, timeout=None, write_timeout=None, share=None
             sock_path.unlink()  # a dead server's socket
         except OSError:
             pass
-        device = open_url(url, baudrate, 0.05, write_timeout, exclusive=_exclusive(url))
+        # A virtual board's pty leads to its serial socket: serve that, never the pty (whose
+        # bridge may hold lines nobody read).
+        target = key if key.startswith("socket://") else url
+        device = open_url(target, baudrate, 0.05, write_timeout, exclusive=_exclusive(target))
         try:
             served = broker_mod.Broker(device, str(sock_path), key)
         except OSError:
             device.close()
             raise
-        info = {"key": key, "url": url, "pid": os.getpid(), "command": _command(),
-                "started": time.time()}
+        info = {"key": key, "url": url, "device": target, "pid": os.getpid(),
+                "command": _command(), "started": time.time()}
         tmp = info_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(info))
         tmp.replace(info_path)

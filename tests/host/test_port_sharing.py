@@ -170,6 +170,7 @@ def test_when_the_serving_process_exits_the_others_carry_on(capsys, tmp_path, re
         client.close()  # if it was this process, the capture carries on once more
         who = wait_for_server(board.serial_url, capture.pid)
         assert "capture" in who["command"]
+        assert who["device"] == board.serial_url  # given the pty, it serves the board's socket
         rc, out, _ = run_cli(capsys, "status", "--port", board.serial_url)
         assert rc == 0
         stop(capture)
