@@ -59,6 +59,16 @@ PORT ?= auto
 flash: $(PY_STAMP)
 	$(BIN)/pumpctl flash --board $(BOARD) --port $(PORT)
 
+## hil-rp2: the whole HIL suite on the emulated Pico (the real MicroPython rp2 port on rp2040js,
+## flashed once by pumpctl flash); slow: the emulator runs a few emulated s per wall s.
+## rp2: only the fast emulated-Pico lane that make test also runs (tests/rp2).
+.PHONY: hil-rp2 rp2
+hil-rp2: deps
+	$(BIN)/python -m pytest hil_tests --pico -n $(JOBS)
+
+rp2: deps
+	$(BIN)/python -m pytest tests/rp2 -n $(JOBS)
+
 ## hil: the HIL suite (hil_tests/) on a real board: make hil PORT=/dev/ttyACM0 [BALANCE=...];
 ## PORT=a0,a1,a2 runs a farm, one board per xdist worker; without PORT, on the virtual board.
 .PHONY: hil

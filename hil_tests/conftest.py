@@ -25,6 +25,8 @@ from rig import CAPABILITIES, SerialRig, SimRig, lacks  # noqa: E402
 
 from host_tools import ports  # noqa: E402
 from host_tools.errors import CommandError, DeviceTimeout  # noqa: E402
+from host_tools.pico.board import PicoBoard, flashed_once  # noqa: E402
+from host_tools.pico.board import missing as missing_pico  # noqa: E402
 from host_tools.session import open_failure  # noqa: E402
 from host_tools.sim.board import REPO_ROOT, SimBoard, SimBoardError  # noqa: E402
 
@@ -38,6 +40,9 @@ def pytest_addoption(parser):
                     " list gives one board per pytest-xdist worker (gw0 takes the first)")
     group.addoption("--sim", action="store_true",
                     help="a fresh virtual board per test (the default without --port)")
+    group.addoption("--pico", action="store_true",
+                    help="a fresh emulated Pico per test: the real MicroPython rp2 port on"
+                    " rp2040js, flashed once per run by pumpctl flash (docs/emulated-pico.md)")
     group.addoption("--balance", help="an MT-SICS balance's port or URL (a list: one per board)")
     group.addoption("--record-dir", default=str(REPO_ROOT / "records"),
                     help="where each run writes its records (default: records/)")
@@ -49,8 +54,8 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "needs(*capabilities): skip unless the rig has them (%s)" % ", ".join(
             sorted(CAPABILITIES)))
-    if config.getoption("--port") and config.getoption("--sim"):
-        raise pytest.UsageError("--port and --sim exclude each other")
+    if sum(bool(config.getoption(o)) for o in ("--port", "--sim", "--pico")) > 1:
+        raise pytest.UsageError("--port, --sim and --pico exclude each other")
     if config.getoption("--port") and not hasattr(config, "workerinput"):
         _check_boards(config.getoption("--port"))
     workerinput = getattr(config, "workerinput", None)
@@ -89,6 +94,13 @@ def pytest_runtest_makereport(item, call):
 def _worker_index():
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+
+
+def _run_dir(request):
+    """This run's record folder (the same for every xdist worker)."""
+    path = os.path.join(request.config.getoption("--record-dir"), request.config.hil_run_id)
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 def _mine(option, what):
@@ -157,21 +169,33 @@ def rig(request, serial_rig, hil_record):
         yield serial_rig
         serial_rig.pump = None
         return
-    if shutil.which("node") is None or not NODE_PKG.is_dir():
+    pico = request.config.getoption("--pico")
+    if pico:
+        why = missing_pico()
+        if why:
+            pytest.skip("the emulated Pico cannot start: " + why)
+        flashed = flashed_once(_run_dir(request))
+        if flashed["rc"] != 0:
+            pytest.fail("pumpctl flash failed on the emulated Pico:\n" + flashed["output"])
+    elif shutil.which("node") is None or not NODE_PKG.is_dir():
         pytest.skip("the virtual board needs node and the MicroPython package (make deps)")
-    directory = os.path.join(request.config.getoption("--record-dir"),
-                             request.config.hil_run_id)
-    os.makedirs(directory, exist_ok=True)
+    directory = _run_dir(request)
     stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in request.node.nodeid)
     balance = _mine(request.config.getoption("--balance"), "balance")
     rig_log = os.path.join(directory, stem + ".rig.log")  # the harness's stderr, if any
     with open(rig_log, "wb") as err:
         try:
-            sim = SimBoard(scale=1, pty=False, stderr=err)
+            if pico:
+                sim = PicoBoard(image=flashed["flash"], scale=1, pty=False, stderr=err)
+            else:
+                sim = SimBoard(scale=1, pty=False, stderr=err)
         except (SimBoardError, OSError) as e:
-            pytest.fail("the virtual board did not start: %s" % e)
+            pytest.fail("the %s did not start: %s" % ("emulated Pico" if pico else
+                                                      "virtual board", e))
         with sim:
-            sim_rig = SimRig(sim, balance)
+            # The emulated Pico runs a few emulated s per wall s: 5 min chunks take minutes.
+            sim_rig = SimRig(sim, balance, name="pico" if pico else "sim",
+                             advance_timeout_s=1800 if pico else 120)
             hil_record.rig = sim_rig.describe()
             yield sim_rig
             sim_rig.close()

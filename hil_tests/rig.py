@@ -113,7 +113,8 @@ class SerialRig(Rig):
 
 
 class SimRig(Rig):
-    """The virtual board: a fresh one per test (fresh /flash, journal, latch and clock).
+    """A board served by a harness: the virtual board, or the emulated Pico (name "pico"). A
+    fresh one per test (fresh flash, journal, latch and clock).
 
     Its clock runs at real-time scale between calls, so commands are answered as on a board;
     wait_ms() and until() move it by exact virtual ms (advance), then let it run on again.
@@ -123,14 +124,16 @@ class SimRig(Rig):
     capabilities = frozenset(CAPABILITIES)
     chunk_ms = 5 * 60_000  # until() advances this much device time between looks
 
-    def __init__(self, sim, balance_url=None):
+    def __init__(self, sim, balance_url=None, name="sim", advance_timeout_s=120):
         self.sim = sim
+        self.name = name
+        self.advance_timeout_s = advance_timeout_s  # wall time one chunk of device time may take
         Rig.__init__(self, sim.serial_url, balance_url or sim.balance_url)
 
     def _advance(self, ms):
         # Whatever the pump wrote reaches the board before its time moves on.
         sent = self.pump.sent_bytes if self.pump is not None else 0
-        self.sim.advance_ms(ms, timeout_s=120, after_rx=sent)
+        self.sim.advance_ms(ms, timeout_s=self.advance_timeout_s, after_rx=sent)
         self.sim.set_scale(1)
 
     def wait_ms(self, ms):

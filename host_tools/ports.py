@@ -37,7 +37,7 @@ def candidates(usb_only=False):
            for dev, desc in usb_ports(usb_only)]
     for i, board in enumerate(simreg.running()):
         pty = board.get("pty")
-        desc = "virtual board" + (" (pty %s)" % pty if pty else "")
+        desc = board.get("kind", "virtual board") + (" (pty %s)" % pty if pty else "")
         out.append({"port": board["serial"], "name": "v%d" % i, "desc": desc,
                     "balance": board.get("balance")})
     return out

@@ -220,7 +220,8 @@ class App:
         board = self.hw.board
         target = self.controller.regimen.volume_ul * self.steps_per_ml // 1000 - steps_done
         horizon_us = getattr(board, "PLAN_AHEAD_US", HORIZON_US)
-        drive = Drive(self.hw.stepper, self.steps_per_ml, target, board.MAX_STEP_HZ, horizon_us)
+        drive = Drive(self.hw.stepper, self.steps_per_ml, target, board.MAX_STEP_HZ, horizon_us,
+                      self.hw.ticks_us)
         drive.set_cap(0)  # nothing until the journal vouches for it
         return drive
 

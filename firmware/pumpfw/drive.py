@@ -14,6 +14,10 @@ from pumpfw.ticks import ticks_diff
 
 HORIZON_US = const(100_000)  # plan this far ahead: covers GC pauses and flash writes
 _TOL_SHIFT = const(6)  # steps inside a segment run at most 1/64 of an interval early
+# After a (re)start, segments grow from this many steps, x4 each: the next one is planned while
+# the driver runs the last, so it never waits for a long segment to be planned (a board plans
+# ~12 us a step on the rp2 port: 256 steps take longer than a step interval).
+_RAMP_FIRST = const(8)
 
 FAULT_RATE_CLAMPED = "rate_clamped"  # asked for more than the board's maximum step rate
 FAULT_RATE_LOW = "rate_low"  # slower than the driver can time: refused, motor stopped
@@ -21,10 +25,18 @@ FAULT_UNDERRUN = "underrun"  # the driver ran dry: re-planned on the exact integ
 
 
 class Drive:
-    """One pump motor: Drive(driver, steps_per_ml, target_steps, max_step_hz)."""
+    """One pump motor: Drive(driver, steps_per_ml, target_steps, max_step_hz).
 
-    def __init__(self, driver, steps_per_ml, target_steps, max_step_hz, horizon_us=HORIZON_US):
+    ticks_us (the board's clock, optional): read just before a (re)start's first step is handed
+    to the driver, whose timeline starts then; without it the tick's now_us stands in.
+    """
+
+    def __init__(self, driver, steps_per_ml, target_steps, max_step_hz, horizon_us=HORIZON_US,
+                 ticks_us=None):
         self.driver = driver
+        self._ticks_us = ticks_us
+        self._lone_us = -1  # due time of a (re)start's first step not yet handed out
+        self._ramp = 0  # longest segment allowed next while ramping up after a start (0: none)
         self.steps_per_ml = steps_per_ml
         self.target_steps = target_steps
         self.horizon_us = horizon_us
@@ -137,15 +149,22 @@ class Drive:
             planner.rebase(rate_ul_h, now_us, made)
             self._start(now_us, until_us)
         tol_us = planner._q >> _TOL_SHIFT
-        while ticks_diff(planner.last_us, now_us) < self.horizon_us and driver.room():
-            max_count = self.horizon_us // planner._q + 1
+        while True:
+            ahead_us = ticks_diff(planner.last_us, now_us)
+            if ahead_us >= self.horizon_us or not driver.room():
+                break
+            max_count = (self.horizon_us - ahead_us) // planner._q + 1  # up to the horizon
             if max_count > driver.max_count:
                 max_count = driver.max_count
+            if self._ramp:
+                if max_count > self._ramp:
+                    max_count = self._ramp
+                self._ramp = self._ramp * 4 if self._ramp < driver.max_count else 0
             if until_us >= 0:
                 gap_us = ticks_diff(until_us, planner.due_us)
                 if gap_us < 0:
                     if not self._switch(next_rate_ul_h, until_us):
-                        return
+                        break
                     until_us = -1
                     continue
                 # Intervals are q or q + 1 us: this many steps are surely due by until_us.
@@ -153,8 +172,12 @@ class Drive:
                 if fit < max_count:
                     max_count = fit
             if not planner.next_segment(max_count, tol_us):
-                return
+                break
+            if self._lone_us >= 0:
+                self._push_lone(now_us)  # the segment after it is planned: now the driver goes
             driver.push(planner.seg_interval_us, planner.seg_count)
+        if self._lone_us >= 0:
+            self._push_lone(now_us)
 
     def _switch(self, rate_ul_h, at_us):
         # Rebase at the change with every handed-out step counted as made (none is cancelled),
@@ -170,18 +193,33 @@ class Drive:
         return True
 
     def _start(self, now_us, until_us=-1):
-        # The first step after a (re)start is a lone segment planned from the rebase time; the
-        # driver's timeline starts now, so its first interval is what is left until it is due.
+        # The first step after a (re)start is a lone segment planned from the rebase time. It is
+        # handed out (and the driver started) only once the short segment after it is planned
+        # too, and segments then grow (_RAMP_FIRST): a driver left waiting for its next segment
+        # would shift every later step (seen on the rp2 port, where planning 256 steps takes
+        # longer than a step interval).
         self._starting = False
         self.driver.enable()
-        self.driver.start(now_us)
         if until_us >= 0 and ticks_diff(self.planner.due_us, until_us) > 0:
+            self.driver.start(now_us)
             return
         if self.planner.next_segment(1, 0):
-            interval_us = ticks_diff(self.planner.last_us, now_us)
-            if interval_us < self.min_interval_us:
-                interval_us = self.min_interval_us
-            self.driver.push(interval_us, 1)
+            self._lone_us = self.planner.last_us
+            self._ramp = _RAMP_FIRST
+        else:
+            self.driver.start(now_us)
+
+    def _push_lone(self, now_us):
+        # The driver's timeline starts at this push: the interval is what is left until the
+        # step is due (at least the hard minimum, if the start came late).
+        if self._ticks_us is not None:
+            now_us = self._ticks_us()
+        self.driver.start(now_us)
+        interval_us = ticks_diff(self._lone_us, now_us)
+        if interval_us < self.min_interval_us:
+            interval_us = self.min_interval_us
+        self._lone_us = -1
+        self.driver.push(interval_us, 1)
 
     def halt(self):
         """Stop stepping and disable the motor now. Safe from finally/except.
@@ -190,6 +228,7 @@ class Drive:
         """
         self.active = False
         self._starting = False
+        self._lone_us = -1
         self.driver.halt()
 
     def __enter__(self):

@@ -105,9 +105,26 @@ function kick() {
   if (timer === null) timer = setImmediate(loop);
 }
 
+// Fault injection: a power cut planned at a world instant (e.g. inside a flash write).
+let cutAtNs = Infinity;
+chip.onFlash = (kind, startNs, endNs) => {
+  if (cutDuringFlash === null || !chip.powered) return;
+  const base = chip.bootWorldNs;
+  cutAtNs = base + startNs + (endNs - startNs) * cutDuringFlash.fraction;
+  chip.stopAtNs = cutAtNs;
+  emit("flash_cut_armed", { kind, at_us: Math.floor(cutAtNs / 1000) });
+  cutDuringFlash = null;
+};
+let cutDuringFlash = null; // {fraction}: cut the power that far into the next program/erase
+
 function loop() {
   timer = null;
   const limit = limitNs();
+  if (chip.powered && chip.worldNs() >= cutAtNs) {
+    cutAtNs = Infinity;
+    chip.stopAtNs = Infinity;
+    powerOff();
+  }
   if (chip.powered) {
     chip.run(limit === Infinity ? worldNs() + 10e9 : limit, SLICE_MS);
   } else if (limit !== Infinity) {
@@ -211,6 +228,7 @@ function status() {
     vtime_ms: Math.floor(t / 1e6),
     vtime_us: Math.floor(t / 1e3),
     board_ms: chip.powered ? Math.floor(chip.mcu.clock.nanos / 1e6) : null,
+    boot_us: Math.floor(chip.bootWorldNs / 1e3), // world time at which board ticks_us read 0
     mode: mode.kind,
     scale: mode.scale,
     powered: chip.powered,
@@ -285,6 +303,14 @@ async function handle(req) {
       return status();
     case "hang":
       chip.hang();
+      return {};
+    case "cut_during_flash": // the power fails `fraction` of the way into the next write
+      if (!(req.fraction >= 0 && req.fraction < 1)) throw new Error("fraction in [0, 1)");
+      cutDuringFlash = { fraction: req.fraction };
+      return {};
+    case "flash_drop_writes": // fault injection: the flash stops taking writes
+      chip.flashDropWrites = Boolean(req.on);
+      if (chip.powered) chip.flash.dropWrites = chip.flashDropWrites;
       return {};
     case "host_reading":
       chip.setHostReading(Boolean(req.on));

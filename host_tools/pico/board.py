@@ -42,6 +42,18 @@ def find_rp2():
         " (the project's shared/rp2, or build one with its build.sh)" % (BOOTROM_NAME, ENV_DIR))
 
 
+def missing():
+    """Why no emulated Pico can start here (one line saying how to fix it), or None."""
+    try:
+        find_rp2()
+        image_path()
+    except Rp2Missing as exc:
+        return str(exc)
+    if not (REPO_ROOT / "node_modules" / "rp2040js").is_dir():
+        return "rp2040js is not installed: run `make deps`"
+    return None
+
+
 def image_path(image=None):
     """The image to boot: the argument, else $ISAPUMP_RP2_IMAGE, else the rp2 folder's."""
     path = Path(image or os.environ.get(ENV_IMAGE) or find_rp2() / IMAGE_NAME)
@@ -97,3 +109,81 @@ class PicoBoard(HarnessBoard):
     def save_flash(self, path):
         """The 2 MB flash (image and filesystem) to a file another PicoBoard can boot from."""
         self.call("save_flash", path=str(path))
+
+    def cut_during_flash(self, fraction=0.5):
+        """Fault injection: the power fails `fraction` of the way into the next program/erase."""
+        self.call("cut_during_flash", fraction=fraction)
+
+    def flash_drop_writes(self, on=True):
+        """Fault injection: the flash keeps its busy times but stops changing (a dead chip)."""
+        self.call("flash_drop_writes", on=on)
+
+
+def flash_new_board(image_out, board="pico", timeout_s=600):
+    """A factory-fresh emulated Pico (the stock image), flashed as a bench engineer would:
+    `pumpctl flash --board pico --port <its pty>`. On success its 2 MB flash is written to
+    image_out, for more boards to boot from. Returns (returncode, what pumpctl printed)."""
+    import subprocess
+    import sys
+
+    pumpctl = Path(sys.executable).with_name("pumpctl")
+    with PicoBoard(scale=1) as pico:
+        proc = subprocess.run([str(pumpctl), "flash", "--board", board, "--port", pico.pty],
+                              capture_output=True, text=True, timeout=timeout_s)
+        if proc.returncode == 0:
+            pico.save_flash(image_out)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def flashed_once(folder):
+    """flash_new_board() once per folder, whoever asks first (processes share it: pytest-xdist
+    workers, a HIL farm); the others wait and reuse it. {"rc", "output", "flash": path}."""
+    import fcntl
+    import json
+
+    folder = Path(folder)
+    result = folder / "pico-flashed.json"
+    with open(folder / "pico-flashed.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not result.exists():
+            image = folder / "pico-flashed.bin"
+            rc, output = flash_new_board(image)
+            result.write_text(json.dumps({"rc": rc, "output": output, "flash": str(image)}))
+    return json.loads(result.read_text())
+
+
+def main(argv=None):
+    import argparse
+    import sys
+
+    from host_tools.sim.board import serve
+
+    parser = argparse.ArgumentParser(prog="python -m host_tools.pico.board",
+                                     description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--serve", action="store_true", help="serve the ports until Ctrl-C")
+    clock = parser.add_mutually_exclusive_group()
+    clock.add_argument("--fast", action="store_true", help="emulated time as fast as it goes")
+    clock.add_argument("--scale", type=float, help="emulated time = real time x K (default 1)")
+    clock.add_argument("--hold", action="store_true", help="time moves only when told")
+    parser.add_argument("--image", help="a UF2 or flash dump to boot (default: the stock image"
+                        " of the rp2 folder, or $%s)" % ENV_IMAGE)
+    parser.add_argument("--flash-times", default="typical", choices=("typical", "max"),
+                        help="flash program/erase busy times (W25Q16JV datasheet)")
+    parser.add_argument("--no-pty", action="store_true", help="TCP endpoints only")
+    args = parser.parse_args(argv)
+    if not args.serve:
+        parser.error("nothing to do: use --serve")
+    try:
+        pico = PicoBoard(image=args.image, fast=args.fast, scale=args.scale, hold=args.hold,
+                         pty=not args.no_pty, flash_times=args.flash_times)
+    except (SimBoardError, OSError) as exc:
+        print("picoboard: %s" % exc, file=sys.stderr)
+        return 1
+    return serve(pico, "emulated Pico")
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -75,6 +75,9 @@ export class EmulatedPico {
     this.onSerial = () => {}; // (Uint8Array) device -> host
     this.onPin = () => {}; // (gpio, high, worldNs)
     this.onReset = () => {}; // (cause) after the chip reset itself (watchdog)
+    this.onFlash = () => {}; // (kind, startNs, endNs) chip time: a program or erase begins
+    this.flashDropWrites = false;
+    this.stopAtNs = Infinity; // world time at which run() returns (a power cut planned there)
     this.watchPins = [];
     this._pinTimeNs = null;
   }
@@ -98,6 +101,8 @@ export class EmulatedPico {
     mcu.flashView = new DataView(this.flashArray.buffer);
     this.flash = new SpiFlash(mcu.clock, this.flashArray);
     this.flash.setTimes(this.flashTimes);
+    this.flash.dropWrites = this.flashDropWrites;
+    this.flash.onStart = (kind, startNs, endNs) => this.onFlash(kind, startNs, endNs);
     const qspi = new QspiIo(mcu, "IO_QSPI", this.flash);
     mcu.peripherals[0x18000] = new FlashSsi(mcu, "SSI", this.flash, qspi);
     mcu.peripherals[0x40018] = qspi;
@@ -269,7 +274,7 @@ export class EmulatedPico {
       const mcu = this.mcu;
       const clock = mcu.clock;
       const core = mcu.core;
-      const target = untilNs - this.bootWorldNs;
+      const target = Math.min(untilNs, this.stopAtNs) - this.bootWorldNs;
       if (clock.nanos >= target) return;
       if (this.hung || core.waiting) {
         // Nothing to execute until the next alarm (timer, PIO, USB, flash): skip to it.

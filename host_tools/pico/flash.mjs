@@ -31,7 +31,9 @@ export class SpiFlash {
     this.cmd = null;
     this.bytes = []; // bytes after the command byte in this transaction
     this.selected = false;
-    this.log = { programs: 0, erases: 0, cut: 0 }; // counted for tests and benchmarks
+    this.log = { programs: 0, erases: 0, cut: 0, dropped: 0 }; // for tests and benchmarks
+    this.dropWrites = false; // fault injection: program/erase run their time but change nothing
+    this.onStart = null; // (kind, startNs, endNs) when a program or erase begins
     this.alarm = clock.createAlarm(() => this._finish());
   }
 
@@ -125,8 +127,13 @@ export class SpiFlash {
     this.wel = false;
     const now = this.clock.nanos;
     const end = now + this.times[kind] * 1000;
+    if (this.dropWrites) {
+      this.log.dropped += 1;
+      apply = () => {}; // a worn-out or write-protected chip: busy as usual, nothing changes
+    }
     this.busy = { kind, start: now, end, apply };
     this.alarm.schedule(end - now);
+    if (this.onStart) this.onStart(kind, now, end);
   }
 
   _finish() {

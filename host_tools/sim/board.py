@@ -13,11 +13,13 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
 from host_tools.balance import Balance
+from host_tools.sim import registry as simreg
 from host_tools.sim.ptybridge import PtyBridge
 
 VBOARD_JS = Path(__file__).resolve().parent / "vboard.mjs"
@@ -225,3 +227,25 @@ class SimBoard(HarnessBoard):
             cmd += ["--scale", str(scale)]
         cmd += list(extra_args)
         HarnessBoard.__init__(self, cmd, pty, timeout_s, stderr)
+
+
+def serve(board, kind):
+    """Print the endpoints, register them for `pumpctl ports`, --port auto and vN, serve until
+    Ctrl-C or the harness ends: `make sim SERVE=1` (the virtual board) and the emulated Pico's
+    --serve. kind: what `pumpctl ports` calls it."""
+    with board:
+        print(json.dumps(board.endpoints), flush=True)
+        target = board.pty or board.serial_url
+        print("serial: python -m serial.tools.miniterm --echo %s 115200 (type help)" % target,
+              file=sys.stderr)
+        print("control: %s  balance: %s" % (board.endpoints["control"], board.balance_url),
+              file=sys.stderr)
+        print("pumpctl finds it: pumpctl ports, pumpctl status (--port auto)", file=sys.stderr)
+        registered = simreg.register(dict(board.endpoints, kind=kind))
+        try:
+            board.proc.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            simreg.unregister(registered)
+    return 0

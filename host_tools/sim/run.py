@@ -2,7 +2,6 @@
 with --serve (`make sim SERVE=1`), the one way to serve a virtual board's ports until Ctrl-C."""
 
 import argparse
-import json
 import os
 import sys
 
@@ -11,7 +10,7 @@ from host_tools.errors import PumpError
 from host_tools.monitor import REPLAN, View
 from host_tools.options import Parser, positive_number, protocol_int
 from host_tools.plan import ProgramEta, plan_dict
-from host_tools.sim import registry as simreg
+from host_tools.sim import board
 from host_tools.sim.board import SimBoard, SimBoardError
 from host_tools.view import hms, live_line
 from pumpfw.schedule import DEFAULT_REGIMEN
@@ -64,22 +63,7 @@ def serve(args):
     except (SimBoardError, OSError) as exc:
         print("make sim: %s" % exc, file=sys.stderr)
         return 1
-    with sim:
-        print(json.dumps(sim.endpoints), flush=True)
-        target = sim.pty or sim.serial_url
-        print("serial: python -m serial.tools.miniterm --echo %s 115200 (type help)" % target,
-              file=sys.stderr)
-        print("control: %s  balance: %s" % (sim.endpoints["control"], sim.balance_url),
-              file=sys.stderr)
-        print("pumpctl finds it: pumpctl ports, pumpctl status (--port auto)", file=sys.stderr)
-        registered = simreg.register(sim.endpoints)
-        try:
-            sim.proc.wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            simreg.unregister(registered)
-    return 0
+    return board.serve(sim, "virtual board")
 
 
 def build_parser():

@@ -143,3 +143,34 @@ def test_underrun_is_reported_and_never_caught_up_with_a_bolus():
     gaps = [b - a for a, b in zip(times, times[1:])]
     assert min(gaps) >= 10_000  # no step came faster than the rate
     assert len(times) - made == 100  # the stall counts as lost time, then on at the rate
+
+
+def test_a_start_never_leaves_the_driver_waiting_for_its_second_segment():
+    # On a board, planning a 256-step segment takes longer than a step interval (3 ms on the
+    # rp2 port at 200 mL/h, 1.125 ms apart). Handing out the lone first step before the next
+    # segment was planned left the driver idle in between, and every later step slipped.
+    from drivetest import Clock
+    from pumpfw.drive import Drive
+    from pumpfw.hw.stepper_virtual import VirtualStepper
+
+    clock = Clock()
+    stepper = VirtualStepper(clock, 20)
+    drive = Drive(stepper, 16_000, 20_000, 5000, 500_000, ticks_us=clock)
+    plan = drive.planner.next_segment
+
+    def slow_plan(max_count, tol_us):
+        count = plan(max_count, tol_us)
+        clock.now += 12 * count  # a board's planning time: ~12 us a step
+        return count
+
+    drive.planner.next_segment = slow_plan
+    t0 = clock.now
+    program = [(t0, 200_000)]
+    run_program(drive, clock, program, t0 + 2 * S, period_us=50_000)
+    times = unwrap(stepper.times_us, t0)
+    assert len(times) > 1500
+    # Planning the short segment after the first step made that step late: from the first step
+    # on, every step keeps within one step of one exact integral (the old drive slipped 2.4).
+    late_us = times[0] - (t0 + 1125)
+    assert 0 <= late_us <= 12 * 8 + 1
+    assert check_exact([(t0 + late_us, 200_000)], times, 16_000) < 1000
