@@ -79,7 +79,8 @@ def test_a_command_is_one_id_and_one_command_on_the_wire(port, monkeypatch):
     monkeypatch.setattr(Client, "send", spy)
     assert cli.main(["start", "--infusion", "3", "--port", port]) == 0
     assert cli.main(["pause", "--port", port]) == 0
-    assert sent == ["id", "start", "id", "pause"]  # the ok carries the state: no `status`
+    # pause's ok carries the state: no `status` after it (start's does not: commands.py)
+    assert sent == ["id", "start", "status", "id", "pause"]
 
 
 def test_device_refusals_are_its_human_message(capsys, port):

@@ -56,7 +56,10 @@ def test_identify_and_a_reboot_hello(pump, dev):
 
 def test_a_command_and_its_events(pump, dev):
     ok = pump.command("start", 2)
-    assert ok.kind == "ok" and (ok.fields["inf"], ok.fields["st"]) == (2, "running")
+    assert ok.kind == "ok" and ok.fields == {"inf": 2}
+    ok = pump.command("pause")  # a state change's ok says where the pump is now
+    assert (ok.fields["inf"], ok.fields["st"], ok.fields["rate_ul_h"]) == (2, "paused", 0)
+    pump.command("resume")
     names = []
     for ev in pump.events():
         names.append(ev.name)
