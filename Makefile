@@ -30,8 +30,9 @@ test-py: $(PY_STAMP)
 	$(BIN)/python -m pytest -q -n $(JOBS)
 
 ## sim: the main job. The virtual board runs infusion INFUSION (default 1) on the real firmware,
-## shown live, at a time scale that finishes in about a minute. SCALE=K, FAST=1 or SERVE=1
-## (only serve the ports) change that: make sim INFUSION=2 SCALE=600.
+## shown live, at a time scale that finishes in about a minute. SCALE=K, FAST=1 change that:
+## make sim INFUSION=2 SCALE=600. SERVE=1 only serves its ports until Ctrl-C (real time unless
+## SCALE or FAST), for pumpctl, miniterm and the HIL suite (docs/virtual-board.md).
 INFUSION ?= 1
 sim: deps
 	$(BIN)/python -m host_tools.sim.run --infusion $(INFUSION) $(if $(SCALE),--scale $(SCALE)) \
@@ -43,13 +44,6 @@ test-mpy: $(NODE_STAMP)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis
-
-## sim-serve: the virtual board's ports (serial pty + socket://, control, balance) until Ctrl-C.
-## Options go in SIM_ARGS, e.g. make sim-serve SIM_ARGS="--fast" (docs/virtual-board.md).
-SIM_ARGS ?= --scale 1
-.PHONY: sim-serve
-sim-serve: deps
-	$(BIN)/python -m host_tools.sim.board --serve $(SIM_ARGS)
 
 ## bench: the benchmarks (docs/benchmarks.md): prints a table, writes bench/results.json.
 ## FULL=1 also times `make test` (minutes); otherwise its last measured figure is carried over.

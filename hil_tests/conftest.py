@@ -23,9 +23,11 @@ from device import Pump  # noqa: E402
 from records import TestRecord  # noqa: E402
 from rig import CAPABILITIES, SerialRig, SimRig, lacks  # noqa: E402
 
+from host_tools import ports  # noqa: E402
 from host_tools.errors import CommandError, DeviceTimeout  # noqa: E402
 from host_tools.pico.board import PicoBoard, flashed_once  # noqa: E402
 from host_tools.pico.board import missing as missing_pico  # noqa: E402
+from host_tools.session import open_failure  # noqa: E402
 from host_tools.sim.board import REPO_ROOT, SimBoard, SimBoardError  # noqa: E402
 
 NODE_PKG = REPO_ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript"
@@ -54,11 +56,26 @@ def pytest_configure(config):
             sorted(CAPABILITIES)))
     if sum(bool(config.getoption(o)) for o in ("--port", "--sim", "--pico")) > 1:
         raise pytest.UsageError("--port, --sim and --pico exclude each other")
+    if config.getoption("--port") and not hasattr(config, "workerinput"):
+        _check_boards(config.getoption("--port"))
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and "hil_run_id" in workerinput:
         config.hil_run_id = workerinput["hil_run_id"]
     else:
         config.hil_run_id = time.strftime("run-%Y%m%d-%H%M%S-") + str(os.getpid())
+
+
+def _check_boards(option):
+    """Before any test (and any record): every --port answers as this firmware, or one line
+    says why and the run stops."""
+    for port in (p.strip() for p in option.split(",") if p.strip()):
+        url = ports.resolve(port) if port != "auto" else port
+        found = ports.probe(url, timeout_s=2.0)
+        if not found["ok"]:
+            why = found["why"]
+            if why.startswith("cannot open: "):
+                why = open_failure(url, why[len("cannot open: "):])
+            raise pytest.UsageError("--port %s: %s" % (port, why))
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -6,17 +6,6 @@ from host_tools.client import Client
 from host_tools.errors import DeviceTimeout
 
 
-def close_port(ser, reconnect_delay=False):
-    """Close a pyserial port. Its socket:// close sleeps 0.3 s so that a quick reconnect finds
-    the server ready; a test's last close does not reconnect, so it can skip that wait."""
-    sock = getattr(ser, "_socket", None)
-    if sock is not None and not reconnect_delay:
-        sock.close()
-        ser._socket = None
-        ser.is_open = False
-    ser.close()
-
-
 class FirmwareCrash(AssertionError):
     """The board printed a Python traceback: the firmware died, the test stops here."""
 
@@ -60,15 +49,9 @@ class Pump(Client):
             self.seen.append(msg)
         return msg
 
-    def close(self, reconnect_delay=False):
-        if self.ser is not None:
-            close_port(self.ser, reconnect_delay)
-            self.ser = None
-
     def reopen(self):
         """Close and open the port again (a board that re-enumerated after a power cycle)."""
-        self.close(reconnect_delay=True)
-        self._buf.clear()
+        self.close()
         self.connect()
 
     def write_raw(self, data):

@@ -6,13 +6,11 @@ passes in real time; buttons and power need actuators it does not have); `SimRig
 board (host_tools.sim.board), which can do everything. See docs/hil.md.
 """
 
-import re
 import time
 
 import pytest
-import serial
 
-from device import close_port
+from host_tools.balance import Balance
 
 # Every capability a test can ask for with @pytest.mark.needs(...).
 CAPABILITIES = {
@@ -27,41 +25,6 @@ CAPABILITIES = {
 
 def lacks(capability, rig):
     return "this rig (%s) lacks %r: %s" % (rig.name, capability, CAPABILITIES[capability])
-
-
-class Balance:
-    """A Mettler-Toledo MT-SICS balance on any pyserial port or URL, opened on first use.
-
-    grams() sends `S` (a stable weight) and parses `S S <weight> g`."""
-
-    reply = re.compile(r"S\s+S\s+(-?\d+(?:\.\d+)?)\s+g")
-
-    def __init__(self, url, baudrate=9600, timeout_s=5.0):
-        self.url = url
-        self.baudrate = baudrate
-        self.timeout_s = timeout_s
-        self.ser = None
-
-    def command(self, line):
-        """One MT-SICS command -> its reply line, without CR LF."""
-        if self.ser is None:
-            self.ser = serial.serial_for_url(self.url, baudrate=self.baudrate,
-                                             timeout=self.timeout_s)
-        self.ser.write(line.encode("ascii") + b"\r\n")
-        reply = self.ser.readline()
-        assert reply.endswith(b"\n"), "balance at %s: no reply to %r" % (self.url, line)
-        return reply.decode("ascii", "replace").strip()
-
-    def grams(self):
-        reply = self.command("S")
-        m = self.reply.fullmatch(reply)
-        assert m, "balance at %s: %r is not a stable weight" % (self.url, reply)
-        return float(m.group(1))
-
-    def close(self):
-        if self.ser is not None:
-            close_port(self.ser)
-            self.ser = None
 
 
 class Rig:

@@ -1,49 +1,92 @@
-"""A laboratory balance over MT-SICS (the `SI` subset): a serial port or pyserial URL -> grams."""
+"""The one MT-SICS balance client (calibrate, the HIL rig, the virtual board): a serial port or
+pyserial URL -> grams."""
+
+import re
 
 import serial
 
 from host_tools.client import resolve_port
-from host_tools.session import UserError
+from host_tools.errors import UserError
+from host_tools.sim import registry as simreg
+from host_tools.sockport import open_url
+
+# MT-SICS replies to S (stable weight) and SI (weight now) other than a weight, in words.
+_NOT_A_WEIGHT = {
+    "S I": "the balance could not give a weight now (busy or never stable): try again",
+    "S +": "the balance is overloaded: check the load",
+    "S -": "the balance is underloaded (no pan?): check it",
+    "ES": "the balance does not know the command (not MT-SICS?)",
+    "ET": "the balance reports a transmission error (check the baud rate, --balance-baud)",
+    "EL": "the balance reports a logical error",
+}
+
+
+def parse_weight(reply, stable_only=True):
+    """'S S    12.345 g' -> 12.345. `S` answers only when the weight is stable (S S); `SI`
+    answers at once and marks a moving weight S D, accepted only when stable_only is False."""
+    parts = reply.split()
+    kinds = ("S",) if stable_only else ("S", "D")
+    if len(parts) == 4 and parts[0] == "S" and parts[1] in kinds and parts[3] == "g":
+        try:
+            return float(parts[2])
+        except ValueError:
+            pass
+    why = _NOT_A_WEIGHT.get(" ".join(parts[:2])) or _NOT_A_WEIGHT.get(parts[0] if parts else "")
+    raise UserError(why or "unexpected balance reply %r (expected 'S S <weight> g', grams)"
+                    % reply)
+
+
+def virtual_balance(name):
+    """vN: the balance of the N-th running virtual board (as --port vN is its serial)."""
+    m = re.fullmatch(r"v(\d+)", name)
+    if not m:
+        return None
+    boards = simreg.running()
+    if int(m.group(1)) >= len(boards):
+        raise UserError("no virtual board %s: %d running (start one with make sim SERVE=1)"
+                        % (name, len(boards)))
+    return boards[int(m.group(1))]["balance"]
 
 
 class Balance:
-    """One MT-SICS balance: read_grams() sends `SI` (weight now) and parses `S S <w> g`."""
+    """One MT-SICS balance, opened on first use. grams() is the stable weight (`S`): what a
+    calibration and a witness want; grams_now() is `SI`, whatever the weight is doing."""
 
-    def __init__(self, url, baudrate=9600, timeout_s=2.0):
-        self.url = resolve_port(url)
-        try:
-            self.ser = serial.serial_for_url(self.url, baudrate=baudrate, timeout=timeout_s)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise UserError("cannot open the balance at %s: %s (check --balance)"
-                            % (self.url, exc)) from None
+    def __init__(self, url, baudrate=9600, timeout_s=5.0):
+        self.url = virtual_balance(url) or resolve_port(url)
+        self.baudrate = baudrate
+        self.timeout_s = timeout_s
+        self.ser = None
 
     def command(self, line):
+        """One MT-SICS command -> its reply line, without CR LF."""
+        if self.ser is None:
+            try:
+                self.ser = open_url(self.url, self.baudrate, timeout=self.timeout_s)
+            except (serial.SerialException, OSError, ValueError) as exc:
+                raise UserError("cannot open the balance at %s: %s (check --balance)"
+                                % (self.url, exc)) from None
         try:
             self.ser.reset_input_buffer()
             self.ser.write(line.encode("ascii") + b"\r\n")
             reply = self.ser.readline()
-        except (serial.SerialException, OSError) as exc:
-            raise UserError("balance at %s: %s" % (self.url, exc)) from None
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise UserError("balance at %s: %s (check the cable)" % (self.url, exc)) from None
         if not reply.endswith(b"\n"):
             raise UserError("the balance at %s did not answer %s: is it on, MT-SICS, at the"
                             " right baud rate (--balance-baud)?" % (self.url, line))
         return reply.decode("ascii", "replace").strip()
 
-    def read_grams(self):
-        reply = self.command("SI")
-        parts = reply.split()
-        if len(parts) == 4 and parts[0] == "S" and parts[1] in ("S", "D") and parts[3] == "g":
-            try:
-                return float(parts[2])
-            except ValueError:
-                pass
-        if parts[:2] in (["S", "+"], ["S", "-"]):
-            raise UserError("the balance is out of range (%s): check the load" % reply)
-        raise UserError("unexpected balance reply %r (expected 'S S <weight> g' in grams)"
-                        % reply)
+    def grams(self):
+        return parse_weight(self.command("S"))
+
+    def grams_now(self):
+        return parse_weight(self.command("SI"), stable_only=False)
 
     def close(self):
-        self.ser.close()
+        if self.ser is not None:
+            self.ser.close()
+            self.ser = None
 
     def __enter__(self):
         return self

@@ -5,7 +5,11 @@ import sys
 import time
 
 from host_tools.balance import Balance
-from host_tools.session import Session, UserError, add_port_argument, say
+from host_tools.errors import UserError
+from host_tools.options import add_port_argument, positive_int, positive_number
+from host_tools.options import positive_seconds, protocol_int, seconds_or_zero
+from host_tools.session import Session
+from host_tools.view import say
 
 ACTIVE = ("running", "paused", "interrupted")
 MIN_STEPS = 100  # fewer than this and one step is over 1 %: run longer
@@ -16,20 +20,21 @@ def argparse_calibrate(parser):
     add_port_argument(parser)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--balance", metavar="URL",
-                        help="MT-SICS balance: a serial port or pyserial URL (the virtual"
-                             " board's `balance` endpoint)")
-    source.add_argument("--volume-ml", type=float, metavar="ML",
+                        help="MT-SICS balance: a serial port, a pyserial URL, or vN (the"
+                             " balance of virtual board N)")
+    source.add_argument("--volume-ml", type=positive_number, metavar="ML",
                         help="the volume pumped, measured by you (asked for when neither"
                              " --balance nor --volume-ml is given)")
     parser.add_argument("--balance-baud", type=int, default=9600, help="default 9600")
-    parser.add_argument("--density", type=float, default=1.0, metavar="G_PER_ML",
+    parser.add_argument("--density", type=positive_number, default=1.0, metavar="G_PER_ML",
                         help="of the liquid weighed (default 1.0: water)")
-    parser.add_argument("--infusion", type=int, default=1, metavar="N",
+    parser.add_argument("--infusion", type=protocol_int("start", "inf"), default=1, metavar="N",
                         help="infusion number whose schedule drives the run (default 1)")
-    parser.add_argument("--seconds", type=float, default=120.0, metavar="S",
+    parser.add_argument("--seconds", type=positive_seconds, default=120.0, metavar="S",
                         help="length of the run (default 120)")
-    parser.add_argument("--steps", type=int, metavar="K", help="stop early once K steps are made")
-    parser.add_argument("--settle", type=float, default=1.0, metavar="S",
+    parser.add_argument("--steps", type=positive_int, metavar="K",
+                        help="stop early once K steps are made")
+    parser.add_argument("--settle", type=seconds_or_zero, default=1.0, metavar="S",
                         help="wait before the last weighing (default 1)")
     parser.add_argument("--dry-run", action="store_true", help="compute, do not write")
 
@@ -62,8 +67,6 @@ def run_known_steps(s, infusion, seconds, steps_target=None, clock=time.monotoni
 
 
 def do_calibrate(args, read_line=None):
-    if args.seconds <= 0 or args.density <= 0:
-        raise UserError("--seconds and --density must be > 0")
     balance = Balance(args.balance, args.balance_baud) if args.balance else None
     try:
         with Session.from_args(args) as s:
@@ -78,19 +81,23 @@ def _calibrate(args, s, balance, read_line):
     if state in ACTIVE:
         raise UserError("an infusion is %s: calibrate an idle pump (pumpctl stop first)" % state)
     before = s.command("cal").fields["steps_per_ml"]
-    grams0 = balance.read_grams() if balance else None
+    grams0 = balance.grams() if balance else None
     say("calibration run: infusion %d for up to %g s (steps_per_ml now %d)..."
         % (args.infusion, args.seconds, before), sys.stderr)
     steps = run_known_steps(s, args.infusion, args.seconds, args.steps)
     if balance:
         time.sleep(args.settle)  # drops still falling, the balance settling
-        grams = balance.read_grams() - grams0
+        grams = balance.grams() - grams0
         volume_ml = grams / args.density
         source = "%.3f g at %g g/mL" % (grams, args.density)
     else:
         volume_ml = args.volume_ml
         if volume_ml is None:
-            text = read_line("%d steps made. Volume pumped, in mL: " % steps)
+            try:
+                text = read_line("%d steps made. Volume pumped, in mL: " % steps)
+            except EOFError:
+                raise UserError("no volume typed (end of input): nothing written; give it"
+                                " with --volume-ml") from None
             try:
                 volume_ml = float(text)
             except ValueError:

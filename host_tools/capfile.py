@@ -11,15 +11,12 @@
 import datetime
 import os
 
+from host_tools.errors import UserError  # noqa: F401 - capfile.UserError, as before
+from host_tools.seqcheck import SeqTracker  # noqa: F401 - the one tracker, for logs and capture
 from pumpfw import protocol
 
 HEADER = "# isapump capture v1"
 MARKERS = ("gap", "reconnect", "end", "note")
-
-
-
-class UserError(ValueError):
-    """A user mistake (missing file, unreadable log): pumpctl prints it as one line, exit 1."""
 
 
 _ESCAPES = {0x5C: "\\\\", 0x09: "\\t", 0x0D: "\\r", 0x0A: "\\n"}
@@ -178,38 +175,6 @@ def _comment(text):
         note = unescape(words[2]).decode("utf-8", "replace") if len(words) == 3 else ""
         return "marker", int(words[1]), (words[0], note)
     return "comment", None, text
-
-
-class SeqTracker:
-    """Checks device sequence numbers line by line: gaps (lines never received) and reordering.
-
-    A line received corrupted still used up its number: note it with corrupt() and it is not
-    counted again as missing. A `hello` with sequence 0 is a board reset: numbering starts
-    again, which is not a gap.
-    """
-
-    def __init__(self):
-        self.expected = None
-        self.corrupt_since = 0
-
-    def corrupt(self):
-        self.corrupt_since += 1
-
-    def check(self, seq, kind):
-        """-> (missing_before, reordered) for a decoded line."""
-        missing, reordered = 0, False
-        if self.expected is None or (kind == "hello" and seq == 0):
-            pass
-        elif seq != self.expected:
-            ahead = (seq - self.expected) % protocol.SEQ_MOD
-            if ahead < protocol.SEQ_MOD // 2:
-                missing = max(0, ahead - self.corrupt_since)
-            else:
-                reordered = True
-        if not reordered:
-            self.expected = (seq + 1) % protocol.SEQ_MOD
-            self.corrupt_since = 0
-        return missing, reordered
 
 
 def decode(raw):

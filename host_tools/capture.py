@@ -1,11 +1,13 @@
-"""`pumpctl capture`: record every device line to a capture file, riding out USB reconnects."""
+"""`pumpctl capture`: record every device line to a capture file, riding out USB reconnects and
+the hand-over of a shared port; says when it is ready and how it goes."""
 
-import errno
 import sys
 import time
 
-from host_tools import capfile, logs, ports
-from host_tools.capfile import UserError
+from host_tools import capfile, ports, session
+from host_tools.errors import UserError
+from host_tools.options import positive_seconds
+from host_tools.seqcheck import SeqTracker
 from pumpfw import protocol
 
 RETRY_S = 0.5  # how often to try the port again after it vanished
@@ -13,27 +15,36 @@ READ_TIMEOUT_S = 0.2  # readline() returns at least this often, so --duration is
 
 
 class CaptureStats:
-    """What the end-of-capture summary reports, counted as lines arrive."""
+    """What the progress line and the end-of-capture summary report, counted as lines arrive."""
 
     def __init__(self):
         self.lines = 0
         self.checksum_failures = 0
         self.undecodable = 0  # unframed text, bad encoding, or a good frame with a bad body
         self.partial = 0  # undecodable lines cut short by a disconnect (no end of line)
-        self.seq_gaps = 0
-        self.seq_missing = 0
-        self.reordered = 0
         self.reconnects = 0
         self.decoded = 0
         self.proto_seen = None  # the proto= of a hello that differs from ours
-        self._seq = capfile.SeqTracker()
+        self.seq = SeqTracker()
+
+    @property
+    def seq_gaps(self):
+        return self.seq.gaps
+
+    @property
+    def seq_missing(self):
+        return self.seq.missing
+
+    @property
+    def reordered(self):
+        return self.seq.reordered
 
     def feed(self, raw):
         self.lines += 1
         msg, reason, _ = capfile.decode(raw)
         if msg is None:
             if reason != "unframed":
-                self._seq.corrupt()
+                self.seq.corrupt()
             if not raw.endswith(b"\n"):
                 self.partial += 1
             elif reason == "checksum":
@@ -44,11 +55,12 @@ class CaptureStats:
         self.decoded += 1
         if msg.kind == "hello" and msg.fields.get("proto") != protocol.PROTO_VERSION:
             self.proto_seen = msg.fields.get("proto")
-        missing, reordered = self._seq.check(msg.seq, msg.kind)
-        if missing:
-            self.seq_gaps += 1
-            self.seq_missing += missing
-        self.reordered += reordered
+        self.seq.see(msg)
+
+    def progress(self):
+        """One line: how the capture goes so far."""
+        return "%d lines, %d gaps (%d missing), %d checksum failures, %d reconnects" % (
+            self.lines, self.seq_gaps, self.seq_missing, self.checksum_failures, self.reconnects)
 
     def summary_lines(self):
         return [
@@ -67,6 +79,37 @@ class CaptureStats:
             out.append("the board speaks protocol %s, this pumpctl speaks %d: update one of them"
                        % (self.proto_seen, protocol.PROTO_VERSION))
         return out
+
+
+class Progress:
+    """Shows the capture going on stderr: on a terminal one line redrawn twice a second;
+    otherwise a line only when something happens (a gap, a checksum failure, a reconnect)."""
+
+    def __init__(self, stats, out=None, every_s=0.5):
+        self.stats = stats
+        self.out = out or sys.stderr
+        self.tty = self.out.isatty()
+        self.every_s = every_s
+        self.shown = 0.0
+        self.last = (0, 0, 0)
+
+    def __call__(self, line=None):
+        s = self.stats
+        now = time.monotonic()
+        notable = (s.seq_gaps, s.checksum_failures, s.reconnects)
+        if self.tty and (now - self.shown >= self.every_s or notable != self.last):
+            self.out.write("\r\x1b[2Kcapture: " + s.progress())
+            self.out.flush()
+            self.shown = now
+        elif not self.tty and notable != self.last:
+            self.out.write("capture: " + s.progress() + "\n")
+            self.out.flush()
+        self.last = notable
+
+    def close(self):
+        if self.tty:
+            self.out.write("\n")
+            self.out.flush()
 
 
 class LineReader:
@@ -136,8 +179,13 @@ def _keep(line, writer, stats, clock_ns, on_line):
 
 
 def _reopen(open_port, expired, sleep_s):
+    """At once first (a shared port's server left: the next one is a moment away), then every
+    RETRY_S (a USB device coming back)."""
+    first = True
     while not expired():
-        sleep_s(RETRY_S)
+        if not first:
+            sleep_s(RETRY_S)
+        first = False
         try:
             return open_port()
         except OSError:
@@ -156,8 +204,9 @@ def _close(port):
 
 
 def client_opener(url):
-    """open_port() for run(): the protocol client's connection; its pyserial port is read raw
-    (the client's own reader decodes and drops what does not decode, a capture keeps it)."""
+    """open_port() for run(): the protocol client's connection (shared with this machine's other
+    pumpctl processes); its port is read raw (the client's own reader decodes and drops what
+    does not decode, a capture keeps it)."""
     from host_tools import client, errors
 
     def open_port():
@@ -169,14 +218,6 @@ def client_opener(url):
     return open_port
 
 
-def _open_error(url, exc):
-    text = str(exc)
-    if getattr(exc, "errno", None) == errno.EBUSY or "busy" in text or "lock" in text:
-        return "port %s is busy: close the other program using it (another pumpctl, mpremote, a" \
-               " terminal)" % url
-    return "%s: check the cable and --port" % text
-
-
 def argparse_capture(parser):
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="capture file (appended to if it exists)")
@@ -184,7 +225,7 @@ def argparse_capture(parser):
                         help="auto (the first board answering as this firmware, virtual ones"
                         " included),"
                         " a device path, a shortcut (a0 = /dev/ttyACM0, u0, v0) or a pyserial URL")
-    parser.add_argument("--duration", type=float, default=None, metavar="S",
+    parser.add_argument("--duration", type=positive_seconds, default=None, metavar="S",
                         help="stop after S seconds (default: until Ctrl-C)")
     parser.add_argument("--subject", metavar="ID",
                         help="pseudonymous subject ID kept in the capture's header (letters,"
@@ -193,9 +234,7 @@ def argparse_capture(parser):
     parser.add_argument("--parquet", metavar="F", help="also export them as Parquet")
 
 
-def do_capture(args, open_port=None):
-    if args.duration is not None and args.duration <= 0:
-        raise UserError("--duration must be > 0 seconds")
+def do_capture(args, open_port=None, progress_out=None):
     if getattr(args, "subject", None) is not None:
         capfile.check_subject(args.subject)  # before the port is opened
     url = ports.resolve(args.port) if open_port is None else args.port
@@ -203,7 +242,7 @@ def do_capture(args, open_port=None):
     try:
         first = open_port()
     except OSError as exc:
-        raise UserError(_open_error(url, exc)) from None
+        raise UserError(session.open_failure(url, exc)) from None
     handed = [first]
 
     def opener():
@@ -219,14 +258,19 @@ def do_capture(args, open_port=None):
     except OSError as exc:
         first.close()
         raise UserError("cannot write %s: %s" % (args.output, exc.strerror)) from None
+    progress = Progress(stats, progress_out)
+    until = "for %g s" % args.duration if args.duration else "until Ctrl-C"
+    print("capture: recording %s to %s %s" % (url, args.output, until), file=progress.out,
+          flush=True)
     why = "duration reached"
     try:
-        run(opener, writer, stats, duration_s=args.duration)
+        run(opener, writer, stats, duration_s=args.duration, on_line=progress)
     except KeyboardInterrupt:
         why = "stopped by the user"
     finally:
         writer.mark("end", time.time_ns(), why)
         writer.close()
+        progress.close()
     for line in stats.summary_lines() + stats.warnings():
         print(line, file=sys.stderr)
     export(args.output, args.csv, args.parquet)
@@ -237,6 +281,8 @@ def export(capture_path, csv_path=None, parquet_path=None):
     """Write the decoded lines (logs.Log.messages) of a capture as CSV and/or Parquet."""
     if not csv_path and not parquet_path:
         return
+    from host_tools import logs  # pandas: only when exporting (a capture starts at once)
+
     messages = logs.load(capture_path).messages
     if csv_path:
         messages.to_csv(csv_path, index=False)

@@ -8,7 +8,10 @@ import time
 import serial
 
 from host_tools.errors import CommandError, DeviceTimeout, IntegrityError, ProtocolError
+from host_tools import portshare
 from host_tools.errors import TransportError
+from host_tools.seqcheck import SeqTracker
+from host_tools.sockport import PortClosed
 from pumpfw import protocol as P
 
 _SHORTCUTS = (("a", "/dev/ttyACM"), ("u", "/dev/ttyUSB"), ("c", "COM"))
@@ -23,62 +26,6 @@ def resolve_port(port):
     return port
 
 
-class LineCheck:
-    """Follows device sequence numbers and explains every gap.
-
-    A gap is either lines the device dropped itself (its queue was full: records say how many,
-    in `drop`, cumulative) or lines lost on the way (`lost`). Corrupted lines fail their CRC
-    (`corrupt`); a number going backwards is a reordered or repeated line (`reordered`).
-    """
-
-    def __init__(self):
-        self.expected = None
-        self.last_drop = None
-        self.gap = 0  # missing lines not yet explained by a record
-        self.corrupt_unexplained = 0
-        self.lines = self.corrupt = self.noise = self.lost = self.dropped = 0
-        self.reordered = self.restarts = 0
-
-    def corrupt_line(self):
-        self.corrupt += 1
-        self.corrupt_unexplained += 1
-
-    def see(self, msg):
-        self.lines += 1
-        if msg.kind == "hello" and msg.seq == 0 and self.expected is not None:
-            self.restarts += 1  # the device rebooted: numbering starts again
-            self.expected = None
-            self.last_drop = None
-            self.gap = 0
-            self.corrupt_unexplained = 0
-        if self.expected is not None:
-            ahead = (msg.seq - self.expected) % P.SEQ_MOD
-            if ahead >= P.SEQ_MOD // 2:
-                self.reordered += 1
-                return
-            self.gap += ahead
-        self.expected = (msg.seq + 1) % P.SEQ_MOD
-        if "drop" in msg.fields and msg.kind in ("rec", "ok"):
-            self._reconcile(msg.fields["drop"])
-
-    def _reconcile(self, drop):
-        device = 0 if self.last_drop is None else (drop - self.last_drop) % P.SEQ_MOD
-        self.last_drop = drop
-        self.dropped += device
-        unexplained = self.gap - device - self.corrupt_unexplained
-        if unexplained > 0:
-            self.lost += unexplained
-        self.gap = 0
-        self.corrupt_unexplained = 0
-
-    def problems(self):
-        parts = []
-        for name in ("lost", "corrupt", "reordered"):
-            if getattr(self, name):
-                parts.append("%d %s" % (getattr(self, name), name))
-        return parts
-
-
 class Client:
     """A connection to one pump over any pyserial URL or path.
 
@@ -86,13 +33,14 @@ class Client:
     order, for messages()/records()/events(); `check` follows sequence numbers.
     """
 
-    def __init__(self, port, baudrate=115200, timeout_s=3.0, backlog=100_000):
+    def __init__(self, port, baudrate=115200, timeout_s=3.0, backlog=100_000, share=None):
         self.port = resolve_port(port)
+        self.share = share  # None: as ISAPUMP_SHARE says (docs/port-sharing.md)
         self.baudrate = baudrate
         self.timeout_s = timeout_s
         self.ser = None
         self.sent_bytes = 0  # written to the port in all (a virtual board can sync on it)
-        self.check = LineCheck()
+        self.check = SeqTracker()
         self.backlog = collections.deque()
         self.backlog_max = backlog
         self.backlog_overflow = 0
@@ -100,6 +48,9 @@ class Client:
         # A new session starts its numbers at random: the device answers a line identical to a
         # recent one from memory (a retry), so a session must not repeat another's numbers.
         self.hseq = random.randrange(1, P.SEQ_MOD // 2)
+        self.seq_block = None  # (first, size) of our command numbers on a shared port
+        self.reconnects = 0  # the process serving a shared port went away; we carried on
+        self._carried = 0  # hand-overs since bytes last came
         self.hello = None
         self._buf = bytearray()
         self._joined = False  # the first line after connecting may be the tail of one
@@ -107,15 +58,32 @@ class Client:
 
     # ---- connection ----------------------------------------------------------------------
     def connect(self):
+        """Open the port: shared with this machine's other pumpctl processes where it can be
+        (host_tools/portshare.py), each process with its own block of command numbers."""
         try:
-            self.ser = serial.serial_for_url(
-                self.port, baudrate=self.baudrate, timeout=0.05, write_timeout=self.timeout_s
-            )
+            self.ser = portshare.open_port(self.port, self.baudrate, timeout=0.05,
+                                           write_timeout=self.timeout_s, share=self.share)
         except (serial.SerialException, OSError, ValueError) as e:
             raise TransportError("cannot open %s: %s" % (self.port, e)) from None
+        self.seq_block = getattr(self.ser, "seq_block", None)
+        if self.seq_block is not None:  # at random inside it, for the same reason as above
+            self.hseq = self.seq_block[0] + random.randrange(self.seq_block[1])
         self._joined = False
         self._buf.clear()
         return self
+
+    def _carry_on(self, exc):
+        """The process serving our shared port stopped: join (or become) the next server.
+        Anything else, or a third hand-over with nothing read between, is a TransportError."""
+        if self.seq_block is None or not isinstance(exc, PortClosed):
+            return False
+        if self._carried > 2:
+            return False  # it keeps going away with nothing read between: say so
+        self._carried += 1
+        self.close()
+        self.connect()
+        self.reconnects += 1
+        return True
 
     def close(self):
         if self.ser is not None:
@@ -145,7 +113,11 @@ class Client:
             try:
                 chunk = self.ser.read(self.ser.in_waiting or 1)
             except (serial.SerialException, OSError) as e:
+                if self._carry_on(e):
+                    continue
                 raise TransportError("reading %s failed: %s" % (self.port, e)) from None
+            if chunk:
+                self._carried = 0
             self._buf += chunk
 
     def read_message(self, timeout_s=None):
@@ -163,7 +135,7 @@ class Client:
                     # Joined a running device mid-line: a fragment, not a corrupted line.
                     self.partial_lines += 1
                 elif b"*" in line:
-                    self.check.corrupt_line()
+                    self.check.corrupt()
                 else:
                     self.check.noise += 1
                     self.noise_lines.append(line.rstrip())
@@ -182,7 +154,11 @@ class Client:
     # ---- commands ------------------------------------------------------------------------
     def send(self, name, *args):
         """Send one checksummed command; returns its sequence number."""
-        self.hseq = (self.hseq + 1) % P.SEQ_MOD
+        if self.seq_block is None:
+            self.hseq = (self.hseq + 1) % P.SEQ_MOD
+        else:
+            first, size = self.seq_block
+            self.hseq = first + (self.hseq - first + 1) % size
         self._write(P.encode_command(self.hseq, name, args))
         return self.hseq
 
@@ -191,16 +167,20 @@ class Client:
             self.connect()
         try:
             self.ser.write(line)
-            self.sent_bytes += len(line)
         except (serial.SerialException, OSError) as e:
-            raise TransportError("writing to %s failed: %s" % (self.port, e)) from None
+            if not self._carry_on(e):
+                raise TransportError("writing to %s failed: %s" % (self.port, e)) from None
+            self._write(line)
+            return
+        self.sent_bytes += len(line)
 
     def command(self, name, *args, timeout_s=None, retries=1):
         """Send a command and wait for its ok or ask (returned); err raises CommandError.
 
         Without an answer the very same line (same sequence number) is sent again, up to
         `retries` times: the device answers a repeated line from memory and never runs it
-        twice, so a lost answer cannot turn into a double start.
+        twice, so a lost answer cannot turn into a double start. When the process serving a
+        shared port hands over meanwhile, the line is sent again at once.
         """
         if P.command_spec(name) is None:
             raise ProtocolError("%s is not a protocol command (see protocol.COMMANDS)" % name)
@@ -210,7 +190,7 @@ class Client:
         for attempt in range(retries + 1):
             if attempt:
                 self._write(line)
-            msg = self._answer(ref, time.monotonic() + wait)
+            msg = self._answer(ref, time.monotonic() + wait, line)
             if msg is not None:
                 if msg.kind == "err":
                     raise CommandError(msg.name or name, msg.reason, msg.text)
@@ -219,14 +199,28 @@ class Client:
         text = "no answer to %s from %s within %g s%s" % (name, self.port, wait, tries)
         raise DeviceTimeout(text)
 
-    def _answer(self, ref, deadline):
+    def _answer(self, ref, deadline, line=None):
+        reconnects = self.reconnects
         while True:
             msg = self.read_message(max(0.0, deadline - time.monotonic()))
+            if line is not None and self.reconnects != reconnects:
+                reconnects = self.reconnects
+                self._write(line)  # the old server may have taken it without passing it on
             if msg is None:
                 return None
-            if msg.kind in ("ok", "err", "ask") and msg.ref == ref:
-                return msg
+            if msg.kind in ("ok", "err", "ask"):
+                if msg.ref == ref:
+                    return msg
+                if not self.ours(msg.ref):
+                    continue  # another client's answer on a shared port
             self._keep(msg)
+
+    def ours(self, ref):
+        """Could a response with this ref answer one of our commands?"""
+        if self.seq_block is None:
+            return True
+        first, size = self.seq_block
+        return isinstance(ref, int) and first <= ref < first + size
 
     def confirm(self, ask, timeout_s=None):
         """Answer an ask with its token: the command runs now (ok) or err raises."""

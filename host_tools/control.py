@@ -1,100 +1,113 @@
-"""`pumpctl start/pause/resume/ir/resolved/stop/status/clear`: one command, one result line."""
+"""`pumpctl status/start/startover/premed/pause/resume/ir/resolved/stop/clear`: every protocol
+command an operator needs, each one result line. The actions are one table below."""
 
 import json
 import re
 import sys
 
-from host_tools.session import Session, UserError, add_port_argument, say
+from host_tools.errors import UserError
+from host_tools.options import add_port_argument, protocol_int
+from host_tools.session import Session
+from host_tools.view import say, status_text
+
+# pumpctl command -> (help, its arguments as (flag or NAME, protocol argument, help), and
+# whether the pump always asks for a confirmation (the two-step commands)).
+ACTIONS = {
+    "start": ("start infusion number N", [("--infusion", "inf", "infusion number (1 = first"
+                                           " dose; the schedule depends on it)")], False),
+    "startover": ("start infusion N despite the expected number, the premedication window or a"
+                  " lost journal (you confirm with a token)",
+                  [("--infusion", "inf", "infusion number to start")], True),
+    "premed": ("tell the pump the premedication was given MIN_AGO minutes ago (a start is then"
+               " accepted 15..60 min after it)",
+               [("MIN_AGO", "min_ago", "minutes since the premedication, 0..120")], False),
+    "pause": ("pause the running infusion", [], False),
+    "resume": ("resume a paused infusion", [], False),
+    "ir": ("report an infusion reaction of grade GRADE",
+           [("GRADE", "grade", "grade 1..5 (2: interrupt, >= 3: discontinue)")], False),
+    "resolved": ("the active infusion reaction resolved", [], False),
+    "stop": ("end the infusion now (abort)", [], False),
+    "clear": ("clear the discontinue latch (you type back the token the pump shows)", [], True),
+}
 
 
-def ml(ul):
-    return "%.3f mL" % (ul / 1000)
+_DONE = {"premed": "premedication recorded; ", "clear": "latch cleared; "}
+_NOT_DONE = {"clear": "nothing was cleared", "startover": "nothing was started"}
 
 
-def hms(ms):
-    s = max(0, int(ms)) // 1000
-    return "%d:%02d:%02d" % (s // 3600, s // 60 % 60, s % 60)
+def _dest(flag):
+    return flag.lstrip("-").replace("-", "_").lower()
 
 
-def format_status(f):
-    """The record fields on one line, in the units a bench engineer reads."""
-    return "%s, infusion %s, %.1f mL/h, delivered %s, remaining %s, elapsed %s" % (
-        f.get("st", "?"), f.get("inf", "?"), f.get("rate_ul_h", 0) / 1000,
-        ml(f.get("vol_ul", 0)), ml(f.get("remain_ul", 0)), hms(f.get("elapsed_ms", 0)))
+def argparse_action(parser, name):
+    """The arguments of one action, from the table."""
+    add_port_argument(parser)
+    for flag, arg, help_text in ACTIONS[name][1]:
+        kind = protocol_int(name, arg)
+        if flag.startswith("-"):
+            parser.add_argument(flag, type=kind, required=True, metavar="N", help=help_text)
+        else:
+            parser.add_argument(_dest(flag), type=kind, metavar=flag, help=help_text)
+    if name == "ir":
+        parser.add_argument("--no-interrupt", action="store_true",
+                            help="grade 2 only: keep infusing at the current rate, escalation"
+                            " held until resolved (the operator's choice; interrupting is the"
+                            " default)")
+    if ACTIONS[name][2]:
+        parser.add_argument("--yes", action="store_true",
+                            help="confirm with the token without asking (scripts and test rigs"
+                                 " only: it skips the person reading the token back)")
 
 
-def _run(args, name, *cmd_args):
-    """Send one command, then read the status so the line says where the pump is now."""
+def do_action(args, read_line=None, interactive=None):
+    """Send the action; one line with the state it left the pump in."""
+    name = args.command
+    values = [getattr(args, _dest(flag)) for flag, _, _ in ACTIONS[name][1]]
+    sent = (name, values)
+    if getattr(args, "no_interrupt", False):
+        if values != [2]:
+            raise UserError("--no-interrupt is for grade 2 only (grade 1 never interrupts,"
+                            " grade >= 3 always discontinues)")
+        sent = ("ircontinue", [])
     with Session.from_args(args) as s:
-        s.command(name, *cmd_args)
-        say("%s: ok - %s" % (" ".join([name, *map(str, cmd_args)]), format_status(s.status())))
+        if ACTIONS[name][2]:
+            ok = _two_step(s, name, values, args.yes, read_line, interactive)
+        else:
+            ok = s.command(sent[0], *sent[1])
+        fields = ok.fields if "st" in ok.fields else s.status()  # an older firmware's ok
+        what = _DONE.get(name, "")
+        say("%s: ok - %s%s" % (" ".join([name, *map(str, values)]), what, status_text(fields)))
     return 0
 
 
-def argparse_start(parser):
-    add_port_argument(parser)
-    parser.add_argument("--infusion", type=int, required=True, metavar="N",
-                        help="infusion number (1 = first dose; the schedule depends on it)")
-
-
-def do_start(args):
-    return _run(args, "start", args.infusion)
-
-
-def argparse_pause(parser):
-    add_port_argument(parser)
-
-
-def do_pause(args):
-    return _run(args, "pause")
-
-
-def argparse_resume(parser):
-    add_port_argument(parser)
-
-
-def do_resume(args):
-    return _run(args, "resume")
-
-
-def argparse_ir(parser):
-    add_port_argument(parser)
-    parser.add_argument("grade", type=int, metavar="GRADE",
-                        help="infusion-reaction grade 1..5 (2: interrupt, >= 3: discontinue)")
-    parser.add_argument("--no-interrupt", action="store_true",
-                        help="grade 2 only: keep infusing at the current rate, escalation held"
-                        " until resolved (the operator's choice; interrupting is the default)")
-
-
-def do_ir(args):
-    if args.no_interrupt:
-        if args.grade != 2:
-            raise UserError("--no-interrupt is for grade 2 only (grade 1 never interrupts,"
-                            " grade >= 3 always discontinues)")
-        return _run(args, "ircontinue")
-    return _run(args, "ir", args.grade)
-
-
-def argparse_resolved(parser):
-    add_port_argument(parser)
-
-
-def do_resolved(args):
-    return _run(args, "resolved")
-
-
-def argparse_stop(parser):
-    add_port_argument(parser)
-
-
-def do_stop(args):
-    return _run(args, "stop")
+def _two_step(s, name, values, yes, read_line, interactive):
+    """The device answers with an ask and a token; the person types the token back and the
+    device (not pumpctl) checks it. Without a terminal, only --yes confirms."""
+    if interactive is None:
+        interactive = sys.stdin.isatty()
+    ask = s.command(name, *values)
+    token = "%04X" % ask.fields["token"]
+    if yes:
+        typed = token
+    elif not interactive:
+        raise UserError("%s needs a person to read back the token at a terminal; scripts pass"
+                        " --yes (%s)" % (name, _NOT_DONE[name]))
+    else:
+        say("The pump asks you to confirm: %s %s." % (name, " ".join(map(str, values))))
+        try:
+            typed = (read_line or input)("Type %s to confirm (anything else cancels): " % token)
+        except EOFError:
+            typed = ""
+        typed = typed.strip().upper()
+    if not re.fullmatch(r"[0-9A-F]{4}", typed):
+        raise UserError("cancelled: %s (the ask expires by itself)" % _NOT_DONE[name])
+    return s.command("confirm", int(typed, 16))  # a wrong token: the device refuses, cancels
 
 
 def argparse_status(parser):
     add_port_argument(parser)
     parser.add_argument("--json", action="store_true",
-                        help="the record fields and the board's identity as one JSON object")
+                        help="the status fields and the board's identity as one JSON object")
 
 
 def do_status(args):
@@ -103,42 +116,6 @@ def do_status(args):
         if args.json:
             say(json.dumps({"port": s.url, "hello": s.hello, "status": fields}, sort_keys=True))
         else:
-            say("%s (%s %s on %s)" % (format_status(fields), s.hello.get("board"),
+            say("%s (%s %s on %s)" % (status_text(fields), s.hello.get("board"),
                                       s.hello.get("fw"), s.url))
-    return 0
-
-
-# ---- clear: the deliberate two-step latch clear ------------------------------------------
-
-
-def argparse_clear(parser):
-    add_port_argument(parser)
-    parser.add_argument("--yes", action="store_true",
-                        help="confirm with the token without asking (scripts and test rigs"
-                             " only: it skips the person reading the token back)")
-
-
-def do_clear(args, read_line=None, interactive=None):
-    """The device answers `clear` with an ask and a token; the person types the token back and
-    the device (not pumpctl) checks it. Without a terminal, only --yes confirms."""
-    if interactive is None:
-        interactive = sys.stdin.isatty()
-    if read_line is None:
-        read_line = input
-    with Session.from_args(args) as s:
-        ask = s.command("clear")
-        token = "%04X" % ask.fields["token"]
-        if args.yes:
-            typed = token
-        elif not interactive:
-            raise UserError("clear needs a person to read back the token at a terminal;"
-                            " scripts pass --yes (nothing was cleared)")
-        else:
-            say("The pump is discontinued (latched). Clearing it allows a new start.")
-            typed = read_line("Type %s to clear the latch (anything else cancels): " % token)
-            typed = typed.strip().upper()
-        if not re.fullmatch(r"[0-9A-F]{4}", typed):
-            raise UserError("cancelled: nothing was cleared (the ask expires by itself)")
-        s.command("confirm", int(typed, 16))  # a wrong token: the device refuses, cancels
-        say("clear: ok - latch cleared; %s" % format_status(s.status()))
     return 0

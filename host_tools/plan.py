@@ -1,10 +1,15 @@
-"""`pumpctl plan`: the rate program the real controller produces, previewed on a virtual clock."""
+"""`pumpctl plan`: the rate program the real controller produces, previewed on a virtual clock;
+and the program ETA of a running pump (the same controller run on from where the pump is)."""
 
 import argparse
 import json
 from fractions import Fraction
 
-from pumpfw import preview
+from host_tools.errors import UserError
+from host_tools.view import hms
+from pumpfw import controller as ctl
+from pumpfw import persist, preview
+from pumpfw import protocol as P
 from pumpfw.schedule import DEFAULT_REGIMEN
 
 MS_PER_MIN = 60_000
@@ -117,8 +122,8 @@ def plan_dict(infusion, inputs, regimen=DEFAULT_REGIMEN):
 
 
 def do_plan(args):
-    if args.infusion < 1:
-        raise ValueError("--infusion must be >= 1")
+    if not 1 <= args.infusion <= 999:
+        raise UserError("--infusion must be 1..999")
     inputs = [item for group in args.ir + args.ir_continue + args.pause for item in group]
     report = plan_dict(args.infusion, inputs)
     if args.json:
@@ -135,3 +140,76 @@ def do_plan(args):
         print("  note: %s at %g min was refused (%s)"
               % (item["input"], item["min"], item["reason"]))
     return 0
+
+
+# ---- the program ETA of a pump -------------------------------------------------------------
+
+
+def restore(fields, max_rate_ul_h, regimen=DEFAULT_REGIMEN):
+    """A Controller where a pump's `status` answer (record + program fields) says it is, on the
+    pump's own clock (t_ms); None when the answer has no program position (an older firmware)."""
+    if any(name not in fields for name in P.PROGRAM_FIELDS + ("t_ms", "st", "inf")):
+        return None
+    state = ctl.STATE_NAMES.index(fields["st"])
+    phase = P.PHASE_NAMES.index(fields["phase"])
+    snap = (fields["inf"], state, phase, fields["step"], fields["prog_rate_ul_h"],
+            fields["hold_ms"], fields["ir_grade"], 0, 0, fields["vol_ul"], fields["elapsed_ms"],
+            fields["infusing_ms"], 0, 0)
+    c = ctl.Controller(regimen, max_rate_ul_h)
+    now = fields["t_ms"]
+    if persist.restore(c, snap, now, fields["vol_ul"]) != ctl.OK:
+        return None
+    if state == ctl.RUNNING:
+        c.resume(now)  # restore() brings a running infusion back paused, as after a reboot
+    return c
+
+
+class ProgramEta:
+    """When the infusion ends by the controller's program if nothing else happens (no pause,
+    reaction or stop): the real controller, restored from a `status` answer and run on with an
+    ideal pump (pumpfw.preview). Not the remaining volume at the current rate: the program's
+    escalations are in it. A paused infusion has no end until resumed: the time it needs once
+    resumed is given instead."""
+
+    def __init__(self, max_rate_ul_h, regimen=DEFAULT_REGIMEN):
+        self.max_rate_ul_h = max_rate_ul_h
+        self.regimen = regimen
+        self.state = None
+        self.end_t_ms = None  # running: the device time it ends at
+        self.after_resume_ms = None  # paused: how long it runs once resumed
+
+    def update(self, status):
+        """Recompute from a fresh `status` answer."""
+        self.state = status.get("st")
+        self.end_t_ms = self.after_resume_ms = None
+        c = restore(status, self.max_rate_ul_h, self.regimen)
+        if c is None or not c.active():
+            return
+        now = status["t_ms"]
+        if c.state == ctl.PAUSED:
+            c.resume(now)
+        result = preview.follow(c, now)
+        if result["outcome"] != "complete":
+            return
+        if self.state == "running":
+            self.end_t_ms = result["now_ms"]
+        elif self.state == "paused":
+            self.after_resume_ms = result["now_ms"] - now
+
+    def left_ms(self, rec):
+        """ms until the end, by the program, for a record (None if it has no end now)."""
+        if rec.get("st") != "running" or self.state != "running" or self.end_t_ms is None:
+            return None
+        return max(0, self.end_t_ms - rec["t_ms"])
+
+    def text(self, rec):
+        """The live view's ETA words for a record."""
+        left = self.left_ms(rec)
+        if left is not None:
+            return "program ETA %s" % hms(left)
+        st = rec.get("st")
+        if st == "paused" and self.state == "paused" and self.after_resume_ms is not None:
+            return "paused: %s once resumed (program)" % hms(self.after_resume_ms)
+        if st == "interrupted":
+            return "waits for `resolved`"
+        return ""

@@ -8,9 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from serial.tools import list_ports
 
 from host_tools import client as client_mod
-from host_tools import errors
+from host_tools import errors, portshare
+from host_tools.errors import UserError
 from host_tools.sim import registry as simreg
-from host_tools.session import UserError, say
+from host_tools.view import say
 from pumpfw import protocol as P
 
 PROBE_TIMEOUT_S = 0.7  # an idle pump answers `id` within a few ms; a silent port costs this
@@ -49,58 +50,78 @@ def _shortcut(device):
     return ""
 
 
-def probe(url, timeout_s=PROBE_TIMEOUT_S):
-    """Ask one port `id`: {"ok": True, "hello": {...}} or {"ok": False, "why": text}."""
+def probe(url, timeout_s=PROBE_TIMEOUT_S, keep=False):
+    """Ask one port `id`: {"ok": True, "hello": {...}} or {"ok": False, "why": text}. With keep,
+    a port that answers as this firmware stays open: its client is under "client"."""
     c = client_mod.Client(url, timeout_s=timeout_s)
     try:
         c.connect()
         fields = c.command("id", timeout_s=timeout_s, retries=0).fields
     except errors.TransportError as exc:
+        c.close()
         return {"ok": False, "why": "cannot open: %s" % exc}
     except errors.DeviceTimeout:
-        noisy = c.check.noise or c.check.corrupt
+        c.close()
+        noisy = c.check.noise or c.check.corrupted
         return {"ok": False, "why": "not this firmware (%s)" % (
             "answers in another language" if noisy else "no answer")}
     except errors.PumpError as exc:
-        return {"ok": False, "why": "not this firmware (%s)" % exc}
-    finally:
         c.close()
+        return {"ok": False, "why": "not this firmware (%s)" % exc}
     if fields.get("proto") != P.PROTO_VERSION:
+        c.close()
         return {"ok": False, "hello": fields,
                 "why": "protocol %s (pumpctl speaks %d): pumpctl flash updates it"
                 % (fields.get("proto"), P.PROTO_VERSION)}
+    c.hello = fields
+    if keep:
+        return {"ok": True, "hello": fields, "client": c}
+    c.close()
     return {"ok": True, "hello": fields}
 
 
 def survey(timeout_s=PROBE_TIMEOUT_S):
-    """candidates() with each one's probe result, asked in parallel."""
+    """candidates() with each one's probe result, asked in parallel, and who serves it (a
+    pumpctl process that shares the port with the others: docs/port-sharing.md)."""
     rows = candidates()
     if rows:
         with ThreadPoolExecutor(max_workers=min(8, len(rows))) as pool:
             results = list(pool.map(lambda r: probe(r["port"], timeout_s), rows))
         for row, result in zip(rows, results):
             row.update(result)
+            server = portshare.holder(row["port"])
+            if server is not None:
+                row["served_by"] = {"pid": server["pid"], "command": server["command"]}
     return rows
+
+
+def find_auto(timeout_s=PROBE_TIMEOUT_S):
+    """--port auto: (url, connected and identified client, hello) of the first candidate that
+    answers as this firmware; the search's own connection is handed on, not opened again."""
+    rows = candidates(usb_only=True)
+    for row in rows:
+        result = probe(row["port"], min(timeout_s, PROBE_TIMEOUT_S), keep=True)
+        if result["ok"]:
+            return row["port"], result["client"], result["hello"]
+    tried = ", ".join(r["port"] for r in rows) or "no serial ports, no virtual boards"
+    raise UserError("--port auto: no board answers as this firmware (tried: %s). Plug one"
+                    " in, start a virtual board (make sim SERVE=1), or name one with --port"
+                    % tried)
 
 
 def resolve(name, timeout_s=PROBE_TIMEOUT_S):
     """--port value -> a path or URL. `auto` asks the candidates in order; vN is the N-th
     virtual board; a0/u0/c0 as client.resolve_port."""
     if name == "auto":
-        rows = candidates(usb_only=True)
-        for row in rows:
-            if probe(row["port"], min(timeout_s, PROBE_TIMEOUT_S))["ok"]:
-                return row["port"]
-        tried = ", ".join(r["port"] for r in rows) or "no serial ports, no virtual boards"
-        raise UserError("--port auto: no board answers as this firmware (tried: %s). Plug one"
-                        " in, start a virtual board (python -m host_tools.sim.board --serve), or"
-                        " name one with --port" % tried)
+        url, client, _ = find_auto(timeout_s)
+        client.close()
+        return url
     m = re.fullmatch(r"v(\d+)", name)
     if m:
         boards = simreg.running()
         if int(m.group(1)) >= len(boards):
-            raise UserError("no virtual board %s: %d running (start one with python -m"
-                            " host_tools.sim.board --serve)" % (name, len(boards)))
+            raise UserError("no virtual board %s: %d running (start one with make sim SERVE=1)"
+                            % (name, len(boards)))
         return boards[int(m.group(1))]["serial"]
     return client_mod.resolve_port(name)
 
@@ -121,13 +142,14 @@ def do_ports(args):
             say(json.dumps(row, sort_keys=True))
         return 0
     if not rows:
-        say("no serial ports and no virtual boards (start one: python -m host_tools.sim.board"
-            " --serve)")
+        say("no serial ports and no virtual boards (start one: make sim SERVE=1)")
         return 0
     say("%-4s %-28s %-7s %-8s %s" % ("", "PORT", "BOARD", "FW", "WHAT"))
     for row in rows:
         hello = row.get("hello") or {}
         what = row["desc"] if row["ok"] else "%s - %s" % (row["why"], row["desc"])
+        if row.get("served_by"):
+            what += " [shared by %(command)s, pid %(pid)d]" % row["served_by"]
         say("%-4s %-28s %-7s %-8s %s" % (row["name"], row["port"], hello.get("board", "-"),
                                          hello.get("fw", "-"), what.strip(" -")))
     return 0

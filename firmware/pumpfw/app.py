@@ -193,8 +193,11 @@ class App(WriteAhead):
         next_rate = c.next_rate_ul_h()
         self.drive.service(self.clock.last_us, until_us, next_rate)
         # Rewritten every 4/5 of the interval (divided first: no big int for a huge interval).
+        # Saved early (never late) when due within a quarter of its period: a loop that sleeps
+        # until its next wake (the virtual board) then needs no wake of its own for it.
         save_every_ms = self.journal_interval_ms // 5 * 4
-        saved = self._journal_due or (c.active() and now - self._journal_ms >= save_every_ms)
+        save_in_ms = self._journal_ms + save_every_ms - now
+        saved = self._journal_due or (c.active() and save_in_ms < save_every_ms // 4)
         if saved:
             self._save(now)
         if from_rest or saved:  # the cap may have been raised: plan (a start) and refill now

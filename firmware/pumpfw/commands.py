@@ -13,6 +13,12 @@ from pumpfw import protocol as P
 #   app.request_repl()      leave the pump loop for the REPL once the output is flushed
 
 
+# Commands whose `ok` carries the record fields after their own arguments. Not `start`: its
+# longer answer shifted the emulated Pico's loop enough to show 12 steps over the 0.5 s plan in
+# tests/rp2 (the hung-loop test), to be understood first; a host asks `status` after a start.
+_REPORTS_STATE = ("pause", "resume", "ir", "ircontinue", "resolved", "stop", "clear")
+
+
 class Dispatcher:
     def __init__(self, app, out):
         self.app = app
@@ -151,7 +157,14 @@ class Dispatcher:
             return self._err(ref, name, code, text)
         if fields is None:
             fields = self._arg_fields(spec, args)
+            if name in _REPORTS_STATE:
+                # The state it left the pump in, so a host needs no `status` after it.
+                fields = (fields + " " if fields else "") + self._state_fields(now_ms)
         self._answer(ref, P.encode_ok(ref, name, fields))
+
+    def _state_fields(self, now_ms):
+        app = self.app
+        return P.record_fields(now_ms, app.controller, app.steps_made(), self.out.dropped)
 
     @staticmethod
     def _who(name):
@@ -165,7 +178,7 @@ class Dispatcher:
         if name == "id":
             return P.E_OK, self._hello_fields()
         if name == "status":
-            return P.E_OK, P.record_fields(now_ms, c, app.steps_made(), self.out.dropped)
+            return P.E_OK, self._state_fields(now_ms) + " " + P.program_fields(now_ms, c)
         if name == "start" or name == "startover":
             # The app's own checks (expected number, premedication, self-check) come first.
             refuse = getattr(app, "refuse_start", None)

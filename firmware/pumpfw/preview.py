@@ -75,14 +75,23 @@ def run(regimen, infusion, inputs=(), max_rate_ul_h=0, limit_ms=DEFAULT_LIMIT_MS
         events.append((now_ms, ctl.EVENT_NAMES[code], a, b))
 
     controller = ctl.Controller(regimen, max_rate_ul_h or regimen.max_rate_ul_h(), on_event)
-    pump = IdealPump(regimen.volume_ul)
+    err = controller.start(0, infusion)
+    if err:
+        raise ValueError("cannot start infusion %d: %s" % (infusion, ctl.ERROR_NAMES[err]))
+    result = follow(controller, 0, inputs, limit_ms, observe, react)
+    result["events"] = events
+    return result
+
+
+def follow(controller, now, inputs=(), limit_ms=DEFAULT_LIMIT_MS, observe=None, react=None):
+    """Run a started controller on from `now` (ms on its clock) with an ideal pump that has
+    delivered controller.delivered_ul so far: what it does if only `inputs` come. Returns the
+    dict of run(), without events (the controller's on_event gets them)."""
+    pump = IdealPump(controller.regimen.volume_ul)
+    pump.run(controller.delivered_ul, _MS_PER_H)
     pending = sorted(inputs, key=lambda item: item[0])
     rejected = []
     segments = []
-    now = 0
-    err = controller.start(now, infusion)
-    if err:
-        raise ValueError("cannot start infusion %d: %s" % (infusion, ctl.ERROR_NAMES[err]))
     seg_start, seg_state, seg_rate = now, controller.state, controller.rate_ul_h
     index = 0
     while controller.active() and now <= limit_ms:
@@ -127,7 +136,7 @@ def run(regimen, infusion, inputs=(), max_rate_ul_h=0, limit_ms=DEFAULT_LIMIT_MS
         index += 1
         rejected.append((t_ms, kind, arg, "after_end"))
     return {
-        "infusion": infusion,
+        "infusion": controller.infusion,
         "outcome": ctl.STATE_NAMES[controller.state],
         "segments": segments,
         "infusing_ms": controller.infusing_ms(),
@@ -136,5 +145,5 @@ def run(regimen, infusion, inputs=(), max_rate_ul_h=0, limit_ms=DEFAULT_LIMIT_MS
         "interruptions": controller.interruptions,
         "time_in_state_ms": list(controller.time_in_state_ms),
         "rejected": rejected,
-        "events": events,
+        "now_ms": now,
     }

@@ -224,6 +224,22 @@ def record_fields(t_ms, c, steps, dropped):
     )  # fmt: skip
 
 
+# Where the controller is in its program: what `status` adds after the record fields, so a host
+# can run the same program forward (host_tools/plan.py) and say when it ends.
+_PROGRAM_FMT = "phase=%s step=%d prog_rate_ul_h=%d hold_ms=%d ir_grade=%d"
+PROGRAM_FIELDS = tuple(w.split("=")[0] for w in _PROGRAM_FMT.split())
+PHASE_NAMES = ("ladder", "post_ir")  # controller.LADDER, controller.POST_IR
+
+
+def program_fields(now_ms, c):
+    """The program position of controller c: phase, step, the program's rate, the running time
+    left before the next escalation (-1: none due) and the active IR grade."""
+    hold = c.hold_left_ms
+    if c.deadline_ms >= 0:
+        hold = c.deadline_ms - now_ms if c.deadline_ms > now_ms else 0
+    return _PROGRAM_FMT % (PHASE_NAMES[c.phase], c.step, c.program_rate_ul_h, hold, c.ir_grade)
+
+
 def encode_record(t_ms, c, steps, dropped):
     return "rec " + record_fields(t_ms, c, steps, dropped)
 

@@ -48,6 +48,8 @@ export class VirtualBoard extends EventEmitter {
     this.vm = null;
     this.txQueue = [];
     const o = this.opts;
+    // Bytes of this boot's TX the host has taken: shared, so the VM sees them mid-slice.
+    this.txAcked = new Int32Array(new SharedArrayBuffer(4));
     const w = new Worker(WORKER, {
       workerData: {
         repoRoot: o.repoRoot, entry: o.entry, board: o.board, libDirs: o.libDirs,
@@ -55,6 +57,7 @@ export class VirtualBoard extends EventEmitter {
         flashWriteUs: o.flashWriteUs,
         ticksOffsetUs: o.ticksOffsetUs, verbose: o.verbose,
         worldUs: this.worldUs, mode: this.mode, resetCause: cause, flash: this.flash,
+        txAcked: this.txAcked,
       },
       stdout: false,
       stderr: false,
@@ -250,7 +253,10 @@ export class VirtualBoard extends EventEmitter {
     const data = Buffer.concat(this.txQueue);
     this.txQueue = [];
     for (const c of this.clients) this._send(c, data);
-    if (this.worker) this.worker.postMessage({ t: "txack", n: data.length });
+    if (this.worker) {
+      Atomics.add(this.txAcked, 0, data.length);
+      this.worker.postMessage({ t: "txack" }); // wakes a VM that found its buffer full
+    }
   }
 
   // One client's share. Its stream stays in whole lines: when it is not reading, the line it

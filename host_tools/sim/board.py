@@ -4,14 +4,12 @@
         port = serial.serial_for_url(sim.serial_url)   # or sim.pty, like /dev/ttyACM0
         sim.advance_ms(60_000); sim.balance_grams()
 
-python -m host_tools.sim.board --serve [--fast | --scale K | --hold] prints the endpoints and
-serves them until Ctrl-C (for miniterm, pumpctl, HIL tests). See docs/virtual-board.md.
+`make sim SERVE=1` (host_tools/sim/run.py --serve) serves one until Ctrl-C, registered for
+`pumpctl ports` and `--port auto`. See docs/virtual-board.md.
 """
 
-import argparse
 import itertools
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -20,6 +18,7 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
+from host_tools.balance import Balance
 from host_tools.sim import registry as simreg
 from host_tools.sim.ptybridge import PtyBridge
 
@@ -168,32 +167,27 @@ class HarnessBoard:
         return self.control.events
 
     # ---- the balance -----------------------------------------------------------------------
+    @property
+    def balance(self):
+        """The virtual balance through the one MT-SICS client (host_tools.balance)."""
+        if self._balance is None:
+            self._balance = Balance(self.balance_url, timeout_s=self.timeout_s)
+        return self._balance
+
     def balance_command(self, line):
         """One MT-SICS command -> its response line (without CR LF)."""
-        if self._balance is None:
-            sock = socket.create_connection(_host_port(self.balance_url), timeout=self.timeout_s)
-            self._balance = (sock, sock.makefile("rb"))
-        sock, reader = self._balance
-        sock.sendall(line.encode("ascii") + b"\r\n")
-        reply = reader.readline()
-        if not reply:
-            raise SimBoardError("balance connection closed")
-        return reply.decode("ascii").rstrip("\r\n")
+        return self.balance.command(line)
 
     def balance_grams(self):
-        reply = self.balance_command("SI")
-        parts = reply.split()
-        if len(parts) != 4 or parts[:2] != ["S", "S"] or parts[3] != "g":
-            raise SimBoardError(f"balance: unexpected reply {reply!r}")
-        return float(parts[2])
+        """The stable weight (MT-SICS `S`), as a real balance gives it."""
+        return self.balance.grams()
 
     # ---- lifetime --------------------------------------------------------------------------
     def close(self):
         if self.bridge:
             self.bridge.close()
         if self._balance:
-            self._balance[1].close()
-            self._balance[0].close()
+            self._balance.close()
         try:
             self.control.call("quit", 2.0)
         except (SimBoardError, OSError):
@@ -235,38 +229,18 @@ class SimBoard(HarnessBoard):
         HarnessBoard.__init__(self, cmd, pty, timeout_s, stderr)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m host_tools.sim.board", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--serve", action="store_true", help="serve the ports until Ctrl-C")
-    clock = parser.add_mutually_exclusive_group()
-    clock.add_argument("--fast", action="store_true", help="virtual time as fast as possible")
-    clock.add_argument("--scale", type=float, help="virtual time = real time x K (default 1)")
-    clock.add_argument("--hold", action="store_true", help="time moves only when told")
-    parser.add_argument("--entry", help="firmware entry module:Factory (default pumpfw.app:App)")
-    parser.add_argument("--lib", action="append", default=[], help="extra dir copied to /lib")
-    parser.add_argument("--no-pty", action="store_true", help="TCP endpoints only")
-    args = parser.parse_args(argv)
-    if not args.serve:
-        parser.error("nothing to do: use --serve (make sim will run an infusion once the app can)")
-    try:
-        sim = SimBoard(entry=args.entry, lib=args.lib, fast=args.fast, scale=args.scale,
-                       hold=args.hold, pty=not args.no_pty)
-    except (SimBoardError, OSError) as exc:
-        print(f"simboard: {exc}", file=sys.stderr)
-        return 1
-    return serve(sim, "virtual board")
-
-
 def serve(board, kind):
-    """Print the endpoints, register them for `pumpctl ports` / --port auto, serve until
-    Ctrl-C or the harness ends. kind: what `pumpctl ports` calls it."""
+    """Print the endpoints, register them for `pumpctl ports`, --port auto and vN, serve until
+    Ctrl-C or the harness ends: `make sim SERVE=1` (the virtual board) and the emulated Pico's
+    --serve. kind: what `pumpctl ports` calls it."""
     with board:
         print(json.dumps(board.endpoints), flush=True)
         target = board.pty or board.serial_url
-        print(f"serial: python -m serial.tools.miniterm {target} 115200", file=sys.stderr)
-        print(f"control: {board.endpoints['control']}  balance: {board.balance_url}",
+        print("serial: python -m serial.tools.miniterm --echo %s 115200 (type help)" % target,
               file=sys.stderr)
+        print("control: %s  balance: %s" % (board.endpoints["control"], board.balance_url),
+              file=sys.stderr)
+        print("pumpctl finds it: pumpctl ports, pumpctl status (--port auto)", file=sys.stderr)
         registered = simreg.register(dict(board.endpoints, kind=kind))
         try:
             board.proc.wait()
@@ -275,8 +249,3 @@ def serve(board, kind):
         finally:
             simreg.unregister(registered)
     return 0
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(main())

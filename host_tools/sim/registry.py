@@ -1,8 +1,9 @@
-"""Running virtual boards, found by `pumpctl ports`: one endpoints file per `simboard --serve`.
+"""Running virtual boards, found by `pumpctl ports`: one endpoints file per `make sim SERVE=1`.
 
-`python -m host_tools.sim.board --serve` writes its endpoints (the JSON line it prints, plus its
-own pid) to `<runtime dir>/sim-<pid>.json` when it starts and removes the file when it ends. The
-runtime dir is $ISAPUMP_RUNTIME_DIR, else $XDG_RUNTIME_DIR/isapump, else <tmp>/isapump-<uid>.
+`make sim SERVE=1` (host_tools/sim/run.py --serve) writes its endpoints (the JSON line it
+prints, plus its own pid) to `<runtime dir>/sim-<pid>.json` when it starts and removes the file
+when it ends. The runtime dir is $ISAPUMP_RUNTIME_DIR, else $XDG_RUNTIME_DIR/isapump, else
+<tmp>/isapump-<uid>.
 A file left by a process that was killed (SIGKILL, power loss) is noticed by its dead pid and
 removed the next time the list is read. SimBoard objects made by tests do not register.
 """

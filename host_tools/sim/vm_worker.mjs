@@ -35,17 +35,41 @@ let M = null;
 
 const post = (msg, transfer) => parentPort.postMessage(msg, transfer);
 
+// TX bytes pushed this boot, and those the host has taken (counted by the main thread in shared
+// memory, so they are seen mid-slice): their difference is what fills the device's buffer.
+let txPushed = 0;
+function txFree() {
+  txUsed = (txPushed - Atomics.load(cfg.txAcked, 0)) | 0;
+  return cfg.txBufferBytes - txUsed;
+}
+
 function txPush(bytes) {
-  const n = Math.min(bytes.length, cfg.txBufferBytes - txUsed);
+  const n = Math.min(bytes.length, txFree());
   if (n > 0) {
     txOut.push(bytes.slice(0, n));
+    txPushed = (txPushed + n) | 0;
     txUsed += n;
   }
   return n;
 }
 
+// CRC-16/CCITT-FALSE, a byte at a time: the board's CRC unit (pumpfw.framing.use_crc_unit).
+const CRC_TABLE = new Uint16Array(256);
+for (let i = 0; i < 256; i++) {
+  let c = i << 8;
+  for (let k = 0; k < 8; k++) c = c & 0x8000 ? ((c << 1) ^ 0x1021) & 0xffff : (c << 1) & 0xffff;
+  CRC_TABLE[i] = c;
+}
+
 const enc = new TextEncoder();
 const vboard = {
+  crc16(addr, n, crc) {
+    const mem = M.HEAPU8;
+    for (let i = addr; i < addr + n; i++) {
+      crc = ((crc << 8) & 0xffff) ^ CRC_TABLE[(crc >> 8) ^ mem[i]];
+    }
+    return crc;
+  },
   ticks_us: () => Math.floor(worldUs - bootUs) % PERIOD,
   ticks_ms: () => Math.floor((worldUs - bootUs) / 1000) % PERIOD,
   reset_cause: () => cfg.resetCause,
@@ -173,6 +197,10 @@ function slice() {
     inputPending = false;
     tick();
     if (performance.now() - start > SLICE_MS) return 0;
+    // Half the device's TX buffer is waiting: hand it to the host now (it frees the buffer as
+    // it reads, seen at once through the shared counter) rather than at the end of the slice,
+    // or a fast clock would make the USB look slower than the host really reads.
+    if (txUsed * 2 >= cfg.txBufferBytes && txOut.length) flushTx();
   }
 }
 
@@ -264,7 +292,7 @@ parentPort.on("message", (msg) => {
       inputPending = true;
       break;
     case "txack":
-      txUsed = Math.max(0, txUsed - msg.n);
+      txFree(); // the host took some: room again (and a tick soon, below)
       break;
     case "pin":
       runner.set_pin(msg.name, msg.level);

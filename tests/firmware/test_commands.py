@@ -84,6 +84,27 @@ def test_confirm_rechecks_the_state():
     assert (err.name, err.reason) == ("resume", "state") and c.state == ctl.STOPPED
 
 
+def test_status_gives_the_program_position_a_host_can_run_forward():
+    rig = Rig()
+    c = rig.app.controller
+    c.start(0, 1)  # infusion 1: 25 mL/h for 60 min, then +25 every 30 min
+    c.tick(70 * 60_000, 0)  # the first escalation is behind it: 50 mL/h until 90 min
+    f = rig.reply("status", 70 * 60_000).fields
+    assert (f["phase"], f["step"], f["prog_rate_ul_h"], f["ir_grade"]) == ("ladder", 1, 50_000, 0)
+    assert f["hold_ms"] == 20 * 60_000
+    c.pause(75 * 60_000)  # paused: the hold left is frozen
+    f = rig.reply("status", 80 * 60_000).fields
+    assert (f["st"], f["hold_ms"]) == ("paused", 15 * 60_000)
+    c.resume(80 * 60_000)
+    c.ir(81 * 60_000, 2)  # interrupted: no escalation due
+    f = rig.reply("status", 82 * 60_000).fields
+    assert (f["st"], f["hold_ms"], f["ir_grade"]) == ("interrupted", -1, 2)
+    ok = rig.reply("resolved", 83 * 60_000, seq=3)  # a state change: its ok says where it is
+    assert (ok.fields["st"], ok.fields["rate_ul_h"]) == ("running", 12_500)
+    f = rig.reply("status", 83 * 60_000).fields
+    assert (f["phase"], f["step"], f["hold_ms"]) == ("post_ir", 0, 30 * 60_000)
+
+
 def test_typed_safe_commands_run_directly():
     rig = Rig()
     c = rig.app.controller
@@ -118,7 +139,8 @@ def test_reads_and_settings():
     assert rig.reply("help").fields["cmds"] == ",".join(P.COMMAND_NAMES)
     app.steps = 777
     status = rig.reply("status", 5)
-    assert sorted(status.fields) == sorted(P.RECORD_FIELDS) and status.fields["steps"] == 777
+    assert sorted(status.fields) == sorted(P.RECORD_FIELDS + P.PROGRAM_FIELDS)
+    assert status.fields["steps"] == 777 and status.fields["phase"] == "ladder"
     assert rig.reply("interval 250", seq=9).fields == {"ms": 250} and app.log_interval_ms == 250
     assert rig.reply("interval 99").reason == "range" and app.log_interval_ms == 250
     assert rig.reply("cal").fields == {"steps_per_ml": 20_000}

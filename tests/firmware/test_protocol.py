@@ -252,3 +252,25 @@ def test_the_crc_table_and_the_c_implementation_agree():
         data = bytes(r.getrandbits(8) for _ in range(n % 97))
         assert framing._crc16_nibbles(data) == framing.crc16(data)
         assert framing.crc16(data[n % 7 :], framing.crc16(data[: n % 7])) == framing.crc16(data)
+
+
+def test_a_board_crc_unit_is_used_only_if_it_agrees_with_the_table():
+    from pumpfw import framing
+
+    calls = []
+
+    def unit(data, crc):
+        calls.append(len(data))
+        return framing._crc16_nibbles(data, crc)
+
+    try:
+        assert not framing.use_crc_unit(lambda data, crc: 0)  # a wrong unit is refused
+        assert framing.use_crc_unit(unit)
+        calls.clear()
+        line = P.frame(3, "ev pause t_ms=5")
+        assert P.parse_line(line).name == "pause"
+        if framing._crc_hqx is None:  # MicroPython: the unit does the work
+            assert calls
+    finally:
+        framing.use_crc_unit(None)
+    assert P.crc16(b"123456789") == 0x29B1

@@ -7,6 +7,7 @@ import pytest
 from clikit import garbage_device, one_error_line, run_cli
 from host_tools import calibrate, cli
 from host_tools.client import Client
+from host_tools.errors import UserError
 from host_tools.sim.board import SimBoard
 from simkit import need_node
 
@@ -30,9 +31,9 @@ def cal(url):
 def test_steps_per_ml_arithmetic():
     assert calibrate.steps_per_ml(16_000, 1.0) == 16_000
     assert calibrate.steps_per_ml(1_000, 3.0) == 333
-    with pytest.raises(ValueError, match="run longer"):
+    with pytest.raises(UserError, match="run longer"):
         calibrate.steps_per_ml(calibrate.MIN_STEPS - 1, 1.0)
-    with pytest.raises(ValueError, match="nothing reached"):
+    with pytest.raises(UserError, match="nothing reached"):
         calibrate.steps_per_ml(5_000, 0.0)
 
 

@@ -40,9 +40,9 @@ def test_nothing_listening(capsys):
 
 def test_busy_and_permission_wording():
     busy = OSError(errno.EBUSY, "Device or resource busy")
-    assert "is busy: close the program using it" in session._open_failure("/dev/ttyACM0", busy)
+    assert "is busy: close the program using it" in session.open_failure("/dev/ttyACM0", busy)
     denied = OSError(errno.EACCES, "Permission denied")
-    assert "dialout" in session._open_failure("/dev/ttyACM0", denied)
+    assert "dialout" in session.open_failure("/dev/ttyACM0", denied)
 
 
 def test_not_this_firmware(capsys):

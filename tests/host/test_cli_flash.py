@@ -6,6 +6,7 @@ import pytest
 from clikit import FakePump, garbage_device, one_error_line, run_cli
 from host_tools import cli, flash, manifest
 from host_tools.client import Client
+from host_tools.errors import UserError
 from host_tools.sim.board import SimBoard
 from pumpfw import VERSION
 from simkit import need_node
@@ -91,7 +92,7 @@ def test_banner_must_show_the_flashed_board(capsys):
     pump = FakePump(board="esp32", fw=VERSION)
     try:
         args = flash_args("--board", "pico", "--port", pump.url)
-        with pytest.raises(ValueError, match="board esp32, expected fw %s board pico" % VERSION):
+        with pytest.raises(UserError, match="board esp32, expected fw %s board pico" % VERSION):
             flash.do_flash(args, FakeTransport, verify_wait_s=0.5)
     finally:
         pump.close()
@@ -102,7 +103,7 @@ def test_a_board_without_this_firmware_is_flashed_then_must_answer(capsys):
     made = []
     try:
         args = flash_args("--board", "esp32", "--port", junk.url, "--timeout", 0.3)
-        with pytest.raises(ValueError, match="did not come back as this firmware"):
+        with pytest.raises(UserError, match="did not come back as this firmware"):
             flash.do_flash(args, lambda url: made.append(FakeTransport(url)) or made[-1],
                            verify_wait_s=0.5)
     finally:
@@ -150,11 +151,11 @@ def test_the_virtual_board_itself_is_refused_idle_or_infusing():
     need_node()
     with SimBoard(scale=1, pty=False) as sim:
         args = flash_args("--board", "pico", "--port", sim.serial_url)
-        with pytest.raises(ValueError, match="virtual board"):
+        with pytest.raises(UserError, match="virtual board"):
             flash.do_flash(args, must_not_open)
         with Client(sim.serial_url) as c:
             c.command("start", 1)
-        with pytest.raises(ValueError, match="virtual board"):
+        with pytest.raises(UserError, match="virtual board"):
             flash.do_flash(args, must_not_open)
         with Client(sim.serial_url) as c:
             assert c.status()["st"] == "running"  # still infusing, loop untouched
@@ -200,5 +201,5 @@ def test_flash_waits_for_the_repl_of_a_board_that_resets_after_repl():
     assert board.opened == board.away + 1 and board.closed == 1
     never = Board()
     never.away = 10**9
-    with pytest.raises(ValueError, match="did not reach its REPL within 0.6 s"):
+    with pytest.raises(UserError, match="did not reach its REPL within 0.6 s"):
         flash.wait_for_repl("/dev/ttyACM0", 0.6, never.open)

@@ -1,5 +1,5 @@
 """pumpctl ports, --port auto and vN: serial ports and registered virtual boards, each asked
-`id`; the endpoints file `simboard --serve` keeps."""
+`id`; the endpoints file `make sim SERVE=1` keeps."""
 
 import json
 import os
@@ -89,7 +89,7 @@ def test_auto_with_nothing_to_find(capsys, runtime, usb):
     rc, _, err = run_cli(capsys, "status")  # --port auto is the default
     assert rc == 1
     line = one_error_line(err)
-    assert "no board answers as this firmware" in line and "host_tools.sim.board --serve" in line
+    assert "no board answers as this firmware" in line and "make sim SERVE=1" in line
     rc, _, err = run_cli(capsys, "status", "--port", "v0")
     assert rc == 1 and "no virtual board v0: 0 running" in err
 
@@ -97,15 +97,15 @@ def test_auto_with_nothing_to_find(capsys, runtime, usb):
 def test_serve_registers_its_endpoints_until_it_ends(runtime):
     need_node()
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "host_tools.sim.board", "--serve", "--no-pty"],
+    proc = subprocess.Popen([sys.executable, "-m", "host_tools.sim.run", "--serve", "--no-pty"],
                             cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)
     try:
         box = []
         reader = threading.Thread(target=lambda: box.append(proc.stdout.readline()), daemon=True)
         reader.start()
-        reader.join(10)
-        assert box and box[0], "simboard --serve printed no endpoints"
+        reader.join(60)
+        assert box and box[0], "make sim SERVE=1 printed no endpoints"
         endpoints = json.loads(box[0])
         for _ in range(100):  # the file is written just after the line is printed
             if simreg.running():

@@ -8,6 +8,7 @@ from fakedevice import FakeDevice
 from host_tools import client as cl
 from host_tools.errors import CommandError, DeviceTimeout, IntegrityError, ProtocolError
 from host_tools.errors import TransportError
+from host_tools.seqcheck import SeqTracker
 from pumpfw import controller as ctl
 from pumpfw import protocol as P
 
@@ -56,6 +57,9 @@ def test_identify_and_a_reboot_hello(pump, dev):
 def test_a_command_and_its_events(pump, dev):
     ok = pump.command("start", 2)
     assert ok.kind == "ok" and ok.fields == {"inf": 2}
+    ok = pump.command("pause")  # a state change's ok says where the pump is now
+    assert (ok.fields["inf"], ok.fields["st"], ok.fields["rate_ul_h"]) == (2, "paused", 0)
+    pump.command("resume")
     names = []
     for ev in pump.events():
         names.append(ev.name)
@@ -84,7 +88,7 @@ def test_a_pty_path_works_like_a_usb_port():
     try:
         with cl.Client(dev.url, timeout_s=5) as pump:
             assert pump.identify()["board"] == "fake"
-            assert pump.command("start", 1).fields == {"inf": 1}
+            assert pump.command("start", 1).fields["inf"] == 1
             assert pump.status()["st"] == "running"
             pump.raise_on_integrity()
     finally:
@@ -114,10 +118,10 @@ def test_a_corrupted_line_is_detected_and_not_delivered(pump, dev):
     records = pump.records()
     for _ in range(50):
         next(records)
-        if pump.check.corrupt:
+        if pump.check.corrupted:
             break
     pump.status()  # its drop field reconciles the gap the corrupt line left
-    assert pump.check.corrupt == 1 and pump.check.lost == 0
+    assert pump.check.corrupted == 1 and pump.check.lost == 0
     with pytest.raises(IntegrityError) as exc:
         pump.raise_on_integrity()
     assert "1 corrupt" in str(exc.value)
@@ -130,7 +134,7 @@ def test_a_lost_answer_is_fetched_again_without_running_the_command_twice(dev):
         dev.corrupt_next = True  # the next bytes out: the answer to setcal
         ok = pump.command("setcal", 30_000, retries=2)
         assert ok.fields == {"steps_per_ml": 30_000}
-        assert dev.app.cal_sets == 1 and pump.check.corrupt == 1
+        assert dev.app.cal_sets == 1 and pump.check.corrupted == 1
         with pytest.raises(DeviceTimeout) as exc:
             dev.mute.set()
             pump.command("status", retries=1)
@@ -138,7 +142,7 @@ def test_a_lost_answer_is_fetched_again_without_running_the_command_twice(dev):
 
 
 def test_lost_and_reordered_lines_are_counted():
-    check = cl.LineCheck()
+    check = SeqTracker()
     lines = [P.frame(s, "ev pause t_ms=%d" % s) for s in range(10)]
     lines.append(P.frame(10, P.encode_ok(None, "status", "drop=0")))
     for i in (0, 1, 2, 4, 3, 5, 7, 8, 9, 10):  # 6 lost, 3 late
@@ -148,10 +152,24 @@ def test_lost_and_reordered_lines_are_counted():
     check.see(P.parse_line(P.frame(0, "hello proto=1")))
     check.see(P.parse_line(P.frame(1, "ev pause t_ms=1")))
     assert (check.lost, check.restarts) == (2, 1)
+    assert (check.gaps, check.missing) == (2, 2)
+
+
+def test_a_corrupted_line_used_its_number_and_drops_explain_a_gap():
+    check = SeqTracker()
+    assert check.check(0, "rec", drop=0) == (0, False)
+    check.corrupt()  # number 1 arrived damaged
+    assert check.check(2, "ev") == (0, False)  # not missing: it came, corrupted
+    assert check.check(6, "rec", drop=3) == (3, False)  # 3, 4, 5 missing: all dropped
+    assert (check.dropped, check.lost, check.corrupted) == (3, 0, 1)
+    assert check.check(9, "rec", drop=4) == (2, False)  # 7, 8 missing, only one dropped
+    assert (check.dropped, check.lost) == (4, 1)
+    assert check.problems() == ["1 lost", "1 corrupt"]
 
 
 def test_host_stops_reading_producer_never_stalls_and_drop_count_is_right(dev):
-    with cl.Client(dev.url, timeout_s=10) as pump:
+    # Unshared: the device itself must see the host stop (a port broker would read for it).
+    with cl.Client(dev.url, timeout_s=10, share=False) as pump:
         pump.command("interval", 60_000)
         start = pump.status()  # baseline for the drop counter
         # The host reads nothing while the device produces 20 000 records back to back.
@@ -179,7 +197,7 @@ def test_joining_mid_line_is_a_fragment_and_later_damage_is_corruption():
         c.ser.write(good[9:] + good + bytes(bad) + P.frame(9, "ev pause t_ms=7"))
         assert c.read_message(1).seq == 7
         assert c.read_message(1).seq == 9
-        assert (c.partial_lines, c.check.corrupt) == (1, 1)
+        assert (c.partial_lines, c.check.corrupted) == (1, 1)
 
 
 def test_a_new_session_is_never_taken_for_a_retry_of_an_old_one():

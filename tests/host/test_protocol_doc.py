@@ -30,6 +30,7 @@ def test_every_command_is_in_the_table_with_its_arguments_and_form():
 def test_every_message_field_event_and_reason_is_documented():
     names = (
         list(P.MESSAGES) + list(P.HELLO_FIELDS) + list(P.RECORD_FIELDS) + list(P.EVENTS)
+        + list(P.PROGRAM_FIELDS) + list(P.PHASE_NAMES)
         + list(P.REASONS[1:]) + list(P.RESET_CAUSES) + ["unknown"]
     )  # fmt: skip
     for name in names:

@@ -1,4 +1,4 @@
-"""The virtual board through a pty path (as /dev/ttyACM0) and `simboard --serve`; an unread pty
+"""The virtual board through a pty path (as /dev/ttyACM0) and `make sim SERVE=1`; an unread pty
 never holds the board up."""
 
 import json
@@ -35,19 +35,19 @@ def _first_line(proc, timeout_s):
     t = threading.Thread(target=lambda: box.append(proc.stdout.readline()), daemon=True)
     t.start()
     t.join(timeout_s)
-    assert box and box[0], "simboard --serve printed no endpoints"
+    assert box and box[0], "make sim SERVE=1 printed no endpoints"
     return json.loads(box[0])
 
 
 def test_serve_prints_endpoints_and_serves_until_ctrl_c():
     need_node()
-    cmd = [sys.executable, "-m", "host_tools.sim.board", "--serve", "--scale", "1",
+    cmd = [sys.executable, "-m", "host_tools.sim.run", "--serve", "--scale", "1",
            "--entry", FIXTURE_ENTRY, "--lib", str(FIXTURE_LIB)]
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
-        endpoints = _first_line(proc, 10)
+        endpoints = _first_line(proc, 60)
         assert endpoints["serial"].startswith("socket://127.0.0.1:")
         port = serial.Serial(endpoints["pty"], timeout=5)  # opens like a USB serial device
         try:
