@@ -7,6 +7,7 @@ import fs from "node:fs";
 import net from "node:net";
 import { parseArgs } from "node:util";
 import { Balance } from "../sim/balance.mjs";
+import { SerialFanout } from "../sim/fanout.mjs";
 import { EmulatedPico } from "./chip.mjs";
 import { FLASH_BYTES, FLASH_TIMES } from "./flash.mjs";
 
@@ -27,7 +28,6 @@ const { values: args } = parseArgs({
 });
 
 const SLICE_MS = 15; // wall time per emulation slice before sockets get their turn
-const HOST_HIGH_WATER = 64 * 1024; // a serial client this far behind is not reading: drop for it
 const pins = JSON.parse(args.pins); // {step, dir, enable, enable_active_low, pause, ir, ok, ...}
 const stepsPerMl = Number(args["steps-per-ml"]);
 
@@ -134,7 +134,6 @@ function loop() {
   for (let i = waiters.length - 1; i >= 0; i--) {
     if (now >= waiters[i].targetNs) waiters.splice(i, 1)[0].resolve();
   }
-  flushSerial();
   const busy = chip.powered && (mode.kind === "fast" || now < limitNs());
   if (busy) timer = setImmediate(loop);
   else if (mode.kind === "scale" || waiters.length) timer = setTimeout(loop, 5);
@@ -152,48 +151,39 @@ function holdAt(targetNs) {
   return reach(targetNs);
 }
 
-// ---- the USB serial, host side ------------------------------------------------------------
-const clients = new Set();
-let rxBytes = 0; // bytes the host sent, counted even while off (a host can sync on them)
-let rxLost = 0; // ... of which the board never saw (off, or USB not yet configured)
-let txOut = [];
+// ---- the USB serial, host side ---------------------------------------------------------------
+// Every client gets every byte (one that stops reading is dropped for); what any client sends
+// goes to the chip's USB (lost while it is off or not yet enumerated).
+// A client that reads slowly holds the chip's USB IN transfers back, as a host polling late.
+let rxLost = 0;
+let hostReading = true; // the control channel's host_reading
+let clientsBehind = false;
+const applyReading = () => chip.setHostReading(hostReading && !clientsBehind);
+const serial = new SerialFanout(
+  (data) => {
+    if (!chip.serialIn(new Uint8Array(data))) rxLost += data.length;
+    kick();
+  },
+  () => {
+    if (clientsBehind) {
+      clientsBehind = false;
+      applyReading();
+      kick();
+    }
+  },
+);
 let txBytes = 0;
-let txDropped = 0; // bytes a client that did not read never got (counted per client too)
 chip.onSerial = (data) => {
-  txOut.push(Buffer.from(data));
   txBytes += data.length;
+  if (!serial.send(data) && !clientsBehind) {
+    clientsBehind = true;
+    applyReading();
+  }
 };
 chip.onReset = (cause) => {
   pinState.stepsBoot = 0;
   emit("reset", { cause });
 };
-
-function flushSerial() {
-  if (!txOut.length) return;
-  const data = Buffer.concat(txOut);
-  txOut = [];
-  for (const c of clients) {
-    if (c.writableLength > HOST_HIGH_WATER) {
-      c.dropped += data.length; // this reader is not reading: the others still get everything
-      txDropped += data.length;
-    } else {
-      c.write(data);
-    }
-  }
-}
-
-function serveSerial(sock) {
-  sock.setNoDelay(true);
-  sock.dropped = 0;
-  clients.add(sock);
-  sock.on("data", (data) => {
-    rxBytes += data.length;
-    if (!chip.serialIn(new Uint8Array(data))) rxLost += data.length;
-    kick();
-  });
-  sock.on("close", () => clients.delete(sock));
-  sock.on("error", () => clients.delete(sock));
-}
 
 // ---- power, buttons ----------------------------------------------------------------------------
 const buttons = { pause: false, ir: false, ok: false };
@@ -215,6 +205,7 @@ function powerOn(cause) {
 function powerOff() {
   if (!chip.powered) return;
   chip.powerOff();
+  serial.discard(); // what the device had not sent yet is gone
   offWorldNs = chip.worldNs();
   offWall = performance.now();
   pinState.enable = null; // an unpowered driver's ENABLE input floats: the motor is off
@@ -241,11 +232,11 @@ function status() {
     last_step_us: pinState.lastStepUs,
     motor_on: motorOn(),
     dir: pinState.dir,
-    rx_bytes: rxBytes,
+    rx_bytes: serial.rxBytes,
     rx_lost: rxLost,
     tx_bytes: txBytes,
-    tx_dropped: txDropped,
-    host_reading: chip.hostReading,
+    tx_dropped: serial.txDropped,
+    host_reading: hostReading,
     buttons: { ...buttons },
     flash: chip.powered ? { ...chip.flash.log, busy: chip.flash.isBusy() } : null,
     pio_instructions: chip.powered ? chip.pios.reduce((s, p) => s + p.instructions, 0) : 0,
@@ -313,7 +304,8 @@ async function handle(req) {
       if (chip.powered) chip.flash.dropWrites = chip.flashDropWrites;
       return {};
     case "host_reading":
-      chip.setHostReading(Boolean(req.on));
+      hostReading = Boolean(req.on);
+      applyReading();
       kick();
       return {};
     case "gpio": {
@@ -343,8 +335,10 @@ function received(n, timeoutMs = 5000) {
   const deadline = performance.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const check = () => {
-      if (rxBytes >= n) resolve();
-      else if (performance.now() > deadline) reject(new Error(`only ${rxBytes} of ${n} bytes`));
+      if (serial.rxBytes >= n) resolve();
+      else if (performance.now() > deadline) {
+        reject(new Error(`only ${serial.rxBytes} of ${n} bytes`));
+      }
       else setTimeout(check, 1);
     };
     check();
@@ -386,7 +380,8 @@ const balance = new Balance(
 const servers = [];
 function quit() {
   for (const s of servers) s.close();
-  for (const c of [...controls, ...clients]) c.destroy();
+  for (const c of controls) c.destroy();
+  serial.close();
   process.exit(0);
 }
 process.on("SIGINT", quit);
@@ -403,7 +398,7 @@ const listen = (handler) =>
   });
 
 try {
-  servers.push(await listen(serveSerial));
+  servers.push(await serial.listen());
   servers.push(await listen(serveControl));
   servers.push(await balance.listen(0));
   powerOn("power_on");
@@ -411,6 +406,7 @@ try {
   process.stderr.write(`picoboard: cannot start: ${err.message}\n`);
   process.exit(2);
 }
-const [serial, control, bal] = servers.map((s) => `socket://127.0.0.1:${s.address().port}`);
-const endpoints = { serial, control, balance: bal, pty: null, pid: process.pid, board: "pico" };
+const [serialUrl, control, bal] = servers.map((s) => `socket://127.0.0.1:${s.address().port}`);
+const endpoints = { serial: serialUrl, control, balance: bal, pty: null, pid: process.pid,
+                    board: "pico" };
 process.stdout.write(JSON.stringify(endpoints) + "\n");

@@ -2,11 +2,9 @@
 // mode, button levels, the USB serial's host side (a TCP server) and the truth for the balance.
 import { Worker } from "node:worker_threads";
 import { EventEmitter } from "node:events";
-import net from "node:net";
+import { SerialFanout } from "./fanout.mjs";
 
 const WORKER = new URL("./vm_worker.mjs", import.meta.url);
-const HOST_HIGH_WATER = 16 * 1024; // a client with this much unsent is "not reading"
-const LF = 10;
 
 export class VirtualBoard extends EventEmitter {
   constructor(opts) {
@@ -28,11 +26,20 @@ export class VirtualBoard extends EventEmitter {
     this.flash = [];
     this.worker = null;
     this.waiters = [];
-    this.clients = new Set();
-    this.txQueue = [];
+    this.txQueue = []; // device bytes held while the host does not read (host_reading off)
     this.hostReading = true;
-    this.txDropped = 0; // bytes not sent to clients that did not read (all clients, all boots)
-    this.rxBytes = 0; // bytes the host sent (counted even while off): lets a host sync to them
+    // The serial's clients; bytes they send count even while off (a host can sync on them),
+    // but an unpowered board loses them.
+    this.serial = new SerialFanout(
+      (data) => {
+        if (this.worker) this.worker.postMessage({ t: "rx", data: new Uint8Array(data) });
+      },
+      (n) => {
+        if (!this.worker) return;
+        Atomics.add(this.txAcked, 0, n);
+        this.worker.postMessage({ t: "txack" }); // wakes a VM that found its buffer full
+      },
+    );
   }
 
   // ---- power -------------------------------------------------------------------------------
@@ -87,6 +94,7 @@ export class VirtualBoard extends EventEmitter {
     this.worker = null;
     this.offWallMs = performance.now();
     this.txQueue = [];
+    this.serial.discard(); // an unpowered device's unsent bytes are gone
     w.terminate();
   }
 
@@ -106,8 +114,8 @@ export class VirtualBoard extends EventEmitter {
         this._settle();
         break;
       case "tx":
-        this.txQueue.push(Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.length));
-        this.pumpTx();
+        if (this.hostReading) this.serial.send(msg.data);
+        else this.txQueue.push(msg.data);
         break;
       case "crash":
         this.crash = { type: msg.type, message: msg.message, traceback: msg.traceback };
@@ -209,20 +217,7 @@ export class VirtualBoard extends EventEmitter {
 
   // ---- the USB serial, host side -------------------------------------------------------------
   listenSerial(port, host = "127.0.0.1") {
-    const server = net.createServer((sock) => {
-      sock.setNoDelay(true);
-      this.clients.add(sock);
-      sock.on("data", (data) => {
-        this.rxBytes += data.length;
-        // Bytes sent while the board is off are lost, as on an unpowered USB device.
-        if (this.worker) this.worker.postMessage({ t: "rx", data: new Uint8Array(data) });
-      });
-      sock.on("drain", () => this.pumpTx());
-      sock.on("close", () => this.clients.delete(sock));
-      sock.on("error", () => this.clients.delete(sock));
-      this.pumpTx();
-    });
-    return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
+    return this.serial.listen(port, host);
   }
 
   // Resolves once the host has sent `n` bytes in all (a host syncs its writes to a time step:
@@ -231,67 +226,21 @@ export class VirtualBoard extends EventEmitter {
     const deadline = performance.now() + timeoutMs;
     return new Promise((resolve, reject) => {
       const check = () => {
-        if (this.rxBytes >= n) resolve();
+        if (this.serial.rxBytes >= n) resolve();
         else if (performance.now() > deadline) {
-          reject(new Error(`only ${this.rxBytes} of ${n} bytes from the host arrived`));
+          reject(new Error(`only ${this.serial.rxBytes} of ${n} bytes from the host arrived`));
         } else setTimeout(check, 1);
       };
       check();
     });
   }
 
-  // Hands the device's TX bytes to the clients that read; the VM's 4 KB buffer frees as they do.
-  // A client that does not read (HOST_HIGH_WATER unsent, after what the kernel buffers for it)
-  // never holds up the others: its share is dropped and counted, and it resumes at a line
-  // start once it reads again. Only when no client reads does the device see a host that does
-  // not read, as a USB CDC would.
-  pumpTx() {
-    if (!this.txQueue.length || !this.hostReading || !this.clients.size) return;
-    let reading = 0;
-    for (const c of this.clients) if (c.writableLength <= HOST_HIGH_WATER) reading += 1;
-    if (!reading) return;
-    const data = Buffer.concat(this.txQueue);
-    this.txQueue = [];
-    for (const c of this.clients) this._send(c, data);
-    if (this.worker) {
-      Atomics.add(this.txAcked, 0, data.length);
-      this.worker.postMessage({ t: "txack" }); // wakes a VM that found its buffer full
-    }
-  }
-
-  // One client's share. Its stream stays in whole lines: when it is not reading, the line it
-  // has begun is finished (one chunk at most) and the rest dropped; after a drop that ended
-  // mid-line it resumes after the next line end.
-  _send(c, data) {
-    let out = data;
-    if (c.txSkip) {
-      const lf = out.indexOf(LF);
-      this.txDropped += lf < 0 ? out.length : lf + 1;
-      if (lf < 0) return;
-      out = out.subarray(lf + 1);
-      c.txSkip = false;
-    }
-    if (out.length && c.writableLength > HOST_HIGH_WATER) {
-      let keep = 0;
-      if (c.txMidLine) {
-        const lf = out.indexOf(LF);
-        keep = lf < 0 ? out.length : lf + 1;
-      }
-      if (keep < out.length) {
-        this.txDropped += out.length - keep;
-        c.txSkip = out[out.length - 1] !== LF;
-        out = out.subarray(0, keep);
-      }
-    }
-    if (out.length) {
-      c.write(out);
-      c.txMidLine = out[out.length - 1] !== LF;
-    }
-  }
-
   setHostReading(on) {
     this.hostReading = on;
-    this.pumpTx();
+    if (on) {
+      for (const data of this.txQueue) this.serial.send(data);
+      this.txQueue = [];
+    }
   }
 
   // ---- what the balance and the status report ------------------------------------------------
@@ -319,9 +268,9 @@ export class VirtualBoard extends EventEmitter {
       motor_on: vm ? vm.motorOn === 1 && !vm.dead : false,
       wdt_ms: vm ? vm.wdtMs : 0,
       tx_pending: vm ? vm.txUsed : 0,
-      rx_bytes: this.rxBytes,
+      rx_bytes: this.serial.rxBytes,
       host_reading: this.hostReading,
-      tx_dropped: this.txDropped,
+      tx_dropped: this.serial.txDropped,
       heap_used: vm ? vm.heapUsed : null,
       ticks: vm ? vm.ticks : 0,
       tick_wall_ms: vm ? Math.round(vm.tickWallMs) : 0,
@@ -332,6 +281,6 @@ export class VirtualBoard extends EventEmitter {
   shutdown() {
     if (this.worker) this.worker.terminate();
     this.worker = null;
-    for (const c of this.clients) c.destroy();
+    this.serial.close();
   }
 }

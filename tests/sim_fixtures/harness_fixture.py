@@ -51,7 +51,7 @@ class FixtureApp:
                     break
                 self.flood_at = 0
                 self.flood -= 1
-        if self.out:
+        if self.out and not self.flood:  # in order: a reply after a flood comes after it
             sent = self.hw.port.write(self.out)
             self.out = self.out[sent:]
         if not self.starving:
