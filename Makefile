@@ -21,10 +21,10 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## test: every test: CPython unit, property and HIL tests, then the MicroPython lane.
+## test: every test: CPython unit, property and HIL tests, the MicroPython lane (tests/mpy runs
+## tests/firmware on MicroPython beside the rest) and the emulated Pico's lane (tests/rp2).
 test: deps
 	$(BIN)/python -m pytest -q -n $(JOBS)
-	node tests/mpy/run.mjs
 
 test-py: $(PY_STAMP)
 	$(BIN)/python -m pytest -q -n $(JOBS)
