@@ -89,6 +89,10 @@ class App(WriteAhead):
         self.problems = selfcheck.check(board, self.steps_per_ml, regimen, hw.stepper,
                                         not self.journal_lost)
         self.console.event(P.EV_REBOOT, 0, self.reset_cause, 1 if recovered else 0)
+        if recovered and cause == "watchdog":
+            # The loop stopped (a hang, or a flash that keeps littlefs busy past the watchdog):
+            # the infusion is back, paused, and a person must look before it goes on.
+            self.fault(0, P.FAULT_WATCHDOG, 0)
 
     # ---- what the dispatcher needs (docs/protocol.md "App side") ------------------------
     @property

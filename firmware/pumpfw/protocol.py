@@ -69,13 +69,14 @@ OVERRIDE_PREMED = const(2)  # outside the premedication window
 OVERRIDE_JOURNAL = const(4)  # after a corrupt journal
 # Names sent beside the codes (`what=`), so a person reading the log needs no table.
 ALARM_NAMES = ("", "paused_long", "ir_waiting", "near_end", "complete", "fault", "low_volume")
-FAULT_NAMES = ("", "drive", "journal", "exception", "no_delivery")
+FAULT_NAMES = ("", "drive", "journal", "exception", "no_delivery", "watchdog")
 # Fault codes (`ev fault code=N`), indices of FAULT_NAMES:
 FAULT_DRIVE = const(1)  # the drive clamped, refused or re-planned (detail: 1 clamp, 2 low,
 #                        3 underrun)
 FAULT_JOURNAL = const(2)  # the journal could not be read or written (detail: 1 corrupt, 2 write)
 FAULT_EXCEPTION = const(3)  # an exception escaped a tick; the motor was stopped
 FAULT_NO_DELIVERY = const(4)  # running, yet no step for longer than the bound (detail: seconds)
+FAULT_WATCHDOG = const(5)  # the watchdog reset the board during an infusion (it came back paused)
 BUTTON_EVENTS = ("", "pause", "resume", "ir_interrupt", "ir_discontinue", "ir_resolved", "ack",
                  "stuck")
 # name -> (code, field for a, field for b); "" means the argument is not sent.

@@ -43,3 +43,20 @@ def test_a_cut_after_a_pause_never_counts_fewer_steps_than_the_motor_made():
     assert app2.steps_made() >= true_steps  # what recovery counts as delivered
     assert events(hw2, "recovery")[0].fields["uncertain_ul"] == 0  # paused: nothing unsure
     hw.cleanup()
+
+
+def test_a_watchdog_reset_during_an_infusion_comes_back_paused_with_the_fault_alarm():
+    hw = FakeHw()
+    app = App(hw)
+    send(hw, "start", 3)
+    run_for(app, hw, 5_000)
+    assert app.controller.state == ctl.RUNNING
+    for cause, alarmed in (("watchdog", True), ("power_on", False)):
+        hw2 = FakeHw(fs_root=hw.fs_root, start_us=hw.us + 10**9, reset_cause=cause)
+        app2 = App(hw2)
+        run_for(app2, hw2, 100)  # the boot's lines out
+        assert app2.controller.state == ctl.PAUSED
+        faults = [e.fields["what"] for e in events(hw2, "fault")]
+        alarms = [e.fields["what"] for e in events(hw2, "alarm")]
+        assert (faults == ["watchdog"] and alarms == ["fault"]) == alarmed, (cause, faults)
+    hw.cleanup()

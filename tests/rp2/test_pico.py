@@ -170,3 +170,23 @@ def test_the_grade_3_latch_survives_a_power_cut(bench, pico):
     refused = after.command("start", 2)
     assert refused.kind == "err" and refused.reason == "latched"
     after.close()
+
+
+def test_a_flash_that_stops_taking_writes_never_leaves_it_running_without_delivering(bench, pico):
+    # The zero-steps run of the emulated-Pico report: the journal cannot be written any more
+    # and the drive may only step into what the last record vouched for.
+    assert bench.command("start", 3).kind == "ok"
+    bench.wait_ms(2000)
+    mark = len(bench.seen)
+    pico.flash_drop_writes(True)  # worn out: busy as usual, nothing changes any more
+    before = pico.status()["steps"]
+    bench.wait_ms(15_000)
+    # littlefs tries block after block inside one write, past the watchdog: the board resets
+    # and comes back paused, with the fault alarm (a bound on steps, never `running` idle).
+    faults = [e.fields["what"] for e in bench.seen[mark:] if e.kind == "ev" and e.name == "fault"]
+    assert "watchdog" in faults or "no_delivery" in faults, faults
+    assert any(e.kind == "ev" and e.name == "alarm" and e.fields["what"] == "fault"
+               for e in bench.seen[mark:])
+    assert bench.status()["st"] == "paused" and not pico.status()["motor_on"]
+    # Never past the last record's allowance: 5 s at 200 mL/h is 4 445 steps.
+    assert pico.status()["steps"] - before <= 4445 + 1
