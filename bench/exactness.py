@@ -5,9 +5,11 @@ import statistics
 from bisect import bisect_right
 from concurrent.futures import ProcessPoolExecutor
 
-from bench import apprun
 from apptest import cumulative_error  # noqa: E402, F401 - apprun puts tests/firmware on the path
+
+from bench import apprun
 from bench.results import metric, not_measured
+
 N = apprun.WORK_PER_STEP
 INPUT_DELAY_MS = 2  # the loop sleeps on the serial port: an input wakes it (hw.idle)
 

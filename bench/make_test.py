@@ -21,7 +21,8 @@ def measure(full, previous):
         tail = "; ".join(ln.strip()[-100:] for ln in summary[-2:])
         return {NAME: metric(
             round(wall, 1), "s", None,
-            "wall time of one `make test` (pytest -n auto: CPython, the MicroPython lane, the emulated Pico), exit "
+            "wall time of one `make test` (pytest -n auto: CPython, the MicroPython lane, the "
+            "emulated Pico), exit "
             "status %d; %s" % (proc.returncode, tail),
             ok=None, exit_status=proc.returncode,
             measured_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))}

@@ -1,16 +1,17 @@
-# Runs on the emulated Pico (the real MicroPython rp2 port), sent over the raw REPL by bench/rp2.py:
+# Runs on the emulated Pico (the real MicroPython rp2 port), sent over the raw REPL by bench/rp2.py
 # the firmware as pumpctl flash installed it, measured from inside. Prints one JSON line.
 import gc
 import json
 import time
 
 import board
+
 from pumpfw import protocol as P
 from pumpfw.app import FAULT_DRIVE, App
 from pumpfw.hw.mcu import Hardware
 
 MODE = "__MODE__"  # "ticks" or "rate:<steps per mL>"
-SECONDS = __SECONDS__
+SECONDS = int("__SECONDS__")
 
 
 def run_loop(app, hw, seconds, on_tick=None):

@@ -1,9 +1,16 @@
 """HIL: infusions 1, 2 and 3 run their ladders to completion; pause freezes motor and clock."""
 
 import pytest
-
-from hilkit import DURATION_TOL_MIN, MIN_MS, at_minute, measure_completion, measure_ladder
-from hilkit import rate_changes, run_to_completion, start
+from hilkit import (
+    DURATION_TOL_MIN,
+    MIN_MS,
+    at_minute,
+    measure_completion,
+    measure_ladder,
+    rate_changes,
+    run_to_completion,
+    start,
+)
 
 # docs/infusion-schedule.md: (minute the rate takes effect, mL/h) and the total duration.
 LADDERS = {

@@ -1,9 +1,16 @@
 """HIL: infusion reactions: grade 1 holds escalation, grade 2 interrupts, grade 3 latches."""
 
 import pytest
+from hilkit import (
+    MIN_MS,
+    at_minute,
+    measure_completion,
+    minutes_since,
+    rate_changes,
+    run_to_completion,
+    start,
+)
 
-from hilkit import MIN_MS, at_minute, measure_completion, minutes_since, rate_changes
-from hilkit import run_to_completion, start
 from host_tools.errors import CommandError
 
 

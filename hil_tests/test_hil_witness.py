@@ -2,9 +2,14 @@
 when the host stops reading (records are dropped and counted; steps, time and volume never)."""
 
 import pytest
-
-from hilkit import VOLUME_UL, at_minute, balance_steps, measure_completion, run_to_completion
-from hilkit import start
+from hilkit import (
+    VOLUME_UL,
+    at_minute,
+    balance_steps,
+    measure_completion,
+    run_to_completion,
+    start,
+)
 
 FAST_MS = 100  # the shortest record interval: the device's output backs up within seconds
 STALL_MS = 5 * 60_000  # 3 000 records of ~130 bytes: far more than the device's buffers hold

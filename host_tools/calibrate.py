@@ -6,8 +6,14 @@ import time
 
 from host_tools.balance import Balance
 from host_tools.errors import UserError
-from host_tools.options import add_port_argument, positive_int, positive_number
-from host_tools.options import positive_seconds, protocol_int, seconds_or_zero
+from host_tools.options import (
+    add_port_argument,
+    positive_int,
+    positive_number,
+    positive_seconds,
+    protocol_int,
+    seconds_or_zero,
+)
 from host_tools.session import Session
 from host_tools.view import say
 

@@ -9,7 +9,6 @@ from host_tools.options import Parser
 from pumpfw import VERSION
 from pumpfw import protocol as P
 
-
 # name -> (module in host_tools, stem, one-line help): the module has argparse_<stem>(parser)
 # and do_<stem>(args). Only the chosen command's module is imported, so a quick command does
 # not pay for pandas and matplotlib. The pump's actions come from control.ACTIONS (stem

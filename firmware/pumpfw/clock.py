@@ -1,12 +1,6 @@
 # Monotonic ms for the controller, derived from a wrapping ticks_us without big integers.
 # read() must run at least every 2^29 us (about 9 minutes); the main loop calls it every tick.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
+from pumpfw.compat import const
 
 # 2^30 itself is a big int on MicroPython: only the mask and the half period appear here.
 _MASK = const(0x3FFFFFFF)

@@ -1,12 +1,6 @@
 # The infusion state machine: applies a Program's ladder and the IR rules on time passed in (ms).
 # It never reads a clock and never drives the motor: it decides what rate, from when.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
+from pumpfw.compat import const
 
 IDLE = const(0)
 RUNNING = const(1)

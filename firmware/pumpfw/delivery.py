@@ -1,12 +1,6 @@
 # The no-delivery watch: a pump that says running while its motor makes no step is a fault.
 # poll() runs every tick and allocates nothing; the bound is computed at rate changes only.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
+from pumpfw.compat import const
 
 _MS_UL_PER_H_ML = const(3_600_000_000)  # ms/h x uL/mL: a step interval = this / (r x spm)
 

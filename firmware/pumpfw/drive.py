@@ -1,14 +1,7 @@
 # Drive facade: the controller's rate in, exact step segments out to a hardware-timed driver.
 # The app calls set_rate() when the controller's rate changes, service() every loop, halt() in
 # finally/except. Volume is counted from the steps the driver really made, never rate x time.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
-
+from pumpfw.compat import const
 from pumpfw.planner import MAX_INTERVAL_US, WORK_PER_STEP, Planner
 from pumpfw.ticks import ticks_diff
 

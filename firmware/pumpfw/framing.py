@@ -1,12 +1,6 @@
 # Framing shared by every line of the protocol: CRC-16, `<seq> <body>*<CRC>` and its checks.
 # Part of protocol.py's interface (re-exported there); split out to keep each file small.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
+from pumpfw.compat import const
 
 # Reason codes raised here (protocol.REASONS names them; the numbers are the protocol's).
 E_CHECKSUM = const(5)

@@ -1,12 +1,6 @@
 # Non-blocking line assembler for the serial input: one byte in, at most one finished line out.
 # It never allocates per byte: the line lives in a buffer allocated once.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
+from pumpfw.compat import const
 
 # What feed() returns.
 NONE = const(0)  # nothing finished yet

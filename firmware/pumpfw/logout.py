@@ -1,14 +1,7 @@
 # Bounded output queue for the serial: frames lines, keeps them in a fixed ring, never blocks.
 # When the host stops reading, records are dropped (counted), never waited for.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
-
 from pumpfw import protocol
+from pumpfw.compat import const
 
 _HEX = b"0123456789ABCDEF"
 _TAIL_BYTES = const(7)  # "*XXXX\r\n"

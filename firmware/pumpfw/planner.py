@@ -5,14 +5,7 @@
 # on "now". The per-step path runs in small ints only (no heap): the remainder of N / D and the
 # slack of the next due time are kept in mixed radix (high * steps_per_ml + low), since D itself
 # may exceed 2**30. Big ints appear only in rebase(), i.e. once per rate change.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
-
+from pumpfw.compat import const
 from pumpfw.ticks import ticks_add, ticks_diff
 
 WORK_PER_STEP = 3_600_000_000_000  # us per hour * uL per mL: N, the work of one step

@@ -1,15 +1,8 @@
 # The serial protocol, defined once: framing, checksum, command and message tables, codecs.
 # Imported by the firmware and by host_tools; the same file runs on MicroPython and CPython.
 # Wire format and rationale: docs/protocol.md.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
-
 from pumpfw import controller as ctl
+from pumpfw.compat import const
 from pumpfw.framing import (  # noqa: F401 - part of this module's interface
     E_CHECKSUM,
     E_ENCODING,

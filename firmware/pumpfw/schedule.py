@@ -1,12 +1,6 @@
 # The infusion protocols as data: a rate ladder per infusion number plus the post-IR rules.
 # Integer units only: rates in uL/h, durations in ms, volumes in uL (docs/infusion-schedule.md).
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
+from pumpfw.compat import const
 
 MINUTE_MS = const(60_000)
 # A hold of 0 means "stay at this rate until the volume is infused".

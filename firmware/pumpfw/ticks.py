@@ -1,15 +1,9 @@
 # Wrapping microsecond/millisecond tick arithmetic: MicroPython's time.ticks_* or a CPython twin.
 # MicroPython ports wrap ticks at 2**30 (the small-int range); the CPython fallback does the same,
 # so wrap-around bugs show up in host tests too. Differences are only valid within +/- 2**29.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
-
 import time
+
+from pumpfw.compat import const
 
 TICKS_PERIOD = const(1 << 30)
 _TICKS_MAX = const((1 << 30) - 1)

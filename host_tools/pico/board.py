@@ -69,7 +69,8 @@ def board_pins(board_file=REPO_ROOT / "boards" / "pico.py"):
     return {
         "step": data["STEP_PIN"], "dir": data["DIR_PIN"], "enable": data["ENABLE_PIN"],
         "enable_active_low": data["ENABLE_ACTIVE_LOW"],
-        "pause": data["BUTTON_PAUSE_PIN"], "ir": data["BUTTON_IR_PIN"], "ok": data["BUTTON_OK_PIN"],
+        "pause": data["BUTTON_PAUSE_PIN"], "ir": data["BUTTON_IR_PIN"],
+        "ok": data["BUTTON_OK_PIN"],
     }, data["STEPS_PER_ML"]
 
 

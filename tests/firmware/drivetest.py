@@ -1,7 +1,7 @@
 # Helpers for the drive tests (both lanes): a virtual clock, a scripted run, an exact error check.
 from pumpfw.drive import Drive
-from pumpfw.planner import WORK_PER_STEP
 from pumpfw.hw.stepper_virtual import VirtualStepper
+from pumpfw.planner import WORK_PER_STEP
 from pumpfw.ticks import TICKS_PERIOD, ticks_diff
 
 NEAR_WRAP_US = TICKS_PERIOD - 3_000_000  # start 3 s before ticks_us wraps

@@ -2,8 +2,7 @@
 from fwtest import MIN, Recorder, check_random_script, random_inputs, seeded_rng
 
 from pumpfw import controller as ctl
-from pumpfw import persist
-from pumpfw import preview
+from pumpfw import persist, preview
 from pumpfw.schedule import ISATUXIMAB_250 as REG
 
 

@@ -150,6 +150,7 @@ def test_a_start_never_leaves_the_driver_waiting_for_its_second_segment():
     # rp2 port at 200 mL/h, 1.125 ms apart). Handing out the lone first step before the next
     # segment was planned left the driver idle in between, and every later step slipped.
     from drivetest import Clock
+
     from pumpfw.drive import Drive
     from pumpfw.hw.stepper_virtual import VirtualStepper
 

@@ -6,6 +6,7 @@ import socket
 import threading
 
 from fakedevice import FakeApp
+
 from host_tools import cli
 from pumpfw import commands, linein, logout
 from pumpfw import protocol as P

@@ -4,7 +4,6 @@ import re
 import statistics
 
 import pytest
-
 from simkit import Line, fixture_board
 
 WEIGHT = re.compile(r"S S +(-?\d+\.\d{3}) g")

@@ -3,14 +3,13 @@
 import re
 
 import pytest
-
 from clikit import garbage_device, one_error_line, run_cli
+from simkit import need_node
+
 from host_tools import calibrate, cli
 from host_tools.client import Client
 from host_tools.errors import UserError
 from host_tools.sim.board import SimBoard
-from simkit import need_node
-
 from pumpfw import protocol as P
 
 

@@ -6,9 +6,15 @@ import os
 import socket
 
 import pytest
+from clikit import (
+    FakePump,
+    garbage_device,
+    one_error_line,
+    other_protocol_device,
+    run_cli,
+    silent_device,
+)
 
-from clikit import FakePump, garbage_device, one_error_line, other_protocol_device, run_cli
-from clikit import silent_device
 from host_tools import session
 
 

@@ -2,14 +2,14 @@
 check, and the refusal while the virtual board infuses."""
 
 import pytest
-
 from clikit import FakePump, garbage_device, one_error_line, run_cli
+from simkit import need_node
+
 from host_tools import cli, flash, manifest
 from host_tools.client import Client
 from host_tools.errors import UserError
 from host_tools.sim.board import SimBoard
 from pumpfw import VERSION
-from simkit import need_node
 
 
 class FakeTransport:

@@ -6,14 +6,14 @@ import threading
 import time
 
 import pytest
-
 from clikit import run_cli
+from simkit import need_node
+
 from host_tools import monitor, view
 from host_tools.client import Client
 from host_tools.plan import ProgramEta
 from host_tools.sim.board import SimBoard
 from pumpfw import protocol as P
-from simkit import need_node
 
 
 class Tty(io.StringIO):

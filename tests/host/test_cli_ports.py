@@ -10,12 +10,12 @@ import threading
 from types import SimpleNamespace
 
 import pytest
-
 from clikit import garbage_device, one_error_line, run_cli
+from simkit import need_node
+
 from host_tools import ports
 from host_tools.sim import registry as simreg
 from host_tools.sim.board import REPO_ROOT, SimBoard
-from simkit import need_node
 
 
 @pytest.fixture(scope="module")

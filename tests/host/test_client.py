@@ -6,8 +6,13 @@ import pytest
 from fakedevice import FakeDevice
 
 from host_tools import client as cl
-from host_tools.errors import CommandError, DeviceTimeout, IntegrityError, ProtocolError
-from host_tools.errors import TransportError
+from host_tools.errors import (
+    CommandError,
+    DeviceTimeout,
+    IntegrityError,
+    ProtocolError,
+    TransportError,
+)
 from host_tools.seqcheck import SeqTracker
 from pumpfw import controller as ctl
 from pumpfw import protocol as P

@@ -7,7 +7,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from doctool import CHECKED_LANGS, REPO, DocRun, blocks, scratch_root
 from simkit import need_node
 

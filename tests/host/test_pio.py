@@ -11,9 +11,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # boards/
 
 from boards import pico  # noqa: E402
 from pumpfw.hw import pio_step  # noqa: E402
-from pumpfw.planner import Planner  # noqa: E402
 from pumpfw.hw.stepper_rp2 import Rp2Stepper  # noqa: E402
 from pumpfw.hw.stepper_virtual import FakePin  # noqa: E402
+from pumpfw.planner import Planner  # noqa: E402
 
 PULSE_CYCLES = pico.MIN_PULSE_US * pico.PIO_FREQ_HZ // 1_000_000
 

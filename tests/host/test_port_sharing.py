@@ -13,14 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
-
 from clikit import LineServer, run_cli
+from simkit import need_node
+
 from host_tools import broker, capfile, portshare
 from host_tools.client import Client
 from host_tools.seqcheck import SeqTracker
 from host_tools.sim import registry as simreg
 from host_tools.sim.board import REPO_ROOT, SimBoard
-from simkit import need_node
 
 PUMPCTL = [sys.executable, "-c", "import sys; from host_tools.cli import main; sys.exit(main())"]
 

@@ -12,10 +12,10 @@ import threading
 import time
 
 import serial
+from simkit import FIXTURE_ENTRY, FIXTURE_LIB, Line, fixture_board, need_node
 
 from host_tools.sim.board import REPO_ROOT
 from host_tools.sim.ptybridge import PtyBridge
-from simkit import FIXTURE_ENTRY, FIXTURE_LIB, Line, fixture_board, need_node
 
 
 def test_serial_round_trip_through_the_pty():

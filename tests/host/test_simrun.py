@@ -4,9 +4,9 @@ options refused in one line."""
 import re
 
 import pytest
+from simkit import need_node
 
 from host_tools.sim import run as simrun
-from simkit import need_node
 
 
 def test_make_sim_runs_an_infusion_to_exactly_250_ml(capsys):

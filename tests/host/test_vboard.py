@@ -4,7 +4,6 @@ import re
 import time
 
 import pytest
-
 from simkit import Line, fixture_board
 
 

@@ -9,7 +9,6 @@ from urllib.parse import urlparse
 from simkit import fixture_board
 
 
-
 def flood_lines():
     """64-byte lines enough to pass what the kernel buffers for a client that does not read:
     its send buffer grows up to tcp_wmem's maximum (4 MB by default on Linux)."""

@@ -1,7 +1,6 @@
 """Virtual-board harness: power cut and restore keep /flash, watchdog resets, firmware crashes."""
 
 import pytest
-
 from simkit import Line, fixture_board, stderr_file
 
 

@@ -2,7 +2,6 @@
 import os
 import sys
 
-
 try:
     import lane  # run.mjs: what a test prints is shown only when it fails, as pytest does
 except ImportError:

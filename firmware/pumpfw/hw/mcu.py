@@ -105,7 +105,8 @@ class Hardware:
             left = time.ticks_diff(deadline, time.ticks_ms())
             if left <= 0 or self._button_levels() != levels:
                 return
-            if self.port.wait_readable(left if left < self.button_poll_ms else self.button_poll_ms):
+            slice_ms = left if left < self.button_poll_ms else self.button_poll_ms
+            if self.port.wait_readable(slice_ms):
                 return
 
     def _button_levels(self):

@@ -1,13 +1,7 @@
 # The PIO step program: pioasm text (assembled on the host) and the same program as opcodes (rp2).
 # One 32-bit FIFO word per segment: bits 0..7 = steps - 1, bits 8..31 = delay loops. Every step,
 # in or across segments, takes the same number of cycles, so a segment's interval is exact.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
+from pumpfw.compat import const
 
 COUNT_BITS = const(8)
 MAX_COUNT = const(256)

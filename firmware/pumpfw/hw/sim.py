@@ -76,7 +76,7 @@ class SimPin:
 
 
 def make_stepper(hw, board):
-    """The virtual stepper (pumpfw.hw.stepper_virtual) on the harness clock; replaceable in tests."""
+    """The virtual stepper (hw.stepper_virtual) on the harness clock; replaceable in tests."""
     from pumpfw.hw.stepper_virtual import VirtualStepper
 
     min_interval_us = -(-1_000_000 // board.MAX_STEP_HZ)

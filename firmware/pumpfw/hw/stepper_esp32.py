@@ -2,14 +2,7 @@
 # the same pin counts every rising edge, so steps made are exact at any moment, not estimated.
 # One RMT transmission per segment; the software gap between two transmissions is measured with
 # ticks_us and taken off the next segment's first interval, so gaps never accumulate.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
-
+from pumpfw.compat import const
 from pumpfw.hw.motor_enable import MotorEnable
 from pumpfw.ticks import ticks_add, ticks_diff
 
@@ -127,8 +120,9 @@ class Esp32Stepper(MotorEnable):
 
 def make(board):
     """Build the driver for boards/esp32.py. Imports esp32/machine only here."""
-    import esp32
     import time
+
+    import esp32
     from machine import Counter, Pin
 
     step = Pin(board.STEP_PIN, Pin.OUT, value=0)

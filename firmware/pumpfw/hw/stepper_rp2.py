@@ -3,14 +3,7 @@
 # holds up to 8 segments); the CPU only tops the FIFO up. Steps made = the steps of every
 # segment the machine has finished (counted from the FIFO level) and, once stopped, the exact
 # partial segment read back from its pc and y registers.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
-
+from pumpfw.compat import const
 from pumpfw.hw import pio_step
 from pumpfw.hw.motor_enable import MotorEnable
 

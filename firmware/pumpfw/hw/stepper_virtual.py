@@ -1,14 +1,7 @@
 # Virtual stepper driver: runs step segments on an injected clock and records every step's time.
 # It mimics the PIO driver: segments wait in a bounded queue, a step fires after its interval
 # from the previous one, and an empty queue stalls the timeline until the next push.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
-
+from pumpfw.compat import const
 from pumpfw.hw.motor_enable import MotorEnable
 from pumpfw.ticks import ticks_add, ticks_diff
 

@@ -10,13 +10,7 @@
 # traffic, line noise or a terminal cannot raise KeyboardInterrupt; the app answers a 0x03 with
 # an `err` and leaves its loop only for the `repl` command (docs/protocol.md). close() gives
 # Ctrl-C back.
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
+from pumpfw.compat import const
 
 _POLLIN = const(1)
 _POLLOUT = const(4)
