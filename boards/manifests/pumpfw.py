@@ -21,6 +21,7 @@ package(
         "persist.py",
         "planner.py",
         "protocol.py",
+        "reasons.py",
         "runner.py",
         "schedule.py",
         "selfcheck.py",

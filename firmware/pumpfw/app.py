@@ -22,7 +22,6 @@ from pumpfw.schedule import DEFAULT_REGIMEN
 from pumpfw.ticks import ticks_diff
 from pumpfw.writeahead import WriteAhead
 
-_DRIVE_FAULTS = ("", "rate_clamped", "rate_low", "underrun")
 # Rate changes closer than this bound the drive's planning (ticks_us_at is valid within 2^29 us).
 _PLAN_LIMIT_MS = 60_000
 _TX_RETRY_MS = 20  # while the host does not read, offer the output again this often
@@ -210,10 +209,8 @@ class App(WriteAhead):
                 self.drive.set_rate(c.rate_ul_h, now_us)
             self.drive.service(now_us, until_us, next_rate)
         if self.drive.fault is not None:
-            fault = self.drive.fault
-            code = _DRIVE_FAULTS.index(fault) if fault in _DRIVE_FAULTS else 0
+            self.fault(now, P.FAULT_DRIVE, self.drive.fault)  # detail: drive.FAULT_*
             self.drive.fault = None
-            self.fault(now, P.FAULT_DRIVE, code)
         self.alarms.poll(now, c)
         self.annunciator.update(now, c.state)
         if self.records.due(now):

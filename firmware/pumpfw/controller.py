@@ -1,6 +1,7 @@
 # The infusion state machine: applies a Program's ladder and the IR rules on time passed in (ms).
 # It never reads a clock and never drives the motor: it decides what rate, from when.
 from pumpfw.compat import const
+from pumpfw.reasons import E_LATCHED, E_RANGE, E_STATE, E_TIME, OK  # noqa: F401
 
 IDLE = const(0)
 RUNNING = const(1)
@@ -12,13 +13,7 @@ STOPPED = const(6)  # ended by the operator before the volume was infused
 STATE_NAMES = ("idle", "running", "paused", "interrupted", "discontinued", "complete", "stopped")
 _N_STATES = const(7)
 
-# Results of every input method: 0 is success; anything else changed nothing.
-OK = const(0)
-E_STATE = const(1)  # not allowed in the current state
-E_RANGE = const(2)  # an argument out of range
-E_LATCHED = const(3)  # discontinued: only the latch clear allows a new start
-E_TIME = const(4)  # time went backwards
-ERROR_NAMES = ("ok", "state", "range", "latched", "time")
+# Results of every input method: OK, or a reason (pumpfw.reasons) and nothing changed.
 
 # Events, passed to on_event(code, now_ms, a, b).
 EV_START = const(1)  # a = infusion number

@@ -12,9 +12,10 @@ _TOL_SHIFT = const(6)  # steps inside a segment run at most 1/64 of an interval 
 # ~12 us a step on the rp2 port: 256 steps take longer than a step interval).
 _RAMP_FIRST = const(8)
 
-FAULT_RATE_CLAMPED = "rate_clamped"  # asked for more than the board's maximum step rate
-FAULT_RATE_LOW = "rate_low"  # slower than the driver can time: refused, motor stopped
-FAULT_UNDERRUN = "underrun"  # the driver ran dry: re-planned on the exact integral
+# Drive faults (`fault`, for a driver too): the detail of `ev fault what=drive`.
+FAULT_RATE_CLAMPED = const(1)  # asked for more than the board's maximum step rate
+FAULT_RATE_LOW = const(2)  # slower than the driver can time: refused, motor stopped
+FAULT_UNDERRUN = const(3)  # the driver ran dry: re-planned on the exact integral
 
 
 class Drive:

@@ -1,11 +1,8 @@
 # Framing shared by every line of the protocol: CRC-16, `<seq> <body>*<CRC>` and its checks.
 # Part of protocol.py's interface (re-exported there); split out to keep each file small.
 from pumpfw.compat import const
+from pumpfw.reasons import E_CHECKSUM, E_ENCODING, E_SYNTAX
 
-# Reason codes raised here (protocol.REASONS names them; the numbers are the protocol's).
-E_CHECKSUM = const(5)
-E_SYNTAX = const(6)
-E_ENCODING = const(10)
 _MAX_DIGITS = const(9)  # decimal arguments stay below 2**30 (MicroPython small ints)
 
 # ---- checksum and framing -----------------------------------------------------------------

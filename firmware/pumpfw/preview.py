@@ -1,6 +1,7 @@
 # Program preview: the real Controller on a virtual clock, fed by an ideal pump, inputs scripted.
 # Used by `pumpctl plan` and by tests; integer arithmetic only, so it runs on the board as well.
 from pumpfw import controller as ctl
+from pumpfw.reasons import NAMES as REASONS
 
 _MS_PER_H = 3_600_000
 
@@ -77,7 +78,7 @@ def run(regimen, infusion, inputs=(), max_rate_ul_h=0, limit_ms=DEFAULT_LIMIT_MS
     controller = ctl.Controller(regimen, max_rate_ul_h or regimen.max_rate_ul_h(), on_event)
     err = controller.start(0, infusion)
     if err:
-        raise ValueError("cannot start infusion %d: %s" % (infusion, ctl.ERROR_NAMES[err]))
+        raise ValueError("cannot start infusion %d: %s" % (infusion, REASONS[err]))
     result = follow(controller, 0, inputs, limit_ms, observe, react)
     result["events"] = events
     return result
@@ -116,7 +117,7 @@ def follow(controller, now, inputs=(), limit_ms=DEFAULT_LIMIT_MS, observe=None, 
             index += 1
             err = _apply(controller, now, kind, arg)
             if err:
-                rejected.append((now, kind, arg, ctl.ERROR_NAMES[err]))
+                rejected.append((now, kind, arg, REASONS[err]))
         if observe is not None:
             observe(controller, now)
         if react is not None:

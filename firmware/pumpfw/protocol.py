@@ -2,11 +2,10 @@
 # Imported by the firmware and by host_tools; the same file runs on MicroPython and CPython.
 # Wire format and rationale: docs/protocol.md.
 from pumpfw import controller as ctl
+from pumpfw.alarms import ALARM_NAMES  # noqa: F401 - named where they are raised
+from pumpfw.buttons import EVENT_NAMES as BUTTON_EVENTS
 from pumpfw.compat import const
 from pumpfw.framing import (  # noqa: F401 - part of this module's interface
-    E_CHECKSUM,
-    E_ENCODING,
-    E_SYNTAX,
     LineError,
     _digits,
     _hex4,
@@ -14,6 +13,21 @@ from pumpfw.framing import (  # noqa: F401 - part of this module's interface
     crc16,
     frame,
 )
+from pumpfw.reasons import (  # noqa: F401 - err reason codes, part of this interface
+    E_CHECKSUM,
+    E_CONFIRM,
+    E_ENCODING,
+    E_INTERNAL,
+    E_LATCHED,
+    E_RANGE,
+    E_STATE,
+    E_SYNTAX,
+    E_TIME,
+    E_TOOLONG,
+    E_UNKNOWN,
+)
+from pumpfw.reasons import NAMES as REASONS
+from pumpfw.reasons import OK as E_OK
 
 PROTO_VERSION = const(1)
 SEQ_MOD = const(1_000_000)  # sequence numbers and the drop counter wrap here
@@ -23,19 +37,6 @@ CONFIRM_TTL_MS = const(30_000)  # how long an `ask` token stays valid
 # its answer, is a retry: answered from memory, never run again (docs/protocol.md).
 REPLAY_LINES = const(8)
 REPLAY_TTL_MS = const(30_000)
-
-# Reason codes of `err` lines. 0..4 are the controller's own codes, in the same order.
-E_OK = ctl.OK
-E_STATE = ctl.E_STATE
-E_RANGE = ctl.E_RANGE
-E_LATCHED = ctl.E_LATCHED
-E_TIME = ctl.E_TIME
-E_UNKNOWN = const(7)
-E_CONFIRM = const(8)
-E_TOOLONG = const(9)
-E_INTERNAL = const(11)
-_MORE_REASONS = "checksum syntax unknown confirm toolong encoding internal"
-REASONS = ctl.ERROR_NAMES + tuple(_MORE_REASONS.split())
 
 # Device -> host message kinds (the word after the sequence number).
 MESSAGES = ("hello", "rec", "ev", "ok", "err", "ask")
@@ -61,7 +62,6 @@ OVERRIDE_NUMBER = const(1)  # not the infusion number the pump expected next
 OVERRIDE_PREMED = const(2)  # outside the premedication window
 OVERRIDE_JOURNAL = const(4)  # after a corrupt journal
 # Names sent beside the codes (`what=`), so a person reading the log needs no table.
-ALARM_NAMES = ("", "paused_long", "ir_waiting", "near_end", "complete", "fault", "low_volume")
 FAULT_NAMES = ("", "drive", "journal", "exception", "no_delivery", "watchdog")
 # Fault codes (`ev fault code=N`), indices of FAULT_NAMES:
 FAULT_DRIVE = const(1)  # the drive clamped, refused or re-planned (detail: 1 clamp, 2 low,
@@ -70,8 +70,6 @@ FAULT_JOURNAL = const(2)  # the journal could not be read or written (detail: 1 
 FAULT_EXCEPTION = const(3)  # an exception escaped a tick; the motor was stopped
 FAULT_NO_DELIVERY = const(4)  # running, yet no step for longer than the bound (detail: seconds)
 FAULT_WATCHDOG = const(5)  # the watchdog reset the board during an infusion (it came back paused)
-BUTTON_EVENTS = ("", "pause", "resume", "ir_interrupt", "ir_discontinue", "ir_resolved", "ack",
-                 "stuck")
 # name -> (code, field for a, field for b); "" means the argument is not sent.
 EVENTS = {
     "start": (ctl.EV_START, "inf", ""),

@@ -1,6 +1,8 @@
 # Drive facade on the virtual stepper: exact steps across rate changes, ceilings, safety stops.
 from drivetest import check_exact, make_drive, run_program, unwrap
 
+from pumpfw.drive import FAULT_RATE_CLAMPED, FAULT_RATE_LOW, FAULT_UNDERRUN
+
 S = 1_000_000  # us
 
 
@@ -52,7 +54,7 @@ def test_rate_above_board_maximum_is_clamped_and_reported():
     drive, stepper, clock = make_drive(20_000, 10**6, max_step_hz=2000)
     t0 = clock.now
     drive.set_rate(999_999, clock())
-    assert drive.fault == "rate_clamped"
+    assert drive.fault == FAULT_RATE_CLAMPED
     run_program(drive, clock, [], t0 + 2 * S)
     times = unwrap(stepper.times_us, t0)
     gaps = [b - a for a, b in zip(times, times[1:])]
@@ -65,7 +67,7 @@ def test_driver_clamps_a_too_short_interval_by_itself():
     drive, stepper, clock = make_drive(100, 100)
     stepper.start(clock())
     stepper.push(1, 5)
-    assert stepper.fault == "rate_clamped"
+    assert stepper.fault == FAULT_RATE_CLAMPED
     clock.now += 100
     assert stepper.steps() == 5 and stepper.times_us[0] == (clock.now - 100 + 20) % (1 << 30)
 
@@ -73,7 +75,7 @@ def test_driver_clamps_a_too_short_interval_by_itself():
 def test_rate_too_slow_for_the_driver_stops_instead():
     drive, stepper, clock = make_drive(50, 1000)
     drive.set_rate(1, clock())
-    assert drive.fault == "rate_low" and not drive.running()
+    assert drive.fault == FAULT_RATE_LOW and not drive.running()
     assert not stepper.enabled()
 
 
@@ -135,7 +137,7 @@ def test_underrun_is_reported_and_never_caught_up_with_a_bolus():
     drive.service(clock())
     clock.now += 3 * S  # the loop stalled far past the 100 ms horizon
     drive.service(clock())
-    assert drive.fault == "underrun"
+    assert drive.fault == FAULT_UNDERRUN
     made = stepper.steps()
     assert 10 <= made <= 12  # what the 100 ms horizon had queued
     run_program(drive, clock, [], clock.now + S)

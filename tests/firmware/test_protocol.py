@@ -184,8 +184,6 @@ def test_command_table_is_consistent():
         assert 0 < states <= 0x7F and flags in (P.F_DIRECT, P.F_CONFIRM, P.F_TWO_STEP)
         for arg_name, lo, hi, base in args:
             assert lo <= hi < (1 << 30) and base in (10, 16) and arg_name
-    # Reason codes 0..4 are exactly the controller's.
-    assert P.REASONS[: len(ctl.ERROR_NAMES)] == ctl.ERROR_NAMES
 
 
 def test_allowed_states_use_the_controllers_state_numbers():
@@ -216,9 +214,7 @@ def test_alarm_fault_and_button_events_name_what_they_are():
     from pumpfw import buttons as bt
     from pumpfw.app import FAULT_DRIVE, FAULT_EXCEPTION, FAULT_JOURNAL
 
-    # The protocol's tables follow the firmware's own codes.
-    assert P.ALARM_NAMES == alarms.ALARM_NAMES
-    assert P.BUTTON_EVENTS == bt.EVENT_NAMES
+    # The names go on the wire beside the codes the firmware raises.
     assert [P.FAULT_NAMES[c] for c in (FAULT_DRIVE, FAULT_JOURNAL, FAULT_EXCEPTION)] == [
         "drive", "journal", "exception"]
     line = P.frame(3, P.encode_event(P.EV_ALARM, 1000, alarms.LOW_VOLUME, 25_000))
@@ -231,12 +227,13 @@ def test_alarm_fault_and_button_events_name_what_they_are():
     assert msg.fields["what"] == "unknown"
 
 
-def test_framing_reasons_are_the_protocols_names():
-    from pumpfw import framing
+def test_every_reason_code_is_named_by_its_own_name():
+    from pumpfw import reasons
 
-    assert P.REASONS[framing.E_CHECKSUM] == "checksum"
-    assert P.REASONS[framing.E_SYNTAX] == "syntax"
-    assert P.REASONS[framing.E_ENCODING] == "encoding"
+    codes = [n for n in dir(reasons) if n.startswith("E_")]
+    assert len(codes) == len(reasons.NAMES) - 1 and reasons.NAMES[reasons.OK] == "ok"
+    for name in codes:
+        assert reasons.NAMES[getattr(reasons, name)] == name[2:].lower(), name
 
 
 def test_the_crc_table_and_the_c_implementation_agree():

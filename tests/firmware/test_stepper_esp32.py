@@ -1,4 +1,5 @@
 # ESP32 RMT driver logic on fakes: edge times from the written pulses, gap compensation, counting.
+from pumpfw.drive import FAULT_RATE_CLAMPED
 from pumpfw.hw.stepper_esp32 import Esp32Stepper
 from pumpfw.hw.stepper_virtual import FakePin
 
@@ -92,4 +93,4 @@ def test_halt_stops_and_the_count_is_what_was_really_sent():
     clock.now += 10**6
     assert drv.steps() == 4 and enable.value() == 1 and not drv.stepping
     drv.push(1, 1)
-    assert drv.fault == "rate_clamped"
+    assert drv.fault == FAULT_RATE_CLAMPED

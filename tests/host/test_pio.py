@@ -10,6 +10,7 @@ from pioemu import State, emulate
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # boards/
 
 from boards import pico  # noqa: E402
+from pumpfw.drive import FAULT_RATE_CLAMPED  # noqa: E402
 from pumpfw.hw import pio_step  # noqa: E402
 from pumpfw.hw.stepper_rp2 import Rp2Stepper  # noqa: E402
 from pumpfw.hw.stepper_virtual import FakePin  # noqa: E402
@@ -202,4 +203,4 @@ def test_rp2_driver_counts_every_step_the_state_machine_made():
     drv.halt()
     assert drv.steps() == sm.edges == 4 and enable.value() == 1
     drv.push(1, 1)
-    assert drv.fault == "rate_clamped"  # below the program's floor: clamped, reported
+    assert drv.fault == FAULT_RATE_CLAMPED  # below the program's floor: clamped, reported

@@ -3,6 +3,7 @@
 # One RMT transmission per segment; the software gap between two transmissions is measured with
 # ticks_us and taken off the next segment's first interval, so gaps never accumulate.
 from pumpfw.compat import const
+from pumpfw.drive import FAULT_RATE_CLAMPED
 from pumpfw.hw.motor_enable import MotorEnable
 from pumpfw.ticks import ticks_add, ticks_diff
 
@@ -90,7 +91,7 @@ class Esp32Stepper(MotorEnable):
             return False
         if interval_us < self.min_interval_us:
             interval_us = self.min_interval_us
-            self.fault = "rate_clamped"
+            self.fault = FAULT_RATE_CLAMPED
         if count < 1 or count > MAX_COUNT or interval_us > self.max_interval_us:
             raise ValueError("segment")
         i = (self._head + self._size) % _RING

@@ -4,6 +4,7 @@
 # segment the machine has finished (counted from the FIFO level) and, once stopped, the exact
 # partial segment read back from its pc and y registers.
 from pumpfw.compat import const
+from pumpfw.drive import FAULT_RATE_CLAMPED
 from pumpfw.hw import pio_step
 from pumpfw.hw.motor_enable import MotorEnable
 
@@ -61,7 +62,7 @@ class Rp2Stepper(MotorEnable):
             return False
         if interval_us < self.min_interval_us:  # hard ceiling on the step frequency
             interval_us = self.min_interval_us
-            self.fault = "rate_clamped"
+            self.fault = FAULT_RATE_CLAMPED
         if interval_us > self.max_interval_us:
             raise ValueError("segment")
         word = pio_step.word(interval_us, count, self.pulse_cycles, self._first)

@@ -2,6 +2,7 @@
 # It mimics the PIO driver: segments wait in a bounded queue, a step fires after its interval
 # from the previous one, and an empty queue stalls the timeline until the next push.
 from pumpfw.compat import const
+from pumpfw.drive import FAULT_RATE_CLAMPED
 from pumpfw.hw.motor_enable import MotorEnable
 from pumpfw.ticks import ticks_add, ticks_diff
 
@@ -81,7 +82,7 @@ class VirtualStepper(MotorEnable):
             return False
         if interval_us < self.min_interval_us:  # hard ceiling on the step frequency
             interval_us = self.min_interval_us
-            self.fault = "rate_clamped"
+            self.fault = FAULT_RATE_CLAMPED
         if count < 1 or count > MAX_COUNT or interval_us > self.max_interval_us:
             raise ValueError("segment")
         i = (self._head + self._size) % len(self._iv)
