@@ -17,7 +17,7 @@ COMMANDS = {
     "ports": ("ports", "ports",
               "list serial ports and virtual boards, and which ones run this firmware"),
     "status": ("control", "status", "the pump's state, one line"),
-    **{name: ("control", "action", spec[0]) for name, spec in control.ACTIONS.items()},
+    **{name: ("control", "action", control.action_help(name)) for name in control.ACTIONS},
     "monitor": ("monitor", "monitor",
                 "live view: state, rate, volume, progress, program ETA, events"),
     "capture": ("capture", "capture",

@@ -9,26 +9,37 @@ from host_tools.errors import UserError
 from host_tools.options import add_port_argument, protocol_int
 from host_tools.session import Session
 from host_tools.view import say, status_text
+from pumpfw import protocol as P
 
-# pumpctl command -> (help, its arguments as (flag or NAME, protocol argument, help), and
-# whether the pump always asks for a confirmation (the two-step commands)).
+# The operator's protocol commands (protocol.COMMANDS: their ranges, whether the pump always
+# asks for a confirmation, the help unless a fuller one is given here), and how pumpctl takes
+# their arguments: (flag or NAME, protocol argument, help).
 ACTIONS = {
     "start": ("start infusion number N", [("--infusion", "inf", "infusion number (1 = first"
-                                           " dose; the schedule depends on it)")], False),
+                                           " dose; the schedule depends on it)")]),
     "startover": ("start infusion N despite the expected number, the premedication window or a"
                   " lost journal (you confirm with a token)",
-                  [("--infusion", "inf", "infusion number to start")], True),
+                  [("--infusion", "inf", "infusion number to start")]),
     "premed": ("tell the pump the premedication was given MIN_AGO minutes ago (a start is then"
                " accepted 15..60 min after it)",
-               [("MIN_AGO", "min_ago", "minutes since the premedication, 0..120")], False),
-    "pause": ("pause the running infusion", [], False),
-    "resume": ("resume a paused infusion", [], False),
+               [("MIN_AGO", "min_ago", "minutes since the premedication, 0..120")]),
+    "pause": (None, []),
+    "resume": (None, []),
     "ir": ("report an infusion reaction of grade GRADE",
-           [("GRADE", "grade", "grade 1..5 (2: interrupt, >= 3: discontinue)")], False),
-    "resolved": ("the active infusion reaction resolved", [], False),
-    "stop": ("end the infusion now (abort)", [], False),
-    "clear": ("clear the discontinue latch (you type back the token the pump shows)", [], True),
+           [("GRADE", "grade", "grade 1..5 (2: interrupt, >= 3: discontinue)")]),
+    "resolved": (None, []),
+    "stop": (None, []),
+    "clear": ("clear the discontinue latch (you type back the token the pump shows)", []),
 }
+
+
+def action_help(name):
+    return ACTIONS[name][0] or P.command_spec(name)[5]
+
+
+def two_step(name):
+    """The pump always answers this command with an ask (protocol.F_TWO_STEP)."""
+    return P.command_spec(name)[3] == P.F_TWO_STEP
 
 
 _DONE = {"premed": "premedication recorded; ", "clear": "latch cleared; "}
@@ -53,7 +64,7 @@ def argparse_action(parser, name):
                             help="grade 2 only: keep infusing at the current rate, escalation"
                             " held until resolved (the operator's choice; interrupting is the"
                             " default)")
-    if ACTIONS[name][2]:
+    if two_step(name):
         parser.add_argument("--yes", action="store_true",
                             help="confirm with the token without asking (scripts and test rigs"
                                  " only: it skips the person reading the token back)")
@@ -70,7 +81,7 @@ def do_action(args, read_line=None, interactive=None):
                             " grade >= 3 always discontinues)")
         sent = ("ircontinue", [])
     with Session.from_args(args) as s:
-        if ACTIONS[name][2]:
+        if two_step(name):
             ok = _two_step(s, name, values, args.yes, read_line, interactive)
         else:
             ok = s.command(sent[0], *sent[1])

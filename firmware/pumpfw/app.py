@@ -27,6 +27,16 @@ _PLAN_LIMIT_MS = 60_000
 _TX_RETRY_MS = 20  # while the host does not read, offer the output again this often
 
 
+# What a button press means, as a command of protocol.COMMANDS (buttons.py decides the press).
+_BUTTON_COMMANDS = {
+    bt.EV_PAUSE: ("pause", ()),
+    bt.EV_RESUME: ("resume", ()),
+    bt.EV_IR_INTERRUPT: ("ir", (2,)),
+    bt.EV_IR_DISCONTINUE: ("ir", (3,)),
+    bt.EV_IR_RESOLVED: ("resolved", ()),
+}
+
+
 class App(WriteAhead):
     """One pump: App(hw) with hw as in docs/board-layer.md. Tunables are class attributes.
     The journal side (write-ahead records, recovery, the crash record) is in writeahead.py."""
@@ -98,13 +108,23 @@ class App(WriteAhead):
     def log_interval_ms(self):
         return self.records.interval_ms
 
-    def set_log_interval_ms(self, interval_ms):
+    # The "app" handlers of protocol.COMMANDS: method(now_ms, *args) -> a reason code, or
+    # (code, why in words).
+    def start(self, now_ms, infusion, override=False):
+        why = self.refuse_start(now_ms, infusion, override)
+        return why if why else self.controller.start(now_ms, infusion)
+
+    def startover(self, now_ms, infusion):
+        return self.start(now_ms, infusion, True)
+
+    def set_log_interval(self, now_ms, interval_ms):
         self.records.set_interval(self.clock.ms, interval_ms)
         self._journal_due = True
+        return P.E_OK
 
-    def set_steps_per_ml(self, steps_per_ml):
+    def set_steps_per_ml(self, now_ms, steps_per_ml):
         if self.controller.active():
-            return P.E_STATE
+            return P.E_STATE, "not while an infusion is active"
         self.steps_per_ml = steps_per_ml
         self.drive = self._new_drive(0)
         self._journal_due = True
@@ -120,8 +140,9 @@ class App(WriteAhead):
         spm = self.steps_per_ml
         return steps // spm * 1000 + steps % spm * 1000 // spm
 
-    def request_repl(self):
+    def request_repl(self, now_ms):
         self.repl_requested = True
+        return P.E_OK
 
     def set_premed(self, now_ms, min_ago):
         self.premed_ms = now_ms - min_ago * 60_000
@@ -309,29 +330,22 @@ class App(WriteAhead):
         return False
 
     def _button(self, ev, now):
-        """A debounced button event drives the same controller inputs as the commands."""
+        """A debounced button event runs the command it stands for (_BUTTON_COMMANDS), through
+        the command table's state check and handler, as if typed. While no infusion is active,
+        PAUSE long then OK long within button_start_ms starts the expected next infusion."""
         if ev == bt.EV_NONE:
             return
-        c = self.controller
         self.console.event(P.EV_BUTTON, now, ev, 0)
         armed, self._armed_ms = self._armed_ms, -1  # any press but the confirming one disarms
-        if ev == bt.EV_PAUSE:
-            c.pause(now)
-        elif ev == bt.EV_RESUME:
-            if c.active():
-                c.resume(now)
-            else:
-                self._armed_ms = now  # start, step 1 of 2: OK long within button_start_ms
-        elif ev == bt.EV_IR_INTERRUPT:
-            c.ir(now, 2)
-        elif ev == bt.EV_IR_DISCONTINUE:
-            c.ir(now, 3)
-        elif ev == bt.EV_IR_RESOLVED:
-            if c.active():
-                c.ir_resolved(now)
-            elif armed >= 0 and now - armed <= self.button_start_ms and self.next_infusion:
-                if self.refuse_start(now, self.next_infusion, False) is None:
-                    c.start(now, self.next_infusion)
+        active = self.controller.active()
+        if ev == bt.EV_RESUME and not active:
+            self._armed_ms = now  # start, step 1 of 2
+        elif ev == bt.EV_IR_RESOLVED and not active:
+            if armed >= 0 and now - armed <= self.button_start_ms and self.next_infusion:
+                self.start(now, self.next_infusion)  # step 2 of 2
+        elif ev in _BUTTON_COMMANDS:
+            name, args = _BUTTON_COMMANDS[ev]
+            self.console.call(name, args, now)
 
     def _apply_rate(self, now):
         """Hand a new controller rate to the drive, once per change: a stop or a change of a

@@ -7,16 +7,11 @@ from pumpfw import protocol as P
 # What the dispatcher needs from the application (duck-typed, see docs/protocol.md "App side"):
 #   app.controller          the Controller
 #   app.fw_version          str; app.board_name: str; app.reset_cause: index in P.RESET_CAUSES
-#   app.log_interval_ms     int (read); app.set_log_interval_ms(ms) applies a validated value
-#   app.steps_per_ml        int (read); app.set_steps_per_ml(n) -> P.E_OK or an E_* code
+#   app.log_interval_ms     int (read); app.steps_per_ml: int (read)
 #   app.steps_made()        int: motor steps made so far in this infusion
-#   app.request_repl()      leave the pump loop for the REPL once the output is flushed
-
-
-# Commands whose `ok` carries the record fields after their own arguments. Not `start`: its
-# longer answer shifted the emulated Pico's loop enough to show 12 steps over the 0.5 s plan in
-# tests/rp2 (the hung-loop test), to be understood first; a host asks `status` after a start.
-_REPORTS_STATE = ("pause", "resume", "ir", "ircontinue", "resolved", "stop", "clear")
+#   and the "app" handlers of protocol.COMMANDS, each method(now_ms, *args) -> a reason code,
+#   or (code, fields or why in words): start, startover, set_premed, set_log_interval,
+#   set_steps_per_ml, request_repl.
 
 
 class Dispatcher:
@@ -33,6 +28,7 @@ class Dispatcher:
         self._replay_ms = [0] * P.REPLAY_LINES
         self._replay_answer = [""] * P.REPLAY_LINES  # "": a free slot
         self._replay_next = 0
+        self._ref = None  # the sequence number of the command being run
         self._line = b""  # the line being handled
         self._line_ms = 0
 
@@ -49,6 +45,38 @@ class Dispatcher:
     def event(self, code, now_ms, a, b):
         """Usable as the controller's on_event, and for the app's alarm/fault/reboot events."""
         self.out.send(P.encode_event(code, now_ms, a, b))
+
+    # ---- the "console" handlers of protocol.COMMANDS -------------------------------------
+    def help_fields(self, now_ms):
+        return P.E_OK, "cmds=" + ",".join(P.COMMAND_NAMES)
+
+    def id_fields(self, now_ms):
+        return P.E_OK, self._hello_fields()
+
+    def status_fields(self, now_ms):
+        c = self.app.controller
+        return P.E_OK, self._state_fields(now_ms) + " " + P.program_fields(now_ms, c)
+
+    def cal_fields(self, now_ms):
+        return P.E_OK, "steps_per_ml=%d" % self.app.steps_per_ml
+
+    def call(self, name, args, now_ms):
+        """Run a command from inside the pump (a button): the table's state check and handler,
+        no answer line. Returns the reason code (P.E_OK: done)."""
+        spec = P.command_spec(name)
+        refused = self._refused(spec)
+        return refused if refused else self._handler(spec, args, now_ms)[0]
+
+    def _handler(self, spec, args, now_ms):
+        owner, method = spec[4]
+        if owner == "controller":
+            target = self.app.controller
+        elif owner == "app":
+            target = self.app
+        else:
+            target = self
+        result = getattr(target, method)(now_ms, *args)
+        return result if result is None or isinstance(result, tuple) else (result, None)
 
     def _hello_fields(self):
         app = self.app
@@ -89,9 +117,8 @@ class Dispatcher:
         cmd = P.parse_command(raw)
         if cmd.error:
             return self._err(cmd.ref, cmd.name, cmd.error, cmd.message)
-        if cmd.name == "confirm":
-            return self._confirm(cmd, now_ms)
-        self.pending = None  # any other command cancels an outstanding ask
+        if cmd.name != "confirm":
+            self.pending = None  # any other command cancels an outstanding ask
         spec = cmd.spec
         refused = self._refused(spec)
         if refused:
@@ -123,20 +150,24 @@ class Dispatcher:
         fields = self._arg_fields(cmd.spec, cmd.args)
         self._answer(cmd.ref, P.encode_ask(cmd.ref, cmd.name, token, fields))
 
-    def _confirm(self, cmd, now_ms):
+    def confirm(self, now_ms, token):
+        """The "console" handler of `confirm`: the outstanding ask's command runs now and
+        answers for itself (None), or (code, why) refuses the confirm."""
         pending = self.pending
         self.pending = None  # one try per token: a wrong token cancels the ask
         if pending is None:
-            return self._err(cmd.ref, "confirm", P.E_CONFIRM, "nothing to confirm")
-        token, expires_ms, spec, args, _ = pending
+            return P.E_CONFIRM, "nothing to confirm"
+        expected, expires_ms, spec, args, _ = pending
         if now_ms > expires_ms:
-            return self._err(cmd.ref, "confirm", P.E_CONFIRM, "the ask expired; send it again")
-        if cmd.args[0] != token:
-            return self._err(cmd.ref, "confirm", P.E_CONFIRM, "wrong token; ask cancelled")
+            return P.E_CONFIRM, "the ask expired; send it again"
+        if token != expected:
+            return P.E_CONFIRM, "wrong token; ask cancelled"
         refused = self._refused(spec)  # the state may have changed since the ask
         if refused:
-            return self._err(cmd.ref, spec[0], refused, self._state_text(spec))
-        self._run(spec, args, cmd.ref, now_ms)
+            self._err(self._ref, spec[0], refused, self._state_text(spec))
+        else:
+            self._run(spec, args, self._ref, now_ms)
+        return None
 
     @staticmethod
     def _arg_fields(spec, args):
@@ -147,72 +178,29 @@ class Dispatcher:
 
     def _run(self, spec, args, ref, now_ms):
         name = spec[0]
+        owner = spec[4][0]
+        self._ref = ref
         try:
-            code, fields = self._call(name, args, now_ms)
+            result = self._handler(spec, args, now_ms)
         except Exception as e:  # noqa: BLE001 - an app bug must not kill the serial loop
             return self._err(ref, name, P.E_INTERNAL, "%s: %s" % (type(e).__name__, e))
+        if result is None:
+            return  # it answered for itself (confirm)
+        code, fields = result
         if code:
             # On a refusal, fields may carry the reason in words.
-            text = fields if fields else "refused by the %s" % self._who(name)
-            return self._err(ref, name, code, text)
+            return self._err(ref, name, code, fields if fields else "refused by the " + owner)
         if fields is None:
             fields = self._arg_fields(spec, args)
-            if name in _REPORTS_STATE:
-                # The state it left the pump in, so a host needs no `status` after it.
+            if owner == "controller":
+                # The state it left the pump in, so a host needs no `status` after it. (Not
+                # `start`, an app command: a host asks `status` after a start.)
                 fields = (fields + " " if fields else "") + self._state_fields(now_ms)
         self._answer(ref, P.encode_ok(ref, name, fields))
 
     def _state_fields(self, now_ms):
         app = self.app
         return P.record_fields(now_ms, app.controller, app.steps_made(), self.out.dropped)
-
-    @staticmethod
-    def _who(name):
-        return "calibration store" if name == "setcal" else "controller"
-
-    def _call(self, name, args, now_ms):
-        app = self.app
-        c = app.controller
-        if name == "help":
-            return P.E_OK, "cmds=" + ",".join(P.COMMAND_NAMES)
-        if name == "id":
-            return P.E_OK, self._hello_fields()
-        if name == "status":
-            return P.E_OK, self._state_fields(now_ms) + " " + P.program_fields(now_ms, c)
-        if name == "start" or name == "startover":
-            # The app's own checks (expected number, premedication, self-check) come first.
-            refuse = getattr(app, "refuse_start", None)
-            why = refuse(now_ms, args[0], name == "startover") if refuse else None
-            if why:
-                return why
-            return c.start(now_ms, args[0]), None
-        if name == "premed":
-            return app.set_premed(now_ms, args[0]), None
-        if name == "pause":
-            return c.pause(now_ms), None
-        if name == "resume":
-            return c.resume(now_ms), None
-        if name == "ir":
-            return c.ir(now_ms, args[0]), None
-        if name == "ircontinue":
-            return c.ir_continue(now_ms), None
-        if name == "resolved":
-            return c.ir_resolved(now_ms), None
-        if name == "stop":
-            return c.stop(now_ms), None
-        if name == "interval":
-            app.set_log_interval_ms(args[0])
-            return P.E_OK, None
-        if name == "cal":
-            return P.E_OK, "steps_per_ml=%d" % app.steps_per_ml
-        if name == "setcal":
-            return app.set_steps_per_ml(args[0]), None
-        if name == "clear":
-            return c.clear_latch(now_ms), None
-        if name == "repl":
-            app.request_repl()
-            return P.E_OK, None
-        return P.E_UNKNOWN, None  # a table entry without a handler: a firmware bug
 
     def _err(self, ref, name, code, text):
         self._answer(ref, P.encode_err(ref, name, code, text))

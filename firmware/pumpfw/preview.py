@@ -1,14 +1,16 @@
 # Program preview: the real Controller on a virtual clock, fed by an ideal pump, inputs scripted.
 # Used by `pumpctl plan` and by tests; integer arithmetic only, so it runs on the board as well.
 from pumpfw import controller as ctl
+from pumpfw import protocol as P
 from pumpfw.reasons import NAMES as REASONS
 
 _MS_PER_H = 3_600_000
 
+# Inputs are commands of protocol.COMMANDS that the controller handles, run by its handler.
 PAUSE = "pause"
 RESUME = "resume"
 IR = "ir"
-IR_CONTINUE = "ir_continue"  # a grade-2 IR the operator chose not to interrupt
+IR_CONTINUE = "ircontinue"  # a grade-2 IR the operator chose not to interrupt
 RESOLVED = "resolved"
 STOP = "stop"
 INPUT_KINDS = (PAUSE, RESUME, IR, RESOLVED, STOP, IR_CONTINUE)
@@ -43,19 +45,10 @@ class IdealPump:
 
 
 def _apply(controller, now_ms, kind, arg):
-    if kind == PAUSE:
-        return controller.pause(now_ms)
-    if kind == RESUME:
-        return controller.resume(now_ms)
-    if kind == IR:
-        return controller.ir(now_ms, arg)
-    if kind == IR_CONTINUE:
-        return controller.ir_continue(now_ms)
-    if kind == RESOLVED:
-        return controller.ir_resolved(now_ms)
-    if kind == STOP:
-        return controller.stop(now_ms)
-    return ctl.E_RANGE
+    spec = P.command_spec(kind)
+    if spec is None or spec[4][0] != "controller":
+        return ctl.E_RANGE
+    return getattr(controller, spec[4][1])(now_ms, *((arg,) if spec[1] else ()))
 
 
 def run(regimen, infusion, inputs=(), max_rate_ul_h=0, limit_ms=DEFAULT_LIMIT_MS, observe=None,

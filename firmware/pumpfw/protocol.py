@@ -98,41 +98,56 @@ _EVENT_BY_CODE = {}
 for _name in EVENTS:
     _EVENT_BY_CODE[EVENTS[_name][0]] = _name
 
-# ---- the command table ------------------------------------------------------------------
-# States are bit masks over controller states.
-_ANY = const(0x7F)
-_ACTIVE = const((1 << 1) | (1 << 2) | (1 << 3))  # running, paused, interrupted
-_ENDED = const((1 << 0) | (1 << 5) | (1 << 6))  # idle, complete, stopped
-_IDLE_LIKE = const(0x7F & ~((1 << 1) | (1 << 2) | (1 << 3)))  # not active
+# ---- the command table -------------------------------------------------------------------
+# Allowed states: a bit per controller state (1 << ctl.RUNNING ...).
+_ANY = 0x7F
+_RUNNING = 1 << ctl.RUNNING
+_PAUSED = 1 << ctl.PAUSED
+_ACTIVE = _RUNNING | _PAUSED | (1 << ctl.INTERRUPTED)
+_ENDED = (1 << ctl.IDLE) | (1 << ctl.COMPLETE) | (1 << ctl.STOPPED)
+_NOT_ACTIVE = _ANY & ~_ACTIVE
 # How a command may arrive: F_DIRECT runs even when typed without a checksum (reads, and inputs
 # that can only reduce delivery); F_CONFIRM runs at once only from a checksummed line, typed it
 # gets an `ask`; F_TWO_STEP always gets an `ask`, whatever the framing.
 F_DIRECT = const(0)
 F_CONFIRM = const(1)
 F_TWO_STEP = const(2)
-# name, args ((name, lo, hi, base), ...), allowed states, flags, help
+# Who runs it: (owner, method), called as method(now_ms, *args) and returning a reason code, or
+# (code, fields or why in words). "controller" commands change the pump's state, and their `ok`
+# carries it (the record fields); "app" and "console" (the dispatcher) commands do not.
+# name, args ((name, lo, hi, base), ...), allowed states, flags, handler, help
 COMMANDS = (
-    ("help", (), _ANY, F_DIRECT, "list the commands"),
-    ("id", (), _ANY, F_DIRECT, "identify: versions, board, calibration (hello fields)"),
-    ("status", (), _ANY, F_DIRECT, "one volume record now (record fields)"),
-    ("start", (("inf", 1, 999, 10),), _ENDED, F_CONFIRM, "start infusion number inf"),
-    ("startover", (("inf", 1, 999, 10),), _ENDED, F_TWO_STEP,
+    ("help", (), _ANY, F_DIRECT, ("console", "help_fields"), "list the commands"),
+    ("id", (), _ANY, F_DIRECT, ("console", "id_fields"),
+     "identify: versions, board, calibration (hello fields)"),
+    ("status", (), _ANY, F_DIRECT, ("console", "status_fields"),
+     "one volume record now (record fields)"),
+    ("start", (("inf", 1, 999, 10),), _ENDED, F_CONFIRM, ("app", "start"),
+     "start infusion number inf"),
+    ("startover", (("inf", 1, 999, 10),), _ENDED, F_TWO_STEP, ("app", "startover"),
      "start inf despite the expected number, the premedication window or a lost journal"),
-    ("premed", (("min_ago", 0, 120, 10),), _IDLE_LIKE, F_DIRECT,
+    ("premed", (("min_ago", 0, 120, 10),), _NOT_ACTIVE, F_DIRECT, ("app", "set_premed"),
      "premedication was given min_ago minutes ago"),
-    ("pause", (), 1 << 1, F_DIRECT, "pause the running infusion"),
-    ("resume", (), 1 << 2, F_CONFIRM, "resume a paused infusion"),
-    ("ir", (("grade", 1, 5, 10),), _ACTIVE, F_DIRECT, "an infusion reaction of this grade"),
-    ("ircontinue", (), (1 << 1) | (1 << 2), F_CONFIRM,
+    ("pause", (), _RUNNING, F_DIRECT, ("controller", "pause"), "pause the running infusion"),
+    ("resume", (), _PAUSED, F_CONFIRM, ("controller", "resume"), "resume a paused infusion"),
+    ("ir", (("grade", 1, 5, 10),), _ACTIVE, F_DIRECT, ("controller", "ir"),
+     "an infusion reaction of this grade"),
+    ("ircontinue", (), _RUNNING | _PAUSED, F_CONFIRM, ("controller", "ir_continue"),
      "a grade-2 infusion reaction, not interrupted (operator's choice): escalation held"),
-    ("resolved", (), _ACTIVE, F_CONFIRM, "the active infusion reaction resolved"),
-    ("stop", (), _ACTIVE, F_DIRECT, "end the infusion now (abort)"),
-    ("interval", (("ms", 100, 60_000, 10),), _ANY, F_DIRECT, "set the record interval"),
-    ("cal", (), _ANY, F_DIRECT, "read the calibration"),
-    ("setcal", (("steps_per_ml", 10, 1_000_000, 10),), _IDLE_LIKE, F_CONFIRM, "set it"),
-    ("clear", (), 1 << 4, F_TWO_STEP, "clear the discontinue latch (two-step)"),
-    ("confirm", (("token", 0, 0xFFFF, 16),), _ANY, F_DIRECT, "confirm an ask by its token"),
-    ("repl", (), _IDLE_LIKE, F_DIRECT, "leave the pump loop for the REPL (idle only)"),
+    ("resolved", (), _ACTIVE, F_CONFIRM, ("controller", "ir_resolved"),
+     "the active infusion reaction resolved"),
+    ("stop", (), _ACTIVE, F_DIRECT, ("controller", "stop"), "end the infusion now (abort)"),
+    ("interval", (("ms", 100, 60_000, 10),), _ANY, F_DIRECT, ("app", "set_log_interval"),
+     "set the record interval"),
+    ("cal", (), _ANY, F_DIRECT, ("console", "cal_fields"), "read the calibration"),
+    ("setcal", (("steps_per_ml", 10, 1_000_000, 10),), _NOT_ACTIVE, F_CONFIRM,
+     ("app", "set_steps_per_ml"), "set it"),
+    ("clear", (), 1 << ctl.DISCONTINUED, F_TWO_STEP, ("controller", "clear_latch"),
+     "clear the discontinue latch (two-step)"),
+    ("confirm", (("token", 0, 0xFFFF, 16),), _ANY, F_DIRECT, ("console", "confirm"),
+     "confirm an ask by its token"),
+    ("repl", (), _NOT_ACTIVE, F_DIRECT, ("app", "request_repl"),
+     "leave the pump loop for the REPL (idle only)"),
 )
 COMMAND_NAMES = tuple(c[0] for c in COMMANDS)
 

@@ -22,16 +22,28 @@ class FakeApp:
     def steps_made(self):
         return self.steps
 
-    def set_log_interval_ms(self, ms):
-        self.log_interval_ms = ms
+    # The "app" handlers of protocol.COMMANDS.
+    def start(self, now_ms, infusion):
+        return self.controller.start(now_ms, infusion)
 
-    def set_steps_per_ml(self, n):
+    def startover(self, now_ms, infusion):
+        return self.start(now_ms, infusion)
+
+    def set_premed(self, now_ms, min_ago):
+        return P.E_OK
+
+    def set_log_interval(self, now_ms, ms):
+        self.log_interval_ms = ms
+        return P.E_OK
+
+    def set_steps_per_ml(self, now_ms, n):
         if self.cal_result == P.E_OK:
             self.steps_per_ml = n
         return self.cal_result
 
-    def request_repl(self):
+    def request_repl(self, now_ms):
         self.repl_requested += 1
+        return P.E_OK
 
 
 class Sink:

@@ -161,10 +161,10 @@ def test_repl_only_when_no_infusion_is_active():
 def test_an_app_exception_becomes_an_internal_error():
     rig = Rig()
 
-    def broken(ms):
+    def broken(now_ms, ms):
         raise OSError(28)
 
-    rig.app.set_log_interval_ms = broken
+    rig.app.set_log_interval = broken
     err = rig.reply("interval 500")
     assert err.reason == "internal" and "OSError" in err.text
 
@@ -280,3 +280,18 @@ def test_a_retry_with_another_body_or_number_is_a_new_command():
     assert rig.reply("pause", 10, seq=5).kind == "ok"  # same number, other line: runs
     assert rig.app.controller.state == ctl.PAUSED
     assert rig.reply("start 1", 20, seq=6).reason == "state"
+
+
+def test_every_command_has_its_handler():
+    # Each row of the table names who runs it; the real App and controller have them all.
+    from apptest import FakeHw
+
+    from pumpfw.app import App
+
+    hw = FakeHw()
+    app = App(hw)
+    owners = {"controller": app.controller, "app": app, "console": app.console}
+    for spec in P.COMMANDS:
+        owner, method = spec[4]
+        assert callable(getattr(owners[owner], method, None)), (spec[0], owner, method)
+    hw.cleanup()

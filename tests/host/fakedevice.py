@@ -29,10 +29,21 @@ class FakeApp:
     def log_interval_ms(self):
         return self.clock.interval_ms
 
-    def set_log_interval_ms(self, ms):
-        self.clock.interval_ms = ms
+    # The "app" handlers of protocol.COMMANDS.
+    def start(self, now_ms, infusion):
+        return self.controller.start(now_ms, infusion)
 
-    def set_steps_per_ml(self, n):
+    def startover(self, now_ms, infusion):
+        return self.start(now_ms, infusion)
+
+    def set_premed(self, now_ms, min_ago):
+        return P.E_OK
+
+    def set_log_interval(self, now_ms, ms):
+        self.clock.interval_ms = ms
+        return P.E_OK
+
+    def set_steps_per_ml(self, now_ms, n):
         self.cal_sets += 1
         self.steps_per_ml = n
         return P.E_OK
@@ -40,8 +51,9 @@ class FakeApp:
     def steps_made(self):
         return self.controller.delivered_ul * self.steps_per_ml // 1000
 
-    def request_repl(self):
+    def request_repl(self, now_ms):
         self.repl += 1
+        return P.E_OK
 
 
 class FakeDevice:

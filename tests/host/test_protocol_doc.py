@@ -17,7 +17,7 @@ def test_every_command_is_in_the_table_with_its_arguments_and_form():
         if m:
             rows[m.group(1)] = (m.group(2), m.group(4).strip())
     forms = {P.F_DIRECT: "direct", P.F_CONFIRM: "confirm", P.F_TWO_STEP: "two-step"}
-    for name, args, _states, flags, _help in P.COMMANDS:
+    for name, args, _states, flags, _handler, _help in P.COMMANDS:
         assert name in rows, "command %s is not in docs/protocol.md" % name
         arg_text, form = rows[name]
         assert form == forms[flags], (name, form)
