@@ -150,7 +150,7 @@ def parts(bench, n):
         "clock.read()": each(app.clock.read),
         "clock.ticks_us_at()": each(lambda: app.clock.ticks_us_at(now)),
         "port.read_into()": each(lambda: hw.port.read_into(app.rx)),
-        "panel.poll() + _button()": each(lambda: app._button(app.panel.poll(now), now)),
+        "panel.poll()": each(lambda: app.panel.poll(now)),
         "controller.tick()": each(lambda: c.tick(now, 0)),
         "controller.next_change_ms/next_rate_ul_h()": each(
             lambda: c.next_change_ms() + c.next_rate_ul_h()),

@@ -22,13 +22,11 @@ class Pump(Client):
         self.log = log
         self.seen = []
         self._crash = None
+        self.on_line = self._on_line
 
-    def _read_line(self, deadline):
-        line = Client._read_line(self, deadline)
-        if line is not None:
-            self.log.append(line)
-            self._watch_for_traceback(line)
-        return line
+    def _on_line(self, line):
+        self.log.append(line)
+        self._watch_for_traceback(line)
 
     def _watch_for_traceback(self, line):
         # MicroPython prints "Traceback (most recent call last):", indented "  File ..."

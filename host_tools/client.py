@@ -44,6 +44,7 @@ class Client:
         self.baudrate = baudrate
         self.timeout_s = timeout_s
         self.ser = None
+        self.on_line = lambda line: None  # sees every raw line read (a log, a watch)
         self.sent_bytes = 0  # written to the port in all (a virtual board can sync on it)
         self.check = SeqTracker()
         self.backlog = collections.deque()
@@ -108,6 +109,7 @@ class Client:
             if nl >= 0:
                 line = bytes(self._buf[: nl + 1])
                 del self._buf[: nl + 1]
+                self.on_line(line)
                 return line
             if len(self._buf) > _MAX_PENDING_BYTES:
                 self.noise_lines.append(bytes(self._buf[:80]))

@@ -278,7 +278,7 @@ class App(WriteAhead):
             wake = now
         elif self.out.used and now + _TX_RETRY_MS < wake:
             wake = now + _TX_RETRY_MS  # the host is not reading: retry, never spin
-        elif self.panel is not None and self._buttons_busy():
+        elif self.panel is not None and self.panel.busy():
             wake = now + 5  # debounce and long-press timing need frequent polls
         elif self.panel is not None and now + 1000 < wake:
             wake = now + 1000  # a stuck button is noticed within a second
@@ -322,12 +322,6 @@ class App(WriteAhead):
         for name, button in (("pause", panel.pause), ("ir", panel.ir), ("ok", panel.ok)):
             pins[name].irq(handler=button.irq)  # default trigger: both edges
         return panel
-
-    def _buttons_busy(self):
-        for b in (self.panel.pause, self.panel.ir, self.panel.ok):
-            if b.down() or b.edges != b._seen or b._cand != b.pressed:
-                return True
-        return False
 
     def _button(self, ev, now):
         """A debounced button event runs the command it stands for (_BUTTON_COMMANDS), through

@@ -54,6 +54,10 @@ class Button:
         """True if pressed or chattering (not cleanly released)."""
         return self.pressed or self._cand
 
+    def busy(self):
+        """Down, or an edge or level not yet settled: poll() needs to come back soon."""
+        return self.down() or self.edges != self._seen or self._cand != self.pressed
+
     def poll(self, now_ms):
         """SHORT / LONG / STUCK once per press, else 0. Call every few ms."""
         raw = self._raw()
@@ -88,6 +92,10 @@ class ButtonPanel:
         self.pause = pause
         self.ir = ir
         self.ok = ok
+
+    def busy(self):
+        """A button needs frequent polls (debounce, long-press timing)."""
+        return self.pause.busy() or self.ir.busy() or self.ok.busy()
 
     def _others_down(self, button):
         n = 0

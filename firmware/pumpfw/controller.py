@@ -130,7 +130,7 @@ class Controller:
         """Advance to now_ms; delivered_ul is what the driver really pumped (never decreases)."""
         if now_ms < self.last_ms:
             return E_TIME
-        self._advance(now_ms)
+        self.advance(now_ms)
         if delivered_ul > self.delivered_ul:
             self.delivered_ul = delivered_ul
         if self.active() and self.delivered_ul >= self.regimen.volume_ul:
@@ -138,8 +138,9 @@ class Controller:
             self.on_event(EV_COMPLETE, now_ms, self.delivered_ul, 0)
         return OK
 
-    def _advance(self, now_ms):
-        # Escalations take effect at their exact deadline, even if this tick comes later.
+    def advance(self, now_ms):
+        """Account time up to now_ms: escalations take effect at their exact deadlines, even if
+        this comes later (tick() does this first)."""
         while self.state == RUNNING and 0 <= self.deadline_ms <= now_ms:
             self._account(self.deadline_ms)
             self._escalate(self.deadline_ms)
@@ -149,6 +150,31 @@ class Controller:
         if self.active():
             self.time_in_state_ms[self.state] += now_ms - self.last_ms
         self.last_ms = now_ms
+
+    def load(self, now_ms, infusion, state, phase, step, program_rate_ul_h, hold_left_ms,
+             ir_grade, ir_count, interruptions, delivered_ul, elapsed_ms, times_ms):
+        """Continue an infusion saved by persist.snapshot() (after a reboot): a running one
+        comes back PAUSED, the pump never restarts by itself. times_ms: ms spent running,
+        paused, interrupted. Sends no event (the app reports the recovery). OK or E_RANGE."""
+        self._reset()
+        self.last_ms = now_ms
+        if state == IDLE:
+            return OK
+        program = self.regimen.program(infusion)
+        if phase == LADDER and not 0 <= step < len(program.ladder):
+            return E_RANGE
+        self.infusion, self.program, self.phase, self.step = infusion, program, phase, step
+        self.state = PAUSED if state == RUNNING else state
+        self.program_rate_ul_h, self.hold_left_ms = program_rate_ul_h, hold_left_ms
+        self.ir_grade, self.ir_count, self.interruptions = ir_grade, ir_count, interruptions
+        self.delivered_ul = delivered_ul
+        self.start_ms = now_ms - elapsed_ms
+        if not self.active():
+            self.end_ms = now_ms
+        for i, state_ in ((0, RUNNING), (1, PAUSED), (2, INTERRUPTED)):
+            self.time_in_state_ms[state_] = times_ms[i]
+        self._apply(now_ms)
+        return OK
 
     # ---- program position ----------------------------------------------------------------
     def _hold_ms(self):
@@ -243,7 +269,7 @@ class Controller:
             return E_TIME
         if self.state != RUNNING:
             return E_STATE
-        self._advance(now_ms)
+        self.advance(now_ms)
         if self.deadline_ms >= 0:
             self.hold_left_ms = self.deadline_ms - now_ms
         self.deadline_ms = -1
@@ -257,7 +283,7 @@ class Controller:
             return E_TIME
         if self.state != PAUSED:
             return E_STATE
-        self._advance(now_ms)
+        self.advance(now_ms)
         self.state = RUNNING
         if self.hold_left_ms >= 0:
             self.deadline_ms = now_ms + self.hold_left_ms
@@ -274,7 +300,7 @@ class Controller:
             return E_RANGE
         if not self.active():
             return E_STATE
-        self._advance(now_ms)
+        self.advance(now_ms)
         self.ir_count += 1
         self.on_event(EV_IR, now_ms, grade, 0)
         if grade >= 3:
@@ -307,7 +333,7 @@ class Controller:
             return E_TIME
         if self.state != RUNNING and self.state != PAUSED:
             return E_STATE
-        self._advance(now_ms)
+        self.advance(now_ms)
         self.ir_count += 1
         self.ir_grade = 2
         self.on_event(EV_IR, now_ms, 2, 0)
@@ -321,7 +347,7 @@ class Controller:
             return E_TIME
         if not self.active() or self.ir_grade == 0:
             return E_STATE
-        self._advance(now_ms)
+        self.advance(now_ms)
         grade = self.ir_grade
         was_held = self._held()
         self.ir_grade = 0
@@ -342,7 +368,7 @@ class Controller:
             return E_TIME
         if not self.active():
             return E_STATE
-        self._advance(now_ms)
+        self.advance(now_ms)
         self._end(now_ms, STOPPED)
         self.on_event(EV_STOP, now_ms, self.delivered_ul, 0)
         return OK

@@ -60,9 +60,6 @@ class Drive:
     def delivered_ul(self):
         return self.steps_made() * 1000 // self.steps_per_ml
 
-    def rate_ul_h(self):
-        return self.planner.rate_ul_h
-
     def running(self):
         return self.active
 
@@ -84,10 +81,6 @@ class Drive:
         if self.planner.emitted >= self.target_steps:
             return self.planner.last_us
         return -1
-
-    def held(self):
-        """True while stepping waits at the cap (not at the end of the infusion)."""
-        return self.planner.done() and self.steps_made() < self.target_steps
 
     # ---- commands --------------------------------------------------------------------------
     def _limit(self, rate_ul_h):
@@ -148,12 +141,12 @@ class Drive:
             planner.rebase(0, planner.last_us, made)
             planner.rebase(rate_ul_h, now_us, made)
             self._start(now_us, until_us)
-        tol_us = planner._q >> _TOL_SHIFT
+        tol_us = planner.q_us >> _TOL_SHIFT
         while True:
             ahead_us = ticks_diff(planner.last_us, now_us)
             if ahead_us >= self.horizon_us or not driver.room():
                 break
-            max_count = (self.horizon_us - ahead_us) // planner._q + 1  # up to the horizon
+            max_count = (self.horizon_us - ahead_us) // planner.q_us + 1  # up to the horizon
             if max_count > driver.max_count:
                 max_count = driver.max_count
             if self._ramp:
@@ -168,7 +161,7 @@ class Drive:
                     until_us = -1
                     continue
                 # Intervals are q or q + 1 us: this many steps are surely due by until_us.
-                fit = gap_us // (planner._q + 1) + 1
+                fit = gap_us // (planner.q_us + 1) + 1
                 if fit < max_count:
                     max_count = fit
             if not planner.next_segment(max_count, tol_us):

@@ -96,8 +96,3 @@ class LineIn:
             return LINE
         self.clear()
         return status
-
-
-def is_at_probe(line):
-    """True for the AT commands a modem manager sends to a fresh /dev/ttyACM*."""
-    return len(line) >= 2 and line[0] in (65, 97) and line[1] in (84, 116)

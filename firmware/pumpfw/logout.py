@@ -65,9 +65,6 @@ class LogOut:
             self.buf[0 : n - first] = src[first:]
         self.used += n
 
-    def free_bytes(self):
-        return self.capacity_bytes - self.used
-
     def drain(self, write, max_bytes=256, write_from=None):
         """Offer queued bytes to write(view) -> bytes accepted (0 or None: not now), or to
         write_from(buf, start, end) if given: no memoryview slice, so nothing allocated.

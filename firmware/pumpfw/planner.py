@@ -12,11 +12,6 @@ WORK_PER_STEP = 3_600_000_000_000  # us per hour * uL per mL: N, the work of one
 MAX_INTERVAL_US = const(1 << 27)  # ~134 s: intervals stay far inside ticks_diff's +/- 2**29
 
 
-def min_work_rate(max_interval_us):
-    """Smallest rate_ul_h * steps_per_ml whose step interval fits in max_interval_us."""
-    return -(-WORK_PER_STEP // max_interval_us)
-
-
 class Planner:
     """Turns (rate_ul_h, since_us) into segments (interval_us, count) of exact step times.
 
@@ -37,7 +32,7 @@ class Planner:
         self.fresh = True  # next segment is the first after a rebase: a lone step
         self.seg_interval_us = 0
         self.seg_count = 0
-        self._q = 0  # floor(N / D) in us
+        self.q_us = 0  # floor(N / D): steps come q_us or q_us + 1 us apart (read by the drive)
         self._r1 = 0  # N % D == r1 * spm + r0
         self._r0 = 0
         self._s1 = 0  # slack == (due_us - exact due) * D == s1 * spm + s0, in [0, D)
@@ -80,8 +75,8 @@ class Planner:
         offset_us = -(-work // rate_work)  # ceil: the first whole us the work is reached
         slack = offset_us * rate_work - work
         self.due_us = ticks_add(at_us, offset_us)
-        self._q = WORK_PER_STEP // rate_work
-        r = WORK_PER_STEP - self._q * rate_work
+        self.q_us = WORK_PER_STEP // rate_work
+        r = WORK_PER_STEP - self.q_us * rate_work
         self._r1 = r // self.spm
         self._r0 = r - self._r1 * self.spm
         self._s1 = slack // self.spm
@@ -111,7 +106,7 @@ class Planner:
         # once per step, so it works in locals (on MicroPython an attribute access costs as
         # much as the arithmetic), with due times as offsets from the first step's (< horizon
         # + one interval: small ints).
-        q = self._q
+        q = self.q_us
         r0 = self._r0
         r1 = self._r1
         spm = self.spm

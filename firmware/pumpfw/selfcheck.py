@@ -28,9 +28,8 @@ def check(board, steps_per_ml, regimen, stepper, journal_ok=True):
                         % (steps_per_ml, _MIN_SPM, _MAX_SPM))
     if board.MAX_RATE_UL_H <= 0 or board.MAX_STEP_HZ <= 0:
         problems.append("board maximum rate must be > 0")
-    elif board.MAX_RATE_UL_H < regimen.max_rate_ul_h():
-        # Not fatal: the controller clamps and says so (limit event); worth a line at boot.
-        pass
+    # A board maximum below a program's rate is not a problem: the controller clamps to it and
+    # says so (`ev limit`).
     # The slowest rate any program uses (half an initial rate) must be timeable: one step at
     # most every 2^27 us (the planner's limit).
     slowest = min(p.ir_resume_rate_ul_h for p in regimen.programs)

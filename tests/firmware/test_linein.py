@@ -56,13 +56,6 @@ def test_ctrl_c_is_reported_and_drops_the_partial_line():
     assert lines.intr == 1
 
 
-def test_at_probe_detection():
-    for probe in (b"AT", b"ATE0", b"at+gcap", b"AT+CGMI", b"ATZ"):
-        assert L.is_at_probe(probe), probe
-    for line in (b"A", b"status", b"7 start 1*ABCD", b""):
-        assert not L.is_at_probe(line), line
-
-
 def test_random_bytes_never_crash_and_lines_are_always_printable_ascii():
     rng = seeded_rng(4)
     lines = L.LineIn(40)
