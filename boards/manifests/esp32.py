@@ -1,14 +1,5 @@
 # What an ESP32 DevKitC (boards/esp32.py, DRIVER "esp32") runs: the portable firmware and the
 # ESP32 hardware modules (RMT + PCNT stepper). Same use as pico.py. MicroPython manifest format.
 include("pumpfw.py")
-package(
-    "pumpfw",
-    files=(
-        "hw/__init__.py",
-        "hw/mcu.py",
-        "hw/motor_enable.py",
-        "hw/usbserial.py",
-        "hw/stepper_esp32.py",
-    ),
-    base_path="../../firmware",
-)
+include("mcu.py")
+package("pumpfw", files=("hw/stepper_esp32.py",), base_path="../../firmware")

@@ -2,15 +2,5 @@
 # RP2040 hardware modules. `pumpctl flash --board pico` copies these (as .mpy) plus main.py and
 # board.py; a frozen build (FROZEN_MANIFEST=) takes the same list. MicroPython manifest format.
 include("pumpfw.py")
-package(
-    "pumpfw",
-    files=(
-        "hw/__init__.py",
-        "hw/mcu.py",
-        "hw/motor_enable.py",
-        "hw/usbserial.py",
-        "hw/pio_step.py",
-        "hw/stepper_rp2.py",
-    ),
-    base_path="../../firmware",
-)
+include("mcu.py")
+package("pumpfw", files=("hw/pio_step.py", "hw/stepper_rp2.py"), base_path="../../firmware")

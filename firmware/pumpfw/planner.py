@@ -113,27 +113,13 @@ class Planner:
         rate = self.rate_ul_h
         s0 = self._s0
         s1 = self._s1
-        nxt_us = q  # interval from the step just handed out to the next one
-        s0 -= r0
-        s1 -= r1
-        if s0 < 0:
-            s0 += spm
-            s1 -= 1
-        if s1 < 0:
-            s1 += rate
-            nxt_us += 1
-        due_off = nxt_us  # the next step's due time, from the first step's
-        last_off = 0  # the last handed-out step's due time, from the first step's
-        count = 1
+        due_off = 0  # the next step's due time, from the first step's
+        count = 0
         early_us = 0
-        while count < max_count:
-            if nxt_us != interval_us:
-                if nxt_us != interval_us + 1 or early_us >= tol_us:
-                    break
-                early_us += 1
-            last_off = due_off
+        while True:
+            last_off = due_off  # hand out the step due at due_off
             count += 1
-            nxt_us = q
+            nxt_us = q  # ... and the interval to the one after it
             s0 -= r0
             s1 -= r1
             if s0 < 0:
@@ -143,6 +129,12 @@ class Planner:
                 s1 += rate
                 nxt_us += 1
             due_off += nxt_us
+            if count >= max_count:
+                break
+            if nxt_us != interval_us:
+                if nxt_us != interval_us + 1 or early_us >= tol_us:
+                    break
+                early_us += 1
         first_us = self.due_us
         self._s0 = s0
         self._s1 = s1

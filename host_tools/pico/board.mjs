@@ -4,9 +4,9 @@
 // Usage: node host_tools/pico/board.mjs --bootrom ROM --image UF2|BIN --pins JSON [--fast|...]
 // Prints one JSON line of endpoints once it listens; see docs/emulated-pico.md.
 import fs from "node:fs";
-import net from "node:net";
 import { parseArgs } from "node:util";
 import { Balance } from "../sim/balance.mjs";
+import { ControlChannel, quitOn, socketUrl } from "../sim/control.mjs";
 import { SerialFanout } from "../sim/fanout.mjs";
 import { EmulatedPico } from "./chip.mjs";
 import { FLASH_BYTES, FLASH_TIMES } from "./flash.mjs";
@@ -244,11 +244,8 @@ function status() {
 }
 
 // ---- control channel ---------------------------------------------------------------------------
-const controls = new Set();
-function emit(event, data) {
-  const line = JSON.stringify({ event, vtime_ms: Math.floor(worldNs() / 1e6), ...data }) + "\n";
-  for (const c of controls) c.write(line);
-}
+const control = new ControlChannel((req) => handle(req), () => worldNs() / 1e6);
+const emit = (event, data) => control.emit(event, data);
 
 async function handle(req) {
   switch (req.cmd) {
@@ -345,32 +342,6 @@ function received(n, timeoutMs = 5000) {
   });
 }
 
-function serveControl(sock) {
-  controls.add(sock);
-  let pending = "";
-  sock.on("data", (chunk) => {
-    pending += chunk.toString("utf8");
-    let nl;
-    while ((nl = pending.indexOf("\n")) >= 0) {
-      const text = pending.slice(0, nl).trim();
-      pending = pending.slice(nl + 1);
-      if (!text) continue;
-      let req;
-      try {
-        req = JSON.parse(text);
-      } catch {
-        sock.write(JSON.stringify({ ok: false, error: "not JSON" }) + "\n");
-        continue;
-      }
-      handle(req).then(
-        (res) => sock.write(JSON.stringify({ id: req.id, ok: true, ...res }) + "\n"),
-        (err) => sock.write(JSON.stringify({ id: req.id, ok: false, error: err.message }) + "\n"),
-      );
-    }
-  });
-  sock.on("close", () => controls.delete(sock));
-  sock.on("error", () => controls.delete(sock));
-}
 
 const balance = new Balance(
   () => ({ worldUs: worldNs() / 1000, steps: pinState.steps, stepsPerMl }),
@@ -378,35 +349,21 @@ const balance = new Balance(
 );
 
 const servers = [];
-function quit() {
-  for (const s of servers) s.close();
-  for (const c of controls) c.destroy();
+const quit = quitOn(servers, () => {
+  control.close();
   serial.close();
-  process.exit(0);
-}
-process.on("SIGINT", quit);
-process.on("SIGTERM", quit);
-if (args["exit-on-stdin-eof"]) {
-  process.stdin.on("end", quit);
-  process.stdin.resume();
-}
-
-const listen = (handler) =>
-  new Promise((resolve) => {
-    const s = net.createServer(handler);
-    s.listen(0, "127.0.0.1", () => resolve(s));
-  });
+}, args["exit-on-stdin-eof"]);
 
 try {
   servers.push(await serial.listen());
-  servers.push(await listen(serveControl));
+  servers.push(await control.listen());
   servers.push(await balance.listen(0));
   powerOn("power_on");
 } catch (err) {
   process.stderr.write(`picoboard: cannot start: ${err.message}\n`);
   process.exit(2);
 }
-const [serialUrl, control, bal] = servers.map((s) => `socket://127.0.0.1:${s.address().port}`);
-const endpoints = { serial: serialUrl, control, balance: bal, pty: null, pid: process.pid,
-                    board: "pico" };
+const [serialUrl, controlUrl, bal] = servers.map(socketUrl);
+const endpoints = { serial: serialUrl, control: controlUrl, balance: bal, pty: null,
+                    pid: process.pid, board: "pico" };
 process.stdout.write(JSON.stringify(endpoints) + "\n");

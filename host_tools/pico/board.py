@@ -86,13 +86,7 @@ class PicoBoard(HarnessBoard):
                "--bootrom", str(find_rp2() / BOOTROM_NAME), "--image", str(image_path(image)),
                "--pins", json.dumps(pins), "--steps-per-ml", str(steps_per_ml),
                "--flash-times", flash_times if isinstance(flash_times, str)
-               else json.dumps(flash_times)]
-        if fast:
-            cmd.append("--fast")
-        elif hold:
-            cmd.append("--hold")
-        elif scale is not None:
-            cmd += ["--scale", str(scale)]
+               else json.dumps(flash_times)] + self.clock_args(fast, scale, hold)
         HarnessBoard.__init__(self, cmd, pty, timeout_s, stderr)
 
     def reset(self):

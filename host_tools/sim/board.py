@@ -94,6 +94,16 @@ class HarnessBoard:
         self.endpoints["pty"] = self.pty
 
     @staticmethod
+    def clock_args(fast=False, scale=None, hold=False):
+        """A harness's clock options: as fast as it goes, held (time moves on `advance`), or
+        real time x scale (default 1)."""
+        if fast:
+            return ["--fast"]
+        if hold:
+            return ["--hold"]
+        return [] if scale is None else ["--scale", str(scale)]
+
+    @staticmethod
     def node():
         node = shutil.which("node")
         if node is None:
@@ -219,13 +229,7 @@ class SimBoard(HarnessBoard):
             cmd += ["--entry", entry]
         for d in lib:
             cmd += ["--lib", str(d)]
-        if fast:
-            cmd.append("--fast")
-        elif hold:
-            cmd.append("--hold")
-        elif scale is not None:
-            cmd += ["--scale", str(scale)]
-        cmd += list(extra_args)
+        cmd += self.clock_args(fast, scale, hold) + list(extra_args)
         HarnessBoard.__init__(self, cmd, pty, timeout_s, stderr)
 
 

@@ -2,12 +2,12 @@
 // its USB serial, a control side channel and an MT-SICS balance, each on a 127.0.0.1 TCP port.
 // Usage: node host_tools/sim/vboard.mjs [--fast | --scale K | --hold] [--entry mod:Factory] ...
 // Prints one JSON line of endpoints once the board has booted; see docs/virtual-board.md.
-import net from "node:net";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { repoRoot } from "./mpyfs.mjs";
 import { Balance } from "./balance.mjs";
 import { VirtualBoard } from "./board.mjs";
+import { ControlChannel, quitOn, socketUrl } from "./control.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -61,12 +61,8 @@ const balance = new Balance(
 );
 
 // ---- the control channel: JSON lines in, JSON lines out (replies carry the request's id) -----
-const controls = new Set();
-const emit = (event, data) => {
-  const vtimeMs = Math.floor(board.worldUs / 1000);
-  const line = JSON.stringify({ event, vtime_ms: vtimeMs, ...data }) + "\n";
-  for (const c of controls) c.write(line);
-};
+const control = new ControlChannel((req) => handle(req), () => board.worldUs / 1000);
+const emit = (event, data) => control.emit(event, data);
 
 function holdAt(targetUs) {
   board.setMode({ kind: "hold", scale: 1, targetUs });
@@ -131,32 +127,6 @@ async function handle(req) {
   }
 }
 
-function serveControl(sock) {
-  controls.add(sock);
-  let pending = "";
-  sock.on("data", (chunk) => {
-    pending += chunk.toString("utf8");
-    let nl;
-    while ((nl = pending.indexOf("\n")) >= 0) {
-      const text = pending.slice(0, nl).trim();
-      pending = pending.slice(nl + 1);
-      if (!text) continue;
-      let req;
-      try {
-        req = JSON.parse(text);
-      } catch (err) {
-        sock.write(JSON.stringify({ ok: false, error: "not JSON" }) + "\n");
-        continue;
-      }
-      handle(req).then(
-        (res) => sock.write(JSON.stringify({ id: req.id, ok: true, ...res }) + "\n"),
-        (err) => sock.write(JSON.stringify({ id: req.id, ok: false, error: err.message }) + "\n"),
-      );
-    }
-  });
-  sock.on("close", () => controls.delete(sock));
-  sock.on("error", () => controls.delete(sock));
-}
 
 // ---- events: on the control channel and on stderr ------------------------------------------
 board.on("boot", (b) => emit("boot", b));
@@ -173,35 +143,21 @@ board.on("crash", (c) => {
 });
 
 const servers = [];
-function quit() {
-  for (const s of servers) s.close();
-  for (const c of controls) c.destroy();
+const quit = quitOn(servers, () => {
+  control.close();
   board.shutdown();
-  process.exit(0);
-}
-process.on("SIGINT", quit);
-process.on("SIGTERM", quit);
-if (args["exit-on-stdin-eof"]) {
-  process.stdin.on("end", quit);
-  process.stdin.resume();
-}
-
-const listen = (handler, port) =>
-  new Promise((resolve) => {
-    const s = net.createServer(handler);
-    s.listen(port, "127.0.0.1", () => resolve(s));
-  });
+}, args["exit-on-stdin-eof"]);
 
 try {
   servers.push(await board.listenSerial(num("serial-port")));
-  servers.push(await listen(serveControl, num("control-port")));
+  servers.push(await control.listen(num("control-port")));
   servers.push(await balance.listen(num("balance-port")));
   await board.powerOn("power_on");
 } catch (err) {
   process.stderr.write(`vboard: cannot start: ${err.type || err.name}: ${err.message}\n`);
   process.exit(2);
 }
-const [serial, control, bal] = servers.map((s) => `socket://127.0.0.1:${s.address().port}`);
+const [serial, controlUrl, bal] = servers.map(socketUrl);
 const { pid } = process;
-const endpoints = { serial, control, balance: bal, pty: null, pid, entry: args.entry };
+const endpoints = { serial, control: controlUrl, balance: bal, pty: null, pid, entry: args.entry };
 process.stdout.write(JSON.stringify(endpoints) + "\n");

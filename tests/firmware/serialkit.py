@@ -5,7 +5,20 @@ from pumpfw import protocol as P
 from pumpfw.schedule import ISATUXIMAB_250 as REG
 
 
-class FakeApp:
+class AppHandlers:
+    """The plainest "app" handlers of protocol.COMMANDS, for the test doubles of the app."""
+
+    def start(self, now_ms, infusion):
+        return self.controller.start(now_ms, infusion)
+
+    def startover(self, now_ms, infusion):
+        return self.start(now_ms, infusion)
+
+    def set_premed(self, now_ms, min_ago):
+        return P.E_OK
+
+
+class FakeApp(AppHandlers):
     """The app interface commands.Dispatcher expects (documented in docs/protocol.md)."""
 
     def __init__(self, max_rate_ul_h=400_000):
@@ -21,16 +34,6 @@ class FakeApp:
 
     def steps_made(self):
         return self.steps
-
-    # The "app" handlers of protocol.COMMANDS.
-    def start(self, now_ms, infusion):
-        return self.controller.start(now_ms, infusion)
-
-    def startover(self, now_ms, infusion):
-        return self.start(now_ms, infusion)
-
-    def set_premed(self, now_ms, min_ago):
-        return P.E_OK
 
     def set_log_interval(self, now_ms, ms):
         self.log_interval_ms = ms

@@ -5,13 +5,15 @@ import socket
 import threading
 import tty
 
+from serialkit import AppHandlers
+
 from pumpfw import commands, linein, logout
 from pumpfw import controller as ctl
 from pumpfw import protocol as P
 from pumpfw.schedule import ISATUXIMAB_250
 
 
-class FakeApp:
+class FakeApp(AppHandlers):
     """The dispatcher's app interface, on a virtual clock."""
 
     fw_version = "0.1.0-fake"
@@ -28,16 +30,6 @@ class FakeApp:
     @property
     def log_interval_ms(self):
         return self.clock.interval_ms
-
-    # The "app" handlers of protocol.COMMANDS.
-    def start(self, now_ms, infusion):
-        return self.controller.start(now_ms, infusion)
-
-    def startover(self, now_ms, infusion):
-        return self.start(now_ms, infusion)
-
-    def set_premed(self, now_ms, min_ago):
-        return P.E_OK
 
     def set_log_interval(self, now_ms, ms):
         self.clock.interval_ms = ms
