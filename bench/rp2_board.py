@@ -37,13 +37,18 @@ def ticks():
     app.controller.start(app.clock.read(), 3)
     durations = []
     allocs = []
+    quiet = []  # no record formatted, no journal written, no output pending: the plain tick
 
     def timed():
+        due_ms = app.records.next_ms  # (read, not asked: due() would take the record)
+        plain = app.out.used == 0 and 0 <= app.clock.read() < due_ms
+        writes = app.journal.writes
         a = gc.mem_alloc()
         t = time.ticks_us()
         app.step()
         durations.append(time.ticks_diff(time.ticks_us(), t))
         allocs.append(gc.mem_alloc() - a)
+        quiet.append(1 if plain and app.journal.writes == writes else 0)
 
     gc.disable()  # a collection inside a tick would hide what that tick allocated
     try:
@@ -52,7 +57,7 @@ def ticks():
         gc.enable()
         app.shutdown()
     return {"heap_free_before_app": before, "heap_free_after_start": heap_free,
-            "tick_us": durations, "alloc": allocs}
+            "tick_us": durations, "alloc": allocs, "quiet": quiet}
 
 
 def rate(steps_per_ml):
