@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from device import Pump  # noqa: E402
 from rig import CAPABILITIES, SerialRig, SimRig, lacks  # noqa: E402
+from testrecord import TestRecord  # noqa: E402
 
 from host_tools import ports  # noqa: E402
 from host_tools.errors import CommandError, DeviceTimeout  # noqa: E402
@@ -28,7 +29,6 @@ from host_tools.pico.board import PicoBoard, flashed_once  # noqa: E402
 from host_tools.pico.board import missing as missing_pico  # noqa: E402
 from host_tools.session import open_failure  # noqa: E402
 from host_tools.sim.board import REPO_ROOT, SimBoard, SimBoardError  # noqa: E402
-from records import TestRecord  # noqa: E402
 
 NODE_PKG = REPO_ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript"
 RECORD_INTERVAL_MS = 60_000  # the pump fixture's record interval: long runs stay fast

@@ -79,6 +79,7 @@ class FakeDevice:
         self.corrupt_next = False
         self.reboot_next = False
         self.mute = threading.Event()  # set: the device hangs (reads and writes nothing)
+        self.muted = threading.Event()  # set by the device's loop once it has stopped
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -86,6 +87,11 @@ class FakeDevice:
         self.burst_done.clear()
         self.burst_n = n
         self.burst_left = n
+
+    def hang(self):
+        """The device stops reading and writing; returns once its loop has stopped."""
+        self.mute.set()
+        assert self.muted.wait(5), "the fake device's loop did not stop"
 
     def close(self):
         self.stop_flag.set()
@@ -101,6 +107,7 @@ class FakeDevice:
         try:
             while not self.stop_flag.is_set():
                 if self.mute.is_set():
+                    self.muted.set()
                     self.stop_flag.wait(0.01)
                     continue
                 self._pass(conn)
