@@ -1,27 +1,36 @@
-"""The real App on a fake board (tests/firmware/apptest.py), in-process: step times, rate history,
+"""The real App on the in-process fake board (pumpfw/hw/fakeboard.py): step times, rate history,
 the drive's own change times and when operator inputs reach the firmware."""
 
 import random
 import shutil
-import sys
 import tempfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for _p in (ROOT / "firmware", ROOT / "tests" / "firmware", ROOT):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
-
-from apptest import FakeHw, TestBoard, send  # noqa: E402
-
-from pumpfw import controller as ctl  # noqa: E402
-from pumpfw import planner as planner_mod  # noqa: E402
-from pumpfw.app import App  # noqa: E402
+from pumpfw import controller as ctl
+from pumpfw import planner as planner_mod
+from pumpfw.app import App
+from pumpfw.hw.fakeboard import FakeHw, TestBoard, send
 
 MIN = 60_000
 WRAP = (1 << 30) - 1
 HALF = 1 << 29
 WORK_PER_STEP = planner_mod.WORK_PER_STEP
+
+
+def cumulative_error(step_times, rates, spm):
+    """Largest |ideal - made| just before and just after each step, in steps.
+
+    step_times: absolute us of every step made; rates: (since_us, rate_ul_h) history of the
+    commanded rate, in order. Shared by the exactness test and `make bench`."""
+    worst = 0
+    i = 0
+    work = 0  # rate_ul_h * us * spm accumulated up to rates[i][0]
+    for k, t in enumerate(step_times, 1):
+        while i + 1 < len(rates) and rates[i + 1][0] <= t:
+            work += rates[i][1] * (rates[i + 1][0] - rates[i][0]) * spm
+            i += 1
+        ideal = work + rates[i][1] * (t - rates[i][0]) * spm
+        worst = max(worst, abs(ideal - (k - 1) * WORK_PER_STEP), abs(ideal - k * WORK_PER_STEP))
+    return worst / WORK_PER_STEP
 
 
 def unwrap(ticks, near_us):

@@ -5,8 +5,6 @@ import statistics
 from bisect import bisect_right
 from concurrent.futures import ProcessPoolExecutor
 
-from apptest import cumulative_error  # noqa: E402, F401 - apprun puts tests/firmware on the path
-
 from bench import apprun
 from bench.results import metric, not_measured
 
@@ -105,7 +103,7 @@ def _one(args):
     gaps = [b - a for a, b in zip(run["ticks"], run["ticks"][1:])]
     return {
         "name": name, "seed": seed, "state": run["state"], "steps": len(run["steps"]),
-        "error": cumulative_error(run["steps"], run["rates"], spm),
+        "error": apprun.cumulative_error(run["steps"], run["rates"], spm),
         "grid": max(r for _, r in run["rates"]) * spm / N,
         "transition_us": max(transitions(run["steps"], run["rates"], spm), default=0.0),
         "drive_offset_us": max(drive_change_offsets(run["rates"], run["drive_changes"]),

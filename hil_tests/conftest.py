@@ -13,22 +13,18 @@ import os
 import shutil
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from device import Pump  # noqa: E402
-from rig import CAPABILITIES, SerialRig, SimRig, lacks  # noqa: E402
-from testrecord import TestRecord  # noqa: E402
-
-from host_tools import ports  # noqa: E402
-from host_tools.errors import CommandError, DeviceTimeout  # noqa: E402
-from host_tools.pico.board import PicoBoard, flashed_once  # noqa: E402
-from host_tools.pico.board import missing as missing_pico  # noqa: E402
-from host_tools.session import open_failure  # noqa: E402
-from host_tools.sim.board import REPO_ROOT, SimBoard, SimBoardError  # noqa: E402
+from hil_tests.device import Pump
+from hil_tests.rig import CAPABILITIES, SerialRig, SimRig, lacks
+from hil_tests.testrecord import TestRecord
+from host_tools import ports
+from host_tools.errors import CommandError, DeviceTimeout
+from host_tools.pico.board import PicoBoard, flashed_once
+from host_tools.pico.board import missing as missing_pico
+from host_tools.session import open_failure
+from host_tools.sim.board import REPO_ROOT, SimBoard, SimBoardError
 
 NODE_PKG = REPO_ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript"
 RECORD_INTERVAL_MS = 60_000  # the pump fixture's record interval: long runs stay fast

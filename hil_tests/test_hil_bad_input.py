@@ -3,8 +3,8 @@
 import random
 
 import pytest
-from hilkit import at_minute, measure_completion, run_to_completion, start
 
+from hil_tests.hilkit import at_minute, measure_completion, run_to_completion, start
 from pumpfw import protocol as P
 
 

@@ -1,7 +1,8 @@
 """HIL: the operator buttons: a short PAUSE pauses, a long one resumes, a stuck one never moves."""
 
 import pytest
-from hilkit import MIN_MS, at_minute, start
+
+from hil_tests.hilkit import MIN_MS, at_minute, start
 
 pytestmark = pytest.mark.needs("buttons")
 

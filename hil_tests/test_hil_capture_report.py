@@ -5,8 +5,8 @@ import time
 
 import pandas as pd
 import pytest
-from hilkit import DURATION_TOL_MIN, at_minute, run_to_completion, start
 
+from hil_tests.hilkit import DURATION_TOL_MIN, at_minute, run_to_completion, start
 from host_tools import capfile, cli, logs
 from pumpfw import protocol as P
 

@@ -1,7 +1,8 @@
 """HIL: infusions 1, 2 and 3 run their ladders to completion; pause freezes motor and clock."""
 
 import pytest
-from hilkit import (
+
+from hil_tests.hilkit import (
     DURATION_TOL_MIN,
     MIN_MS,
     at_minute,

@@ -1,7 +1,8 @@
 """HIL: a power cut mid-infusion: the pump comes back paused, and never over-infuses."""
 
 import pytest
-from hilkit import MIN_MS, VOLUME_UL, at_minute, balance_steps, run_to_completion, start
+
+from hil_tests.hilkit import MIN_MS, VOLUME_UL, at_minute, balance_steps, run_to_completion, start
 
 
 def cut_and_finish(rig, pump, record):

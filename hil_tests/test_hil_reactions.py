@@ -1,7 +1,8 @@
 """HIL: infusion reactions: grade 1 holds escalation, grade 2 interrupts, grade 3 latches."""
 
 import pytest
-from hilkit import (
+
+from hil_tests.hilkit import (
     MIN_MS,
     at_minute,
     measure_completion,
@@ -10,7 +11,6 @@ from hilkit import (
     run_to_completion,
     start,
 )
-
 from host_tools.errors import CommandError
 
 

@@ -2,7 +2,8 @@
 when the host stops reading (records are dropped and counted; steps, time and volume never)."""
 
 import pytest
-from hilkit import (
+
+from hil_tests.hilkit import (
     VOLUME_UL,
     at_minute,
     balance_steps,

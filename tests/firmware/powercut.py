@@ -1,9 +1,8 @@
 # Power cuts on a fake board: drop the App mid-infusion with no warning, boot a new one on the
 # same files, resume, and account for every step (both lanes).
-from apptest import FakeHw, TestBoard, events, run_for, send
-
 from pumpfw import controller as ctl
 from pumpfw.app import App
+from pumpfw.hw.fakeboard import FakeHw, TestBoard, events, run_for, send
 
 MIN = 60_000
 

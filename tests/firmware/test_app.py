@@ -1,8 +1,7 @@
 # The main loop end to end on a fake board: commands in, steps, records, events (both lanes).
-from apptest import FakeHw, events, lines, run_for, send
-
 from pumpfw import controller as ctl
 from pumpfw.app import App
+from pumpfw.hw.fakeboard import FakeHw, events, lines, run_for, send
 
 MIN = 60_000
 

@@ -284,9 +284,8 @@ def test_a_retry_with_another_body_or_number_is_a_new_command():
 
 def test_every_command_has_its_handler():
     # Each row of the table names who runs it; the real App and controller have them all.
-    from apptest import FakeHw
-
     from pumpfw.app import App
+    from pumpfw.hw.fakeboard import FakeHw
 
     hw = FakeHw()
     app = App(hw)

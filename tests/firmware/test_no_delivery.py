@@ -1,9 +1,8 @@
 # A pump that says running while its motor makes no step is paused with a fault, an alarm and an
 # event, within the bound docs/safety.md states; a healthy pump at its slowest rate never is.
-from apptest import FakeHw, TestBoard, events, run_for, send
-
 from pumpfw import controller as ctl
 from pumpfw.app import App
+from pumpfw.hw.fakeboard import FakeHw, TestBoard, events, run_for, send
 from pumpfw.hw.stepper_virtual import VirtualStepper
 
 MIN = 60_000

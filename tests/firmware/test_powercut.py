@@ -1,10 +1,10 @@
 # Power cuts at a few instants (the host lane cuts at 100): recover paused, end at 250 mL; the
 # fake flash takes 50 ms a write, so counting before the motor stops shows.
-from apptest import FakeHw, TestBoard, events, run_for, send
 from powercut import MIN, check, cut_and_recover
 
 from pumpfw import controller as ctl
 from pumpfw.app import App
+from pumpfw.hw.fakeboard import FakeHw, TestBoard, events, run_for, send
 from pumpfw.journal import Journal
 from pumpfw.schedule import ISATUXIMAB_250 as REG
 

@@ -3,9 +3,8 @@
 import gc
 import sys
 
-from apptest import FakeHw, TestBoard, run_for, send
-
 from pumpfw.app import App
+from pumpfw.hw.fakeboard import FakeHw, TestBoard, run_for, send
 
 MPY = sys.implementation.name == "micropython"
 

@@ -1,10 +1,10 @@
 # The run loop's safety net, virtual driver: motor off on exception, Ctrl-C, exit (both lanes).
-from apptest import FakeHw, events, lines, send
 from fwtest import raises
 
 from pumpfw import controller as ctl
 from pumpfw import runner
 from pumpfw.app import FAULT_EXCEPTION, App
+from pumpfw.hw.fakeboard import FakeHw, events, lines, send
 from pumpfw.journal import Journal
 
 

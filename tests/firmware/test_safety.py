@@ -1,10 +1,9 @@
 # Issue 7's rules on the whole App: latch across reboots, expected next infusion, premedication
 # window, corrupt journal, self-check, start from the buttons, alarms on the wire (both lanes).
-from apptest import FakeHw, TestBoard, events, lines, run_for, send
-
 from pumpfw import controller as ctl
 from pumpfw import protocol as P
 from pumpfw.app import App
+from pumpfw.hw.fakeboard import FakeHw, TestBoard, events, lines, run_for, send
 
 MIN = 60_000
 
@@ -31,9 +30,9 @@ def confirm_two_step(hw, app, name, *args):
 
 
 def _last_ref():
-    import apptest
+    from pumpfw.hw import fakeboard
 
-    return apptest._seq[0]
+    return fakeboard._seq[0]
 
 
 def test_the_discontinue_latch_survives_a_power_cycle_until_the_two_step_clear():

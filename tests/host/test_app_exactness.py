@@ -5,10 +5,12 @@ journal writes that take 50 ms (a start from rest begins when its record is writ
 import random
 
 import pytest
-from apptest import WORK_PER_STEP, FakeHw, TestBoard, cumulative_error, send
 
+from bench.apprun import cumulative_error
 from pumpfw import controller as ctl
 from pumpfw.app import App
+from pumpfw.hw.fakeboard import FakeHw, TestBoard, send
+from pumpfw.planner import WORK_PER_STEP
 
 MIN = 60_000
 WRAP = (1 << 30) - 1

@@ -17,11 +17,11 @@ def test_error_and_transition_math_on_a_hand_made_history():
     rate = 3_600_000  # 1 step per ms at 1000 steps/mL
     rates = [(0, rate), (10_000, 0), (20_000, rate)]
     steps = [1000 * k for k in range(1, 11)] + [20_000 + 1000 * k for k in range(1, 6)]
-    assert exactness.cumulative_error(steps, rates, spm) == pytest.approx(1.0)
+    assert apprun.cumulative_error(steps, rates, spm) == pytest.approx(1.0)
     assert exactness.transitions(steps, rates, spm) == [0.0, 0.0]
     late = steps[:10] + [s + 250 for s in steps[10:]]
     assert exactness.transitions(late, rates, spm) == [0.0, 250.0]
-    assert exactness.cumulative_error(late, rates, spm) == pytest.approx(1.25)
+    assert apprun.cumulative_error(late, rates, spm) == pytest.approx(1.25)
 
 
 def test_quick_exactness_run_on_the_real_app():
@@ -78,3 +78,16 @@ def test_results_schema_and_file(tmp_path):
         R.check_schema({"c": {"value": None, "unit": "s", "limit": None, "ok": None, "how": ""}})
     with pytest.raises(ValueError):
         R.check_schema({"d": {"value": 1, "unit": "s"}})
+
+
+def test_make_bench_starts_in_a_fresh_interpreter():
+    """`make bench`'s entry point imports on its own: no test conftest puts tests/ on the path."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(run.__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "bench.run", "--help"], cwd=root,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "--only" in proc.stdout

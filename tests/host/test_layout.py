@@ -9,7 +9,10 @@ import pytest
 from host_tools import manifest
 
 PUMPFW = Path(__file__).resolve().parents[2] / "firmware" / "pumpfw"
-HOST_ONLY = {"pumpfw/preview.py"}  # runs the controller ahead of time on a host (pumpctl plan)
+HOST_ONLY = {
+    "pumpfw/preview.py",  # runs the controller ahead of time on a host (pumpctl plan)
+    "pumpfw/hw/fakeboard.py",  # the in-process board of the firmware tests and make bench
+}
 
 
 def imported_modules(path):
@@ -55,3 +58,20 @@ def test_every_firmware_module_goes_to_some_board_or_is_host_only():
     shipped = {rel for b in ("pico", "esp32") for rel, _ in manifest.files(b)}
     virtual_only = {"pumpfw/hw/sim.py", "pumpfw/hw/stepper_virtual.py"}
     assert everything - shipped == HOST_ONLY | virtual_only
+
+
+def test_no_code_edits_sys_path_and_product_code_never_imports_tests():
+    root = PUMPFW.parents[1]
+    product = ("firmware", "host_tools", "bench", "boards")
+    test_modules = {"tests", "hil_tests"} | {p.stem for p in (root / "tests").rglob("*.py")}
+    for path in root.glob("*/**/*.py"):
+        top = path.relative_to(root).parts[0]
+        if top.startswith(".") or top in ("node_modules", "scratch", "records"):
+            continue
+        if path == Path(__file__).resolve():
+            continue  # this test names what it looks for
+        src = path.read_text()
+        assert "sys.path.insert" not in src and "sys.path.append" not in src, path
+        if top in product:
+            for name in imported_modules(path):
+                assert name.split(".")[0] not in test_modules, (path, name)

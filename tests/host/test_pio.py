@@ -1,20 +1,16 @@
 # The PIO step program, cycle-exact on rp2040-pio-emulator, from the source the rp2 driver loads.
-import sys
 from collections import deque
-from pathlib import Path
 
 import adafruit_pioasm
 import pytest
 from pioemu import State, emulate
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # boards/
-
-from boards import pico  # noqa: E402
-from pumpfw.drive import FAULT_RATE_CLAMPED  # noqa: E402
-from pumpfw.hw import pio_step  # noqa: E402
-from pumpfw.hw.stepper_rp2 import Rp2Stepper  # noqa: E402
-from pumpfw.hw.stepper_virtual import FakePin  # noqa: E402
-from pumpfw.planner import Planner  # noqa: E402
+from boards import pico
+from pumpfw.drive import FAULT_RATE_CLAMPED
+from pumpfw.hw import pio_step
+from pumpfw.hw.stepper_rp2 import Rp2Stepper
+from pumpfw.hw.stepper_virtual import FakePin
+from pumpfw.planner import Planner
 
 PULSE_CYCLES = pico.MIN_PULSE_US * pico.PIO_FREQ_HZ // 1_000_000
 

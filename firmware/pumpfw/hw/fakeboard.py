@@ -1,4 +1,6 @@
-# A fake board for App tests on both lanes: virtual clock, real VirtualStepper, scripted serial.
+# An in-process board for host harnesses (the firmware tests on both lanes, `make bench`): a
+# virtual clock, the real VirtualStepper, a scripted serial port, flash writes that take time.
+# Host only: no board's manifest installs it (boards/manifests/), like preview.py.
 import os
 
 from pumpfw import protocol as P
@@ -156,23 +158,3 @@ def lines(hw):
 
 def events(hw, name=None):
     return [m for m in lines(hw) if m.kind == "ev" and (name is None or m.name == name)]
-
-
-WORK_PER_STEP = 3_600_000_000_000  # us/h * uL/mL: one step of rate_ul_h * us * steps_per_ml
-
-
-def cumulative_error(step_times, rates, spm):
-    """Largest |ideal - made| just before and just after each step, in steps.
-
-    step_times: absolute us of every step made; rates: (since_us, rate_ul_h) history of the
-    commanded rate, in order. Shared by the exactness test and `make bench`."""
-    worst = 0
-    i = 0
-    work = 0  # rate_ul_h * us * spm accumulated up to rates[i][0]
-    for k, t in enumerate(step_times, 1):
-        while i + 1 < len(rates) and rates[i + 1][0] <= t:
-            work += rates[i][1] * (rates[i + 1][0] - rates[i][0]) * spm
-            i += 1
-        ideal = work + rates[i][1] * (t - rates[i][0]) * spm
-        worst = max(worst, abs(ideal - (k - 1) * WORK_PER_STEP), abs(ideal - k * WORK_PER_STEP))
-    return worst / WORK_PER_STEP
