@@ -94,4 +94,4 @@ if MODE == "ticks":
     result = ticks()
 else:
     result = rate(int(MODE.split(":")[1]))
-print("BENCH " + json.dumps(result))
+print("\nBENCH " + json.dumps(result))  # on a line of its own, whatever the app printed

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from bench import cohortspeed, exactness, ingest, make_test, mpy, rp2, simspeed, trumpet
@@ -59,6 +60,7 @@ def main(argv=None):
         parser.error("unknown families: %s" % ", ".join(unknown))
     previous = R.load(args.out)
     out = {}
+    crashed = []
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     for name in FAMILIES:
@@ -66,7 +68,13 @@ def main(argv=None):
             continue
         t = time.perf_counter()
         print("bench: %s ..." % name, file=sys.stderr, flush=True)
-        out.update(run_family(name, args, previous))
+        try:
+            out.update(run_family(name, args, previous))
+        except Exception as exc:  # one family's failure is a result, and the others still run
+            traceback.print_exc()
+            crashed.append(name)
+            out["%s_family" % name] = R.not_measured(
+                "", "the %s family failed: %s: %s" % (name, type(exc).__name__, exc))
         print("bench: %s done in %.1f s" % (name, time.perf_counter() - t), file=sys.stderr)
     R.stamp(out)
     out["_run"].update(seconds=round(time.perf_counter() - t0, 1), quick=args.quick,
@@ -79,6 +87,9 @@ def main(argv=None):
     failed = [k for k, v in out.items() if not k.startswith("_") and v["ok"] is False]
     if failed:
         print("over the limit: %s" % ", ".join(failed))
+    if crashed:
+        print("failed (see above): %s" % ", ".join(crashed))
+        return 1
     return 0
 
 

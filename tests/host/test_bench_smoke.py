@@ -91,3 +91,18 @@ def test_make_bench_starts_in_a_fresh_interpreter():
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "--only" in proc.stdout
+
+
+def test_a_family_that_fails_is_reported_and_the_others_still_run(tmp_path, monkeypatch):
+    def fake_family(name, args, previous):
+        if name == "mpy":
+            raise RuntimeError("the board said no")
+        return {"%s_figure" % name: R.metric(1.0, "s", None, "fake")}
+
+    monkeypatch.setattr(run, "run_family", fake_family)
+    out_path = tmp_path / "results.json"
+    assert run.main(["--only", "trumpet,mpy,ingest", "--out", str(out_path)]) == 1
+    back = json.loads(out_path.read_text())
+    assert back["trumpet_figure"]["value"] == 1.0 and back["ingest_figure"]["value"] == 1.0
+    assert back["mpy_family"]["value"] is None
+    assert "the board said no" in back["mpy_family"]["reason"]

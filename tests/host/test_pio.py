@@ -6,7 +6,7 @@ import pytest
 from pioemu import State, emulate
 
 from boards import pico
-from pumpfw.drive import FAULT_RATE_CLAMPED
+from pumpfw.drive import FAULT_RATE_CLAMPED, FAULT_UNDERRUN, Drive
 from pumpfw.hw import pio_step
 from pumpfw.hw.stepper_rp2 import Rp2Stepper
 from pumpfw.hw.stepper_virtual import FakePin
@@ -200,3 +200,73 @@ def test_rp2_driver_counts_every_step_the_state_machine_made():
     assert drv.steps() == sm.edges == 4 and enable.value() == 1
     drv.push(1, 1)
     assert drv.fault == FAULT_RATE_CLAMPED  # below the program's floor: clamped, reported
+
+
+def test_an_idle_rp2_driver_has_counted_its_last_segment():
+    """Once the machine waits at pull with nothing queued, every step it made is counted: the
+    drive reads this count when it ran dry (an underrun) and at the end of an infusion."""
+    sm = EmulatedSM(2)
+    drv = Rp2Stepper(sm, FakePin(), True, 2, lambda: sm.state.program_counter,
+                     lambda flag: flag or sm.fifo.clear())
+    drv.enable()
+    drv.start(0)
+    assert drv.push(40, 3) and drv.push(30, 5)
+    sm.run_cycles(1_000)
+    assert drv.idle() and sm.edges == 8
+    assert drv.steps() == 8
+    assert drv.push(30, 2)  # and running on from there counts the new segment once
+    sm.run_cycles(1_000)
+    assert drv.idle() and drv.steps() == sm.edges == 10
+    drv.halt()
+    assert drv.steps() == 10
+
+
+def test_an_underrun_on_the_rp2_driver_replans_only_what_was_not_made():
+    """The loop stalls past the horizon, the state machine runs dry: the drive re-plans from the
+    steps really made, so none is made twice (the last segment's steps used to be left out of
+    the count there, planned again and made twice, and the next rebase failed on 'steps_made')."""
+    sm = EmulatedSM(2)
+    clock = [0]
+    drv = Rp2Stepper(sm, FakePin(), True, 2, lambda: sm.state.program_counter,
+                     lambda flag: flag or sm.fifo.clear())
+    drive = Drive(drv, 1000, 10**6, 5_000, horizon_us=5_000, ticks_us=lambda: clock[0])
+    rebased_from = []
+    rebase = drive.planner.rebase
+    drive.planner.rebase = lambda rate, at, made: rebased_from.append(made) or rebase(rate, at,
+                                                                                      made)
+
+    def run(us, tick_us=1_000):
+        end = clock[0] + us
+        while clock[0] < end:
+            drive.service(clock[0])
+            sm.run_cycles(tick_us)  # the PIO runs at 1 cycle per us
+            clock[0] += tick_us
+
+    drive.set_rate(3_600_000, 0)  # 1 000 steps/s
+    run(10_000)
+    sm.run_cycles(20_000)  # the loop stalls 20 ms: the 5 ms queue runs dry
+    clock[0] += 20_000
+    made_before = sm.edges
+    del rebased_from[:]
+    run(10_000)
+    assert drive.fault == FAULT_UNDERRUN
+    assert rebased_from[:2] == [made_before, made_before]  # pause at the last step, restart
+    drive.set_rate(0, clock[0])
+    assert drive.steps_made() == drive.planner.emitted == sm.edges
+    assert sm.edges - made_before <= 11  # 10 ms at the rate: no catch-up burst
+
+
+def test_the_rp2_driver_completes_a_target_and_turns_the_motor_off():
+    sm = EmulatedSM(2)
+    clock = [0]
+    enable = FakePin()
+    drv = Rp2Stepper(sm, enable, True, 2, lambda: sm.state.program_counter,
+                     lambda flag: flag or sm.fifo.clear())
+    drive = Drive(drv, 1000, 12, 5_000, horizon_us=5_000, ticks_us=lambda: clock[0])
+    drive.set_rate(3_600_000, 0)  # 1 000 steps/s: 12 steps in 12 ms
+    while clock[0] < 30_000:
+        drive.service(clock[0])
+        sm.run_cycles(1_000)
+        clock[0] += 1_000
+    assert sm.edges == 12 and drive.complete()
+    assert enable.value() == 1  # active low: disabled once the whole target is made

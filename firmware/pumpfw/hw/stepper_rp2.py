@@ -51,9 +51,15 @@ class Rp2Stepper(MotorEnable):
         self.sm.active(1)
 
     def _account(self):
-        # Segments pulled = pushed - still in the FIFO; all but the running one are finished.
-        pulled = self._pushed - self.sm.tx_fifo()
-        while self._accounted < pulled - 1:
+        # Segments pulled = pushed - still in the FIFO; all but the running one are finished,
+        # and that one too once the machine waits at pull with nothing queued (the CPU is the
+        # only writer: an empty FIFO stays empty while we look at the pc).
+        level = self.sm.tx_fifo()
+        pulled = self._pushed - level
+        finished = pulled - 1
+        if level == 0 and self._accounted < pulled and self.read_pc() == pio_step.PC_PULL:
+            finished = pulled
+        while self._accounted < finished:
             self._made += self._counts[self._accounted % _RING]
             self._accounted += 1
 
