@@ -18,6 +18,7 @@ from host_tools.pico.board import PicoBoard
 BOARD_SCRIPT = Path(__file__).with_name("rp2_board.py")
 CLOCK_MHZ = 125
 INFUSION3_STEPS = 250 * 16_000  # 250 mL at boards/pico.py's 16 000 steps/mL
+INFUSION3_MAX_MIN = 90  # its 75 min, and then some: still running after that is a failure
 RATE_SPM = (16_000, 45_000, 90_000, 180_000, 360_000, 720_000)  # 200 mL/h -> 0.9-40 k steps/s
 
 
@@ -82,13 +83,16 @@ def _speed_and_latency(image, seconds):
 def _whole_infusion(image):
     with PicoBoard(image=image, scale=1, pty=False) as pico:
         c = _client_bench(pico, timeout_s=120)
+        _run(c, "interval", 60_000)  # a record a minute: the run is about the pin, not the log
         _run(c, "start", 3)
         t0 = time.perf_counter()
         state = "running"
-        while state == "running":
+        for _ in range(INFUSION3_MAX_MIN // 5):  # bounded: a pump that never ends is a result
             pico.advance_ms(5 * 60_000, timeout_s=3600, after_rx=c.sent_bytes)
             pico.set_scale(1)
             state = c.status()["st"]
+            if state != "running":
+                break
         wall = time.perf_counter() - t0
         pin = pico.status()["steps"]
         c.close()
