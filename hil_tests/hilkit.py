@@ -67,3 +67,11 @@ def measure_ladder(record, pump, start_ev, expected):
 def balance_steps(rig, grams_before, spm, density_g_per_ml=1.0):
     """What the balance says was delivered since grams_before, in motor steps."""
     return (rig.balance_grams() - grams_before) / density_g_per_ml * spm
+
+
+def balance_digit_steps(rig, spm, density_g_per_ml=1.0):
+    """The balance's last digit in motor steps: a difference of two readings is exact to within
+    one digit (the virtual board: 0.08 steps at 80 steps/mL; a 1 mg balance on a 16 000 steps/mL
+    board, the emulated Pico's: 16 steps)."""
+    steps = rig.balance.readability_g / density_g_per_ml * spm
+    return steps

@@ -2,7 +2,15 @@
 
 import pytest
 
-from hil_tests.hilkit import MIN_MS, VOLUME_UL, at_minute, balance_steps, run_to_completion, start
+from hil_tests.hilkit import (
+    MIN_MS,
+    VOLUME_UL,
+    at_minute,
+    balance_digit_steps,
+    balance_steps,
+    run_to_completion,
+    start,
+)
 
 
 def cut_and_finish(rig, pump, record):
@@ -38,7 +46,8 @@ def cut_and_finish(rig, pump, record):
 @pytest.mark.needs("power", "time_warp", "balance")
 def test_power_cut_recovers_paused_and_never_over_infuses(rig, pump, hil_record):
     error, uncertain = cut_and_finish(rig, pump, hil_record)
-    hil_record.measure("balance - 250 mL", error, "steps", -uncertain - 1, 1)
+    digit = balance_digit_steps(rig, pump.hello["steps_per_ml"])
+    hil_record.measure("balance - 250 mL", error, "steps", -uncertain - 1 - digit, 1 + digit)
 
 
 @pytest.mark.needs("power", "time_warp", "balance")
@@ -54,7 +63,9 @@ def test_power_cut_record_ends_at_250_ml_and_the_unsure_part_is_one_journal_inte
     # 200 mL/h for the 5 s journal interval, rounded up, plus one step.
     bound = -(-200_000 * 5_000 * spm // 3_600_000_000) + 1
     hil_record.measure("recovery uncertain", uncertain_steps, "steps", 0, bound)
-    hil_record.measure("balance - 250 mL", error, "steps", -uncertain_steps - 1, 1)
+    digit = balance_digit_steps(rig, spm)
+    hil_record.measure("balance - 250 mL", error, "steps", -uncertain_steps - 1 - digit,
+                       1 + digit)
 
 
 @pytest.mark.needs("hang", "time_warp")
@@ -98,4 +109,6 @@ def test_a_cut_right_after_a_pause_restores_every_step_the_motor_made(rig, pump,
     hil_record.within("recovery uncertain (paused)",
                       recovery[-1].fields["uncertain_ul"] if recovery else -1, "uL", 0, 0)
     restored = pump.status()["steps"]
-    hil_record.measure("restored - pumped", round(restored - pumped, 3), "steps", -0.5, 0.5)
+    digit = balance_digit_steps(rig, spm)
+    hil_record.measure("restored - pumped", round(restored - pumped, 3), "steps", -0.5 - digit,
+                       0.5 + digit)

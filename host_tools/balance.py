@@ -77,11 +77,20 @@ class Balance:
                             " right baud rate (--balance-baud)?" % (self.url, line))
         return reply.decode("ascii", "replace").strip()
 
+    readability_g = None  # the last reading's last digit, in grams (0.001 for '12.345 g')
+
+    def _read(self, line, stable_only=True):
+        reply = self.command(line)
+        grams = parse_weight(reply, stable_only)
+        digits = reply.split()[2].partition(".")[2]
+        self.readability_g = 10.0 ** -len(digits)
+        return grams
+
     def grams(self):
-        return parse_weight(self.command("S"))
+        return self._read("S")
 
     def grams_now(self):
-        return parse_weight(self.command("SI"), stable_only=False)
+        return self._read("SI", stable_only=False)
 
     def close(self):
         if self.ser is not None:

@@ -77,3 +77,12 @@ def test_evaporation_takes_mass_away_in_virtual_time(sim):
     finally:
         sim.set_balance(evap_g_per_h=0)
     assert before - after == pytest.approx(0.010, abs=0.0015)
+
+
+def test_the_client_knows_the_balance_readability_from_its_reply(sim):
+    from host_tools.balance import Balance
+
+    with Balance(sim.balance_url) as balance:
+        assert balance.readability_g is None  # nothing read yet
+        balance.grams()
+        assert balance.readability_g == pytest.approx(0.001)  # '12.345 g': a 1 mg digit
