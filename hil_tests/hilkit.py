@@ -73,5 +73,4 @@ def balance_digit_steps(rig, spm, density_g_per_ml=1.0):
     """The balance's last digit in motor steps: a difference of two readings is exact to within
     one digit (the virtual board: 0.08 steps at 80 steps/mL; a 1 mg balance on a 16 000 steps/mL
     board, the emulated Pico's: 16 steps)."""
-    steps = rig.balance.readability_g / density_g_per_ml * spm
-    return steps
+    return rig.balance_readability_g() / density_g_per_ml * spm

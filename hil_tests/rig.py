@@ -95,6 +95,11 @@ class Rig:
         self.require("balance")
         return self.balance.grams()
 
+    def balance_readability_g(self):
+        """The last reading's last digit, in grams."""
+        self.require("balance")
+        return self.balance.readability_g
+
     def close(self):
         if self.balance is not None:
             self.balance.close()

@@ -185,11 +185,16 @@ class EmulatedSM:
         pass
 
 
+def emulated_driver(sm, enable=None):
+    """The rp2 driver on an EmulatedSM, STEP pulses of 2 cycles, ENABLE active low."""
+    return Rp2Stepper(sm, enable or FakePin(), True, 2, lambda: sm.state.program_counter,
+                      lambda flag: flag or sm.fifo.clear())
+
+
 def test_rp2_driver_counts_every_step_the_state_machine_made():
     sm = EmulatedSM(2)
     enable = FakePin()
-    drv = Rp2Stepper(sm, enable, True, 2, lambda: sm.state.program_counter,
-                     lambda flag: flag or sm.fifo.clear())
+    drv = emulated_driver(sm, enable)
     assert enable.value() == 1 and drv.steps() == 0  # built disabled
     drv.enable()
     drv.start(0)
@@ -206,8 +211,7 @@ def test_an_idle_rp2_driver_has_counted_its_last_segment():
     """Once the machine waits at pull with nothing queued, every step it made is counted: the
     drive reads this count when it ran dry (an underrun) and at the end of an infusion."""
     sm = EmulatedSM(2)
-    drv = Rp2Stepper(sm, FakePin(), True, 2, lambda: sm.state.program_counter,
-                     lambda flag: flag or sm.fifo.clear())
+    drv = emulated_driver(sm)
     drv.enable()
     drv.start(0)
     assert drv.push(40, 3) and drv.push(30, 5)
@@ -227,8 +231,7 @@ def test_an_underrun_on_the_rp2_driver_replans_only_what_was_not_made():
     the count there, planned again and made twice, and the next rebase failed on 'steps_made')."""
     sm = EmulatedSM(2)
     clock = [0]
-    drv = Rp2Stepper(sm, FakePin(), True, 2, lambda: sm.state.program_counter,
-                     lambda flag: flag or sm.fifo.clear())
+    drv = emulated_driver(sm)
     drive = Drive(drv, 1000, 10**6, 5_000, horizon_us=5_000, ticks_us=lambda: clock[0])
     rebased_from = []
     rebase = drive.planner.rebase
@@ -260,8 +263,7 @@ def test_the_rp2_driver_completes_a_target_and_turns_the_motor_off():
     sm = EmulatedSM(2)
     clock = [0]
     enable = FakePin()
-    drv = Rp2Stepper(sm, enable, True, 2, lambda: sm.state.program_counter,
-                     lambda flag: flag or sm.fifo.clear())
+    drv = emulated_driver(sm, enable)
     drive = Drive(drv, 1000, 12, 5_000, horizon_us=5_000, ticks_us=lambda: clock[0])
     drive.set_rate(3_600_000, 0)  # 1 000 steps/s: 12 steps in 12 ms
     while clock[0] < 30_000:

@@ -80,7 +80,7 @@ class FakeHw:
         fresh = fs_root is None
         if fresh:
             _dirs[0] += 1
-            fs_root = "%s/apptest_%d_%d" % (_TMP, os.getpid() if hasattr(os, "getpid") else 0,
+            fs_root = "%s/fakeboard_%d_%d" % (_TMP, os.getpid() if hasattr(os, "getpid") else 0,
                                             _dirs[0])
         self.fs_root = fs_root
         if fresh:
