@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from bench.results import median, metric
-from host_tools import capfile, logs
+from host_tools import logs
+from host_tools.logs import capfile
 from pumpfw import controller as ctl
 from pumpfw import preview
 from pumpfw import protocol as P

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from bench.results import metric, not_measured
-from host_tools.client import Client
+from host_tools.link.client import Client
 from host_tools.pico import board as pico_board
 from host_tools.pico.board import PicoBoard
 

@@ -5,7 +5,7 @@ import pandas as pd
 
 from bench.results import median, metric, not_measured
 from bench.simline import SimLine
-from host_tools import trumpet as tr
+from host_tools.logs import trumpet as tr
 from host_tools.sim.board import SimBoard, SimBoardError
 
 SAMPLE_MS = round(tr.SAMPLE_MIN * 60_000)
@@ -84,7 +84,7 @@ def measure(cases=CASES, windows=tr.WINDOWS_MIN, sim_factory=SimBoard, runs=3):
             for side, value in (("max", row.ep_max_pct), ("min", row.ep_min_pct)):
                 out["trumpet_ep_%s_pct_%dmlh_%gmin" % (side, rate, p)] = metric(
                     round(float(value), 4), "%", round(limit, 4),
-                    "Ep(%s) over %g min windows at %d mL/h (host_tools.trumpet, density 1); "
+                    "Ep(%s) over %g min windows at %d mL/h (host_tools.logs.trumpet, density 1); "
                     "limit: one step (%.3f %%) + 1 mg of balance resolution; ok if |Ep| <= "
                     "limit; %s" % (side, p, rate, step_only, where),
                     ok=bool(abs(value) <= limit))

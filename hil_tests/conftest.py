@@ -19,11 +19,11 @@ import pytest
 from hil_tests.device import Pump
 from hil_tests.rig import CAPABILITIES, SerialRig, SimRig, lacks
 from hil_tests.testrecord import TestRecord
-from host_tools import ports
-from host_tools.errors import CommandError, DeviceTimeout
+from host_tools.link import ports
+from host_tools.link.errors import CommandError, DeviceTimeout
+from host_tools.link.session import open_failure
 from host_tools.pico.board import PicoBoard, flashed_once
 from host_tools.pico.board import missing as missing_pico
-from host_tools.session import open_failure
 from host_tools.sim.board import REPO_ROOT, SimBoard, SimBoardError
 
 NODE_PKG = REPO_ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript"

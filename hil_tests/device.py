@@ -2,8 +2,8 @@
 
 import time
 
-from host_tools.client import Client
-from host_tools.errors import DeviceTimeout
+from host_tools.link.client import Client
+from host_tools.link.errors import DeviceTimeout
 
 
 class FirmwareCrash(AssertionError):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from host_tools.balance import Balance
+from host_tools.link.balance import Balance
 
 # Every capability a test can ask for with @pytest.mark.needs(...).
 CAPABILITIES = {

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from hil_tests.hilkit import DURATION_TOL_MIN, at_minute, run_to_completion, start
-from host_tools import capfile, cli, logs
+from host_tools import logs
+from host_tools.commands import cli
+from host_tools.logs import capfile
 from pumpfw import protocol as P
 
 

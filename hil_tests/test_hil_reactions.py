@@ -11,7 +11,7 @@ from hil_tests.hilkit import (
     run_to_completion,
     start,
 )
-from host_tools.errors import CommandError
+from host_tools.link.errors import CommandError
 
 
 def measure_steps_after(record, changes, anchor_min, expected):

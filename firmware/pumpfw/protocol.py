@@ -232,7 +232,7 @@ def record_fields(t_ms, c, steps, dropped):
 
 
 # Where the controller is in its program: what `status` adds after the record fields, so a host
-# can run the same program forward (host_tools/plan.py) and say when it ends.
+# can run the same program forward (host_tools/commands/plan.py) and say when it ends.
 _PROGRAM_FMT = "phase=%s step=%d prog_rate_ul_h=%d hold_ms=%d ir_grade=%d"
 PROGRAM_FIELDS = tuple(w.split("=")[0] for w in _PROGRAM_FMT.split())
 PHASE_NAMES = ("ladder", "post_ir")  # controller.LADDER, controller.POST_IR

@@ -6,9 +6,9 @@ import time
 import warnings
 from pathlib import Path
 
-from host_tools import cohortstats, tables
-from host_tools.capfile import UserError
 from host_tools.cohort import engine, paper, scenario
+from host_tools.logs import cohortstats, tables
+from host_tools.logs.capfile import UserError
 
 
 def argparse_cohort(parser):

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from host_tools.cohort import patient
-from host_tools.infusions import typed_summary
-from host_tools.timeline import INFUSION_COLUMNS
+from host_tools.logs.infusions import typed_summary
+from host_tools.logs.timeline import INFUSION_COLUMNS
 
 COLUMNS = INFUSION_COLUMNS + ("replicate",)
 
@@ -74,7 +74,7 @@ def _on_dask(address, s, seed, chunks):
     try:
         from distributed import Client
     except ImportError:
-        from host_tools.capfile import UserError
+        from host_tools.logs.capfile import UserError
 
         raise UserError("--dask needs the cluster extra: pip install 'isapump[cluster]'") \
             from None

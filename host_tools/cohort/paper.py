@@ -5,8 +5,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from host_tools import cohortstats
 from host_tools.cohort.patient import nominal_min
+from host_tools.logs import cohortstats
 
 # Results, Safety and Table 1 (durations in min: 3.7 h (222 min; range 60-366), 1.85 h (111;
 # 90-234), 1.25 h (75; 48-204)).

@@ -2,12 +2,12 @@
 
 # Every infusion is pumpfw.preview.run() (the firmware's Controller on a virtual clock with an
 # ideal pump), fed the patient's reactions and the operator's practice as inputs, and summarised
-# by host_tools.timeline.summarise(), the same code that summarises a capture.
+# by host_tools.logs.timeline.summarise(), the same code that summarises a capture.
 import math
 
 import numpy as np
 
-from host_tools.timeline import summarise
+from host_tools.logs.timeline import summarise
 from pumpfw import controller as ctl
 from pumpfw import preview, protocol
 from pumpfw.schedule import DEFAULT_REGIMEN

@@ -4,7 +4,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from host_tools.capfile import UserError
+from host_tools.logs.capfile import UserError
 
 # The paper's cycles received (Results, Patients; Table 1 footnote c): median 9, range 1-19,
 # 31/47 started >= 6 cycles, 18/47 started >= 12. Probability per number of cycles 1..19: flat

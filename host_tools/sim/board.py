@@ -18,8 +18,8 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-from host_tools.balance import Balance
-from host_tools.sim import registry as simreg
+from host_tools.link import registry
+from host_tools.link.balance import Balance
 from host_tools.sim.ptybridge import PtyBridge
 
 VBOARD_JS = Path(__file__).resolve().parent / "vboard.mjs"
@@ -179,7 +179,7 @@ class HarnessBoard:
     # ---- the balance -----------------------------------------------------------------------
     @property
     def balance(self):
-        """The virtual balance through the one MT-SICS client (host_tools.balance)."""
+        """The virtual balance through the one MT-SICS client (host_tools.link.balance)."""
         if self._balance is None:
             self._balance = Balance(self.balance_url, timeout_s=self.timeout_s)
         return self._balance
@@ -245,11 +245,11 @@ def serve(board, kind):
         print("control: %s  balance: %s" % (board.endpoints["control"], board.balance_url),
               file=sys.stderr)
         print("pumpctl finds it: pumpctl ports, pumpctl status (--port auto)", file=sys.stderr)
-        registered = simreg.register(dict(board.endpoints, kind=kind))
+        registered = registry.register(dict(board.endpoints, kind=kind))
         try:
             board.proc.wait()
         except KeyboardInterrupt:
             pass
         finally:
-            simreg.unregister(registered)
+            registry.unregister(registered)
     return 0

@@ -5,14 +5,14 @@ import argparse
 import os
 import sys
 
-from host_tools.client import Client
-from host_tools.errors import PumpError
-from host_tools.monitor import REPLAN, View
-from host_tools.options import Parser, positive_number, protocol_int
-from host_tools.plan import ProgramEta, plan_dict
+from host_tools.commands.monitor import REPLAN, View
+from host_tools.commands.options import Parser, positive_number, protocol_int
+from host_tools.commands.plan import ProgramEta, plan_dict
+from host_tools.commands.view import hms, live_line
+from host_tools.link.client import Client
+from host_tools.link.errors import PumpError
 from host_tools.sim import board
 from host_tools.sim.board import SimBoard, SimBoardError
-from host_tools.view import hms, live_line
 from pumpfw.schedule import DEFAULT_REGIMEN
 
 TARGET_WALL_S = 60  # the default time scale finishes the infusion in about a minute

@@ -1,6 +1,6 @@
 """Test helper: device lines from the real controller on a virtual clock, and capture files."""
 
-from host_tools import capfile
+from host_tools.logs import capfile
 from pumpfw import controller as ctl
 from pumpfw import preview
 from pumpfw import protocol as P

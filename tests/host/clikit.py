@@ -7,7 +7,7 @@ import threading
 
 from fakedevice import FakeApp
 
-from host_tools import cli
+from host_tools.commands import cli
 from pumpfw import commands, linein, logout
 from pumpfw import protocol as P
 

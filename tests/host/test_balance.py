@@ -80,7 +80,7 @@ def test_evaporation_takes_mass_away_in_virtual_time(sim):
 
 
 def test_the_client_knows_the_balance_readability_from_its_reply(sim):
-    from host_tools.balance import Balance
+    from host_tools.link.balance import Balance
 
     with Balance(sim.balance_url) as balance:
         assert balance.readability_g is None  # nothing read yet

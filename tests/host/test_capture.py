@@ -5,8 +5,10 @@ from capkit import VirtualDevice, corrupt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from host_tools import capfile, capture, logs
-from host_tools.cli import main
+from host_tools import logs
+from host_tools.commands import capture
+from host_tools.commands.cli import main
+from host_tools.logs import capfile
 
 
 @given(st.binary(max_size=200))

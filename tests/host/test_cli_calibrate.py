@@ -6,9 +6,9 @@ import pytest
 from clikit import garbage_device, one_error_line, run_cli
 from simkit import need_node
 
-from host_tools import calibrate, cli
-from host_tools.client import Client
-from host_tools.errors import UserError
+from host_tools.commands import calibrate, cli
+from host_tools.link.client import Client
+from host_tools.link.errors import UserError
 from host_tools.sim.board import SimBoard
 from pumpfw import protocol as P
 

@@ -8,9 +8,9 @@ import pytest
 from clikit import one_error_line, run_cli
 from simkit import need_node
 
-from host_tools import cli, control
-from host_tools.client import Client
-from host_tools.errors import UserError
+from host_tools.commands import cli, control
+from host_tools.link.client import Client
+from host_tools.link.errors import UserError
 from host_tools.sim.board import SimBoard
 from pumpfw import protocol as P
 

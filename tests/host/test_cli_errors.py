@@ -15,7 +15,7 @@ from clikit import (
     silent_device,
 )
 
-from host_tools import session
+from host_tools.link import session
 
 
 def closed_port_url():

@@ -5,9 +5,9 @@ import pytest
 from clikit import FakePump, garbage_device, one_error_line, run_cli
 from simkit import need_node
 
-from host_tools import cli, flash, manifest
-from host_tools.client import Client
-from host_tools.errors import UserError
+from host_tools.commands import cli, flash, manifest
+from host_tools.link.client import Client
+from host_tools.link.errors import UserError
 from host_tools.sim.board import SimBoard
 from pumpfw import VERSION
 

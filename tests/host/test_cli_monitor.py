@@ -9,9 +9,9 @@ import pytest
 from clikit import run_cli
 from simkit import need_node
 
-from host_tools import monitor, view
-from host_tools.client import Client
-from host_tools.plan import ProgramEta
+from host_tools.commands import monitor, view
+from host_tools.commands.plan import ProgramEta
+from host_tools.link.client import Client
 from host_tools.sim.board import SimBoard
 from pumpfw import protocol as P
 

@@ -13,8 +13,7 @@ import pytest
 from clikit import garbage_device, one_error_line, run_cli
 from simkit import need_node
 
-from host_tools import ports
-from host_tools.sim import registry as simreg
+from host_tools.link import ports, registry
 from host_tools.sim.board import REPO_ROOT, SimBoard
 
 
@@ -27,7 +26,7 @@ def board():
 
 @pytest.fixture
 def runtime(tmp_path, monkeypatch):
-    monkeypatch.setenv(simreg.ENV_DIR, str(tmp_path))
+    monkeypatch.setenv(registry.ENV_DIR, str(tmp_path))
     return tmp_path
 
 
@@ -46,17 +45,17 @@ def fake_usb(device):
 def test_registry_lists_live_boards_and_drops_dead_ones(runtime):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    simreg.register({"serial": "socket://127.0.0.1:9"}, pid=dead.pid)
-    mine = simreg.register({"serial": "socket://127.0.0.1:8"})
-    assert [b["serial"] for b in simreg.running()] == ["socket://127.0.0.1:8"]
+    registry.register({"serial": "socket://127.0.0.1:9"}, pid=dead.pid)
+    mine = registry.register({"serial": "socket://127.0.0.1:8"})
+    assert [b["serial"] for b in registry.running()] == ["socket://127.0.0.1:8"]
     assert sorted(p.name for p in runtime.iterdir()) == [mine.name]  # the stale file is gone
-    simreg.unregister(mine)
-    assert simreg.running() == []
+    registry.unregister(mine)
+    assert registry.running() == []
 
 
 def test_ports_lists_identity_and_strangers(capsys, runtime, usb, board):
     usb.append(fake_usb("loop://"))
-    simreg.register(dict(board.endpoints, pty=None))
+    registry.register(dict(board.endpoints, pty=None))
     rc, out, _ = run_cli(capsys, "ports")
     assert rc == 0
     lines = out.splitlines()
@@ -74,8 +73,8 @@ def test_auto_and_v0_find_the_virtual_board(capsys, runtime, usb, board):
     usb.append(fake_usb("loop://"))  # asked first, answers nothing useful
     junk = garbage_device()
     try:
-        simreg.register({"serial": junk.url}, pid=os.getppid())  # a stranger registered first
-        simreg.register(dict(board.endpoints))
+        registry.register({"serial": junk.url}, pid=os.getppid())  # a stranger registered first
+        registry.register(dict(board.endpoints))
         assert ports.resolve("v1") == board.serial_url
         rc, out, _ = run_cli(capsys, "status", "--port", "auto")
         assert rc == 0 and board.serial_url in out
@@ -108,14 +107,14 @@ def test_serve_registers_its_endpoints_until_it_ends(runtime):
         assert box and box[0], "make sim SERVE=1 printed no endpoints"
         endpoints = json.loads(box[0])
         for _ in range(100):  # the file is written just after the line is printed
-            if simreg.running():
+            if registry.running():
                 break
             threading.Event().wait(0.02)
-        (entry,) = simreg.running()
+        (entry,) = registry.running()
         assert entry["serial"] == endpoints["serial"] and entry["host_pid"] == proc.pid
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0
-        assert simreg.running() == [] and list(runtime.iterdir()) == []
+        assert registry.running() == [] and list(runtime.iterdir()) == []
     finally:
         if proc.poll() is None:
             proc.kill()

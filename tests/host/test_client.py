@@ -5,15 +5,15 @@ import socket
 import pytest
 from fakedevice import FakeDevice
 
-from host_tools import client as cl
-from host_tools.errors import (
+from host_tools.link import client as cl
+from host_tools.link.errors import (
     CommandError,
     DeviceTimeout,
     IntegrityError,
     ProtocolError,
     TransportError,
 )
-from host_tools.seqcheck import SeqTracker
+from host_tools.link.seqcheck import SeqTracker
 from pumpfw import controller as ctl
 from pumpfw import protocol as P
 

@@ -11,9 +11,9 @@ import pytest
 from capkit import VirtualDevice, write_capture
 
 from host_tools import cohort, logs
-from host_tools.capfile import UserError
-from host_tools.cli import main
 from host_tools.cohort import patient
+from host_tools.commands.cli import main
+from host_tools.logs.capfile import UserError
 
 SMALL = dataclasses.replace(cohort.PAPER, patients=12)
 

@@ -6,7 +6,8 @@ import warnings
 import pytest
 from capkit import HOST_NS0, MIN, VirtualDevice, write_capture
 
-from host_tools import capfile, cohortstats, infusions, logs, series
+from host_tools import logs
+from host_tools.logs import capfile, cohortstats, infusions, series
 from pumpfw import controller as ctl
 from pumpfw import persist, preview
 from pumpfw import protocol as P
@@ -173,7 +174,7 @@ def test_ir_premedication_and_override_columns(tmp_path):
                                             (30, "target"), (30.5, "late"), (60, "late"),
                                             (61, "outside")])
 def test_premedication_window(minutes, window):
-    from host_tools.timeline import premed_window
+    from host_tools.logs.timeline import premed_window
 
     assert premed_window(minutes) == window
 

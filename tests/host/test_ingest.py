@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from capkit import HOST_NS0, MIN, VirtualDevice, corrupt
 
-from host_tools import capfile, ingest, linetable, logs
+from host_tools import logs
+from host_tools.logs import capfile, ingest, linetable
 from pumpfw import preview
 from pumpfw import protocol as P
 
@@ -148,7 +149,7 @@ def test_a_capture_of_one_subject_refuses_another(tmp_path):
 def test_span_helpers_against_python():
     import numpy as np
 
-    from host_tools import spans
+    from host_tools.logs import spans
 
     texts = [b"1800000000000001000", b"9223372036854775807", b"9223372036854775808",
              b"0000000000000000042", b"18000000000000O1000", b"7", b"", b"12345678901234567890",

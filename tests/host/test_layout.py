@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from host_tools import manifest
+from host_tools.commands import manifest
 
 PUMPFW = Path(__file__).resolve().parents[2] / "firmware" / "pumpfw"
 HOST_ONLY = {

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from capkit import MIN, VirtualDevice, corrupt, write_capture
 
-from host_tools import capfile, logs
+from host_tools import logs
+from host_tools.logs import capfile
 from pumpfw import preview
 from pumpfw import protocol as P
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from host_tools.cli import main
+from host_tools.commands.cli import main
 
 
 def plan_json(capsys, *args):
@@ -90,8 +90,8 @@ def test_a_refused_input_is_reported(capsys):
 )
 def test_bad_arguments_give_one_line_and_nonzero_exit(args):
     proc = subprocess.run(
-        [sys.executable, "-m", "host_tools.cli", "plan", *args], capture_output=True, text=True
-    )
+        [sys.executable, "-m", "host_tools.commands.cli", "plan", *args], capture_output=True,
+        text=True)
     assert proc.returncode != 0
     assert proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1

@@ -16,13 +16,14 @@ import pytest
 from clikit import LineServer, run_cli
 from simkit import need_node
 
-from host_tools import broker, capfile, portshare
-from host_tools.client import Client
-from host_tools.seqcheck import SeqTracker
-from host_tools.sim import registry as simreg
+from host_tools.link import broker, portshare, registry
+from host_tools.link.client import Client
+from host_tools.link.seqcheck import SeqTracker
+from host_tools.logs import capfile
 from host_tools.sim.board import REPO_ROOT, SimBoard
 
-PUMPCTL = [sys.executable, "-c", "import sys; from host_tools.cli import main; sys.exit(main())"]
+PUMPCTL = [sys.executable, "-c",
+           "import sys; from host_tools.commands.cli import main; sys.exit(main())"]
 
 
 def pumpctl(*argv):
@@ -94,9 +95,9 @@ def board():
 @pytest.fixture
 def registered(board):
     """The board in the registry, as `make sim SERVE=1` puts it, while the test runs."""
-    path = simreg.register(board.endpoints)
+    path = registry.register(board.endpoints)
     yield board
-    simreg.unregister(path)
+    registry.unregister(path)
 
 
 def test_the_capture_loses_nothing_while_control_commands_run_on_the_same_pty(
@@ -237,7 +238,7 @@ def test_sharing_can_be_turned_off(monkeypatch):
 
 def test_a_long_runtime_dir_still_gets_a_socket(monkeypatch, tmp_path):
     deep = tmp_path / ("d" * 90)
-    monkeypatch.setenv(simreg.ENV_DIR, str(deep))
+    monkeypatch.setenv(registry.ENV_DIR, str(deep))
     sock_path, info_path = portshare._paths("socket://127.0.0.1:1")
     assert len(os.fsencode(sock_path)) <= 100 and info_path.parent == deep
     s = socket.socket(socket.AF_UNIX)

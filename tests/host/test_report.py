@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 from capkit import MIN, VirtualDevice, write_capture
 
-from host_tools import figures, infusions, logs, report
-from host_tools.cli import main
+from host_tools import logs
+from host_tools.commands import report
+from host_tools.commands.cli import main
+from host_tools.logs import figures, infusions
 from pumpfw import preview
 from pumpfw import protocol as P
 
@@ -123,7 +125,8 @@ def test_repeated_alarms_are_one_legend_entry_with_their_count(tmp_path):
 
 
 def test_table2_and_fig2_for_two_groups(tmp_path, capsys):
-    from host_tools import cohort, tables
+    from host_tools import cohort
+    from host_tools.logs import tables
 
     small = dataclasses.replace(cohort.PAPER, patients=10)
     a = cohort.simulate(small, seed=2, replicates=1, workers=1)

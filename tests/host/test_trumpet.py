@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from host_tools import trumpet
+from host_tools.logs import trumpet
 
 RATE_ML_H = 120.0
 S_MIN = 0.5

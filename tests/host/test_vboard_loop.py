@@ -9,7 +9,7 @@ import time
 import serial
 from simkit import need_node
 
-from host_tools.client import Client
+from host_tools.link.client import Client
 from host_tools.sim.board import SimBoard
 
 

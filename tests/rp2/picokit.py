@@ -1,7 +1,7 @@
 """Driving the emulated Pico from a test: a protocol client whose commands move emulated time,
 and the STEP pin's record turned into numbers (steps at the pin, the ideal integral)."""
 
-from host_tools.client import Client
+from host_tools.link.client import Client
 from pumpfw.planner import WORK_PER_STEP
 
 STEP_PIN = 2  # boards/pico.py

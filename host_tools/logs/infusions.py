@@ -11,9 +11,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from host_tools import streams
-from host_tools.cohortstats import cohort, compare, infusion_group  # noqa: F401
-from host_tools.timeline import END_EVENTS, INFUSION_COLUMNS, MS_PER_MIN, summarise  # noqa: F401
+from host_tools.logs import streams
+from host_tools.logs.cohortstats import cohort, compare, infusion_group  # noqa: F401
+from host_tools.logs.timeline import END_EVENTS, INFUSION_COLUMNS, MS_PER_MIN, summarise  # noqa: F401
 
 _FROM_STATE = {"complete": "complete", "stopped": "stop", "discontinued": "discontinue"}
 

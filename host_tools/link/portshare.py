@@ -1,5 +1,5 @@
 """Opening a board's port so it can be shared: the first pumpctl process to open it serves it
-(host_tools/broker.py); every later one, on this machine, joins through the broker's socket.
+(host_tools/link/broker.py); every later one, on this machine, joins through the broker's socket.
 
 A board is known by a key: a device's real path (so /dev/serial/by-id/... and /dev/ttyACM0 are
 one board), or its socket:// URL (a virtual board; its pty path leads there too). The broker of
@@ -19,9 +19,9 @@ import threading
 import time
 from pathlib import Path
 
-from host_tools import broker as broker_mod
-from host_tools.sim import registry as simreg
-from host_tools.sockport import PortClosed, SocketPort, open_url
+from host_tools.link import broker as broker_mod
+from host_tools.link import registry
+from host_tools.link.sockport import PortClosed, SocketPort, open_url
 
 ENV_SHARE = "ISAPUMP_SHARE"
 _served = {}  # key -> [Broker, users in this process]: the ports this process serves
@@ -40,7 +40,7 @@ def key_of(url):
     if "://" in url:
         return None
     real = os.path.realpath(url)
-    for board in simreg.running():  # a virtual board's pty is that board
+    for board in registry.running():  # a virtual board's pty is that board
         if board.get("pty") and os.path.realpath(board["pty"]) == real:
             return board["serial"]
     return real
@@ -50,7 +50,7 @@ def _paths(key):
     """(socket, description) of a key's broker. A socket path has ~100 bytes at most: under a
     long runtime dir the socket goes to the temp dir instead (private to this user)."""
     stem = "port-" + hashlib.sha1(key.encode()).hexdigest()[:16]
-    folder = simreg.runtime_dir()
+    folder = registry.runtime_dir()
     sock = folder / (stem + ".sock")
     if len(os.fsencode(sock)) > 100:
         short = Path(tempfile.gettempdir()) / ("isapump-%d" % os.getuid())

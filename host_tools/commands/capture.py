@@ -4,10 +4,11 @@ the hand-over of a shared port; says when it is ready and how it goes."""
 import sys
 import time
 
-from host_tools import capfile, ports, session
-from host_tools.errors import UserError
-from host_tools.options import positive_seconds
-from host_tools.seqcheck import SeqTracker
+from host_tools.commands.options import positive_seconds
+from host_tools.link import ports, session
+from host_tools.link.errors import UserError
+from host_tools.link.seqcheck import SeqTracker
+from host_tools.logs import capfile
 from pumpfw import protocol
 
 RETRY_S = 0.5  # how often to try the port again after it vanished
@@ -207,7 +208,7 @@ def client_opener(url):
     """open_port() for run(): the protocol client's connection (shared with this machine's other
     pumpctl processes); its port is read raw (the client's own reader decodes and drops what
     does not decode, a capture keeps it)."""
-    from host_tools import client, errors
+    from host_tools.link import client, errors
 
     def open_port():
         try:

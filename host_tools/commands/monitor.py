@@ -6,11 +6,11 @@ import sys
 import time
 from datetime import datetime, timedelta
 
-from host_tools.errors import UserError
-from host_tools.options import add_port_argument, positive_seconds
-from host_tools.plan import ProgramEta
-from host_tools.session import Session
-from host_tools.view import Timeline, live_line
+from host_tools.commands.options import add_port_argument, positive_seconds
+from host_tools.commands.plan import ProgramEta
+from host_tools.commands.view import Timeline, live_line
+from host_tools.link.errors import UserError
+from host_tools.link.session import Session
 
 _RESET = "\x1b[0m"
 _COLOURS = {  # events worth a glance in green, worth attention in yellow, alarms in red

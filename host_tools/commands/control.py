@@ -5,10 +5,10 @@ import json
 import re
 import sys
 
-from host_tools.errors import UserError
-from host_tools.options import add_port_argument, protocol_int
-from host_tools.session import Session
-from host_tools.view import say, status_text
+from host_tools.commands.options import add_port_argument, protocol_int
+from host_tools.commands.view import say, status_text
+from host_tools.link.errors import UserError
+from host_tools.link.session import Session
 from pumpfw import protocol as P
 
 # The operator's protocol commands (protocol.COMMANDS: their ranges, whether the pump always

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from host_tools.timeline import END_EVENTS
+from host_tools.logs.timeline import END_EVENTS
 
 MS_PER_MIN = 60_000
 _ZERO_RATE = ("pause", "interrupt", "complete", "stop", "discontinue", "reboot")

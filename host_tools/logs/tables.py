@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from host_tools.capfile import UserError
+from host_tools.logs.capfile import UserError
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 
@@ -12,7 +12,8 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 def read_table(path):
     """A summary table (logs.summary() columns) from a capture file, a folder of captures, or a
     table saved by `pumpctl cohort`/`report` (.parquet keeps every type; .csv is retyped)."""
-    from host_tools import infusions, logs
+    from host_tools import logs
+    from host_tools.logs import infusions
 
     path = Path(path)
     if path.suffix in TABLE_SUFFIXES and path.is_file():

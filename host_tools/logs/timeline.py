@@ -2,7 +2,7 @@
 
 # The row's columns are INFUSION_COLUMNS (docs/logs.md). Events are (t_ms, name, fields) with t_ms
 # on one axis for the whole infusion: device time, or device time bridged over reboots by the
-# host's receive times (host_tools/infusions.py). The simulator (host_tools/cohort) feeds the
+# host's receive times (host_tools/logs/infusions.py). The simulator (host_tools/cohort) feeds the
 # controller's own events, so real and simulated infusions are summarised by the same code.
 import math
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from host_tools import capfile, spans
+from host_tools.logs import capfile, spans
 from pumpfw import protocol
 
 _KEYS = protocol.RECORD_FIELDS

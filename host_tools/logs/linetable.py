@@ -1,11 +1,11 @@
-"""A file's Part (host_tools/ingest.py) as the `lines` DataFrame, sequence checks vectorised."""
+"""A file's Part (logs/ingest.py) as the `lines` DataFrame, sequence checks vectorised."""
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from host_tools import capfile, spans
-from host_tools.ingest import LINE_ENTRIES
+from host_tools.logs import capfile, spans
+from host_tools.logs.ingest import LINE_ENTRIES
 from pumpfw import protocol
 
 LINE_COLUMNS = (

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from host_tools import cohortstats, figures, infusions, logs, series, tables, trumpet
-from host_tools.capfile import UserError
+from host_tools import logs
+from host_tools.logs import cohortstats, figures, infusions, series, tables, trumpet
+from host_tools.logs.capfile import UserError
 
 TABLE_COLUMNS = ("index", "infusion", "outcome", "rebuilt", "duration_min", "infusing_min",
                  "n_interruptions", "ir_grades", "delivered_ml")

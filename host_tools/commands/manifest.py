@@ -9,7 +9,7 @@ other call is an error, so a manifest that would freeze differently cannot pass 
 
 from pathlib import Path
 
-MANIFESTS = Path(__file__).resolve().parents[1] / "boards" / "manifests"
+MANIFESTS = Path(__file__).resolve().parents[2] / "boards" / "manifests"
 
 
 class ManifestError(Exception):

@@ -11,8 +11,8 @@
 import datetime
 import os
 
-from host_tools.errors import UserError  # noqa: F401 - capfile.UserError, as before
-from host_tools.seqcheck import SeqTracker  # noqa: F401 - the one tracker, for logs and capture
+from host_tools.link.errors import UserError  # noqa: F401 - capfile.UserError, as before
+from host_tools.link.seqcheck import SeqTracker  # noqa: F401 - the one tracker, for logs and capture
 from pumpfw import protocol
 
 HEADER = "# isapump capture v1"

@@ -1,17 +1,14 @@
-"""`pumpctl ports`, and --port for every command: USB serial ports and running virtual boards,
-each asked who it is; the shortcuts a0/u0/c0/v0 and `auto`."""
+"""--port for every command: USB serial ports and running virtual boards, each asked who it is;
+the shortcuts a0/u0/c0/v0 and `auto` (`pumpctl ports` lists them: commands/ports.py)."""
 
-import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 
 from serial.tools import list_ports
 
-from host_tools import client as client_mod
-from host_tools import errors, portshare
-from host_tools.errors import UserError
-from host_tools.sim import registry as simreg
-from host_tools.view import say
+from host_tools.link import client as client_mod
+from host_tools.link import errors, portshare, registry
+from host_tools.link.errors import UserError
 from pumpfw import protocol as P
 
 PROBE_TIMEOUT_S = 0.7  # an idle pump answers `id` within a few ms; a silent port costs this
@@ -35,7 +32,7 @@ def candidates(usb_only=False):
     """Every port worth asking, in `auto` order: serial ports, then virtual boards."""
     out = [{"port": dev, "name": _shortcut(dev), "desc": desc}
            for dev, desc in usb_ports(usb_only)]
-    for i, board in enumerate(simreg.running()):
+    for i, board in enumerate(registry.running()):
         pty = board.get("pty")
         desc = board.get("kind", "virtual board") + (" (pty %s)" % pty if pty else "")
         out.append({"port": board["serial"], "name": "v%d" % i, "desc": desc,
@@ -118,38 +115,9 @@ def resolve(name, timeout_s=PROBE_TIMEOUT_S):
         return url
     m = re.fullmatch(r"v(\d+)", name)
     if m:
-        boards = simreg.running()
+        boards = registry.running()
         if int(m.group(1)) >= len(boards):
             raise UserError("no virtual board %s: %d running (start one with make sim SERVE=1)"
                             % (name, len(boards)))
         return boards[int(m.group(1))]["serial"]
     return client_mod.resolve_port(name)
-
-
-# ---- the command --------------------------------------------------------------------------
-
-
-def argparse_ports(parser):
-    parser.add_argument("--json", action="store_true", help="one JSON object per port")
-    parser.add_argument("--timeout", type=float, default=PROBE_TIMEOUT_S, metavar="S",
-                        help="seconds each port has to answer `id` (default %g)" % PROBE_TIMEOUT_S)
-
-
-def do_ports(args):
-    rows = survey(args.timeout)
-    if args.json:
-        for row in rows:
-            say(json.dumps(row, sort_keys=True))
-        return 0
-    if not rows:
-        say("no serial ports and no virtual boards (start one: make sim SERVE=1)")
-        return 0
-    say("%-4s %-28s %-7s %-8s %s" % ("", "PORT", "BOARD", "FW", "WHAT"))
-    for row in rows:
-        hello = row.get("hello") or {}
-        what = row["desc"] if row["ok"] else "%s - %s" % (row["why"], row["desc"])
-        if row.get("served_by"):
-            what += " [shared by %(command)s, pid %(pid)d]" % row["served_by"]
-        say("%-4s %-28s %-7s %-8s %s" % (row["name"], row["port"], hello.get("board", "-"),
-                                         hello.get("fw", "-"), what.strip(" -")))
-    return 0

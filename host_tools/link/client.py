@@ -7,16 +7,16 @@ import time
 
 import serial
 
-from host_tools import portshare
-from host_tools.errors import (
+from host_tools.link import portshare
+from host_tools.link.errors import (
     CommandError,
     DeviceTimeout,
     IntegrityError,
     ProtocolError,
     TransportError,
 )
-from host_tools.seqcheck import SeqTracker
-from host_tools.sockport import PortClosed
+from host_tools.link.seqcheck import SeqTracker
+from host_tools.link.sockport import PortClosed
 from pumpfw import protocol as P
 
 _SHORTCUTS = (("a", "/dev/ttyACM"), ("u", "/dev/ttyUSB"), ("c", "COM"))
@@ -65,7 +65,7 @@ class Client:
     # ---- connection ----------------------------------------------------------------------
     def connect(self):
         """Open the port: shared with this machine's other pumpctl processes where it can be
-        (host_tools/portshare.py), each process with its own block of command numbers."""
+        (host_tools/link/portshare.py), each process with its own block of command numbers."""
         try:
             self.ser = portshare.open_port(self.port, self.baudrate, timeout=0.05,
                                            write_timeout=self.timeout_s, share=self.share)

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from host_tools import capfile, ingest, linetable
-from host_tools.capfile import UserError
-from host_tools.cohortstats import cohort, compare, per_patient, table2  # noqa: F401
-from host_tools.infusions import INFUSION_COLUMNS, split, summary, typed_summary  # noqa: F401
-from host_tools.linetable import LINE_COLUMNS  # noqa: F401
+from host_tools.logs import capfile, ingest, linetable
+from host_tools.logs.capfile import UserError
+from host_tools.logs.cohortstats import cohort, compare, per_patient, table2  # noqa: F401
+from host_tools.logs.infusions import INFUSION_COLUMNS, split, summary, typed_summary  # noqa: F401
+from host_tools.logs.linetable import LINE_COLUMNS  # noqa: F401
 from pumpfw import protocol
 
 LogError = UserError

@@ -5,10 +5,10 @@ import re
 
 import serial
 
-from host_tools.client import resolve_port
-from host_tools.errors import UserError
-from host_tools.sim import registry as simreg
-from host_tools.sockport import open_url
+from host_tools.link import registry
+from host_tools.link.client import resolve_port
+from host_tools.link.errors import UserError
+from host_tools.link.sockport import open_url
 
 # MT-SICS replies to S (stable weight) and SI (weight now) other than a weight, in words.
 _NOT_A_WEIGHT = {
@@ -41,7 +41,7 @@ def virtual_balance(name):
     m = re.fullmatch(r"v(\d+)", name)
     if not m:
         return None
-    boards = simreg.running()
+    boards = registry.running()
     if int(m.group(1)) >= len(boards):
         raise UserError("no virtual board %s: %d running (start one with make sim SERVE=1)"
                         % (name, len(boards)))

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from host_tools.capfile import UserError
+from host_tools.logs.capfile import UserError
 
 SAMPLE_MIN = 0.5  # the standard's sampling interval S
 WINDOWS_MIN = (2, 5, 11, 19, 31)  # observation windows P

@@ -3,16 +3,16 @@
 import importlib
 import sys
 
-from host_tools import control
-from host_tools.errors import PumpError
-from host_tools.options import Parser
+from host_tools.commands import control
+from host_tools.commands.options import Parser
+from host_tools.link.errors import PumpError
 from pumpfw import VERSION
 from pumpfw import protocol as P
 
-# name -> (module in host_tools, stem, one-line help): the module has argparse_<stem>(parser)
-# and do_<stem>(args). Only the chosen command's module is imported, so a quick command does
-# not pay for pandas and matplotlib. The pump's actions come from control.ACTIONS (stem
-# "action": argparse_action(parser, name)).
+# name -> (module in host_tools.commands, or a dotted path in host_tools; stem; one-line help):
+# the module has argparse_<stem>(parser) and do_<stem>(args). Only the chosen command's module
+# is imported, so a quick command does not pay for pandas and matplotlib. The pump's actions
+# come from control.ACTIONS (stem "action": argparse_action(parser, name)).
 COMMANDS = {
     "ports": ("ports", "ports",
               "list serial ports and virtual boards, and which ones run this firmware"),
@@ -39,7 +39,8 @@ COMMANDS = {
 def load(name):
     """(argparse(parser), do(args)) of a command, importing its module now."""
     module, stem, _ = COMMANDS[name]
-    mod = importlib.import_module("host_tools." + module)
+    package = "host_tools." if "." in module else "host_tools.commands."
+    mod = importlib.import_module(package + module)
     if stem == "action":
         return (lambda parser: mod.argparse_action(parser, name)), mod.do_action
     return getattr(mod, "argparse_" + stem), getattr(mod, "do_" + stem)

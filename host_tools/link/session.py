@@ -3,9 +3,9 @@ failure turned into one line that says what to do."""
 
 import errno
 
-from host_tools import errors, ports
-from host_tools.client import Client
-from host_tools.errors import UserError
+from host_tools.link import errors, ports
+from host_tools.link.client import Client
+from host_tools.link.errors import UserError
 
 
 def open_failure(url, exc):

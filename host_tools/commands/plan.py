@@ -5,8 +5,8 @@ import argparse
 import json
 from fractions import Fraction
 
-from host_tools.errors import UserError
-from host_tools.view import hms
+from host_tools.commands.view import hms
+from host_tools.link.errors import UserError
 from pumpfw import controller as ctl
 from pumpfw import persist, preview
 from pumpfw import protocol as P
