@@ -19,7 +19,7 @@ import pytest
 from hil_tests.device import Pump
 from hil_tests.rig import CAPABILITIES, SerialRig, SimRig, lacks
 from hil_tests.testrecord import TestRecord
-from host_tools.link import ports
+from host_tools.link import discovery
 from host_tools.link.errors import CommandError, DeviceTimeout
 from host_tools.link.session import open_failure
 from host_tools.pico.board import PicoBoard, flashed_once
@@ -65,8 +65,8 @@ def _check_boards(option):
     """Before any test (and any record): every --port answers as this firmware, or one line
     says why and the run stops."""
     for port in (p.strip() for p in option.split(",") if p.strip()):
-        url = ports.resolve(port) if port != "auto" else port
-        found = ports.probe(url, timeout_s=2.0)
+        url = discovery.resolve(port) if port != "auto" else port
+        found = discovery.probe(url, timeout_s=2.0)
         if not found["ok"]:
             why = found["why"]
             if why.startswith("cannot open: "):

@@ -5,7 +5,7 @@ import sys
 import time
 
 from host_tools.commands.options import positive_seconds
-from host_tools.link import ports, session
+from host_tools.link import discovery, session
 from host_tools.link.errors import UserError
 from host_tools.link.seqcheck import SeqTracker
 from host_tools.logs import capfile
@@ -238,7 +238,7 @@ def argparse_capture(parser):
 def do_capture(args, open_port=None, progress_out=None):
     if getattr(args, "subject", None) is not None:
         capfile.check_subject(args.subject)  # before the port is opened
-    url = ports.resolve(args.port) if open_port is None else args.port
+    url = discovery.resolve(args.port) if open_port is None else args.port
     open_port = open_port or client_opener(url)
     try:
         first = open_port()

@@ -15,7 +15,7 @@ import serial
 from host_tools.commands import manifest
 from host_tools.commands.options import add_port_argument
 from host_tools.commands.view import say
-from host_tools.link import errors, ports, portshare
+from host_tools.link import discovery, errors, portshare
 from host_tools.link.client import Client
 from host_tools.link.errors import UserError
 from host_tools.link.session import explain
@@ -207,7 +207,7 @@ def verify(url, board, timeout_s, wait_s):
     """After the reset: the new firmware must answer `id` with this version and board."""
     deadline = time.monotonic() + wait_s
     while True:
-        result = ports.probe(url, timeout_s)
+        result = discovery.probe(url, timeout_s)
         if result["ok"]:
             hello = result["hello"]
             if (hello.get("fw"), hello.get("board")) != (VERSION, board):
@@ -230,7 +230,7 @@ def argparse_flash(parser):
 
 def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=REBOOT_WAIT_S):
     board = board_file(args.board).stem
-    url = ports.resolve(args.port, args.timeout)
+    url = discovery.resolve(args.port, args.timeout)
     who = portshare.holder(url)
     if who is not None:
         raise UserError("%s is shared by %s (pid %d): stop it first, flashing needs the port"

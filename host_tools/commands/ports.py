@@ -3,7 +3,7 @@
 import json
 
 from host_tools.commands.view import say
-from host_tools.link.ports import PROBE_TIMEOUT_S, survey
+from host_tools.link.discovery import PROBE_TIMEOUT_S, survey
 
 
 def argparse_ports(parser):

@@ -3,7 +3,7 @@ failure turned into one line that says what to do."""
 
 import errno
 
-from host_tools.link import errors, ports
+from host_tools.link import discovery, errors
 from host_tools.link.client import Client
 from host_tools.link.errors import UserError
 
@@ -82,11 +82,11 @@ class Session:
         if self.client is not None:
             return self.client
         if self.port_name == "auto":
-            self.url, client, self.hello = ports.find_auto(self.timeout_s)
+            self.url, client, self.hello = discovery.find_auto(self.timeout_s)
             client.timeout_s = self.timeout_s
             self.client = client
             return client
-        self.url = ports.resolve(self.port_name)
+        self.url = discovery.resolve(self.port_name)
         client = self.client_factory(self.url, timeout_s=self.timeout_s)
         try:
             client.connect()

@@ -13,7 +13,7 @@ import pytest
 from clikit import garbage_device, one_error_line, run_cli
 from simkit import need_node
 
-from host_tools.link import ports, registry
+from host_tools.link import discovery, registry
 from host_tools.sim.board import REPO_ROOT, SimBoard
 
 
@@ -34,7 +34,7 @@ def runtime(tmp_path, monkeypatch):
 def usb(monkeypatch):
     """The serial ports pyserial would list: loop:// echoes what it is sent (not a pump)."""
     found = []
-    monkeypatch.setattr(ports.list_ports, "comports", lambda: list(found))
+    monkeypatch.setattr(discovery.list_ports, "comports", lambda: list(found))
     return found
 
 
@@ -75,7 +75,7 @@ def test_auto_and_v0_find_the_virtual_board(capsys, runtime, usb, board):
     try:
         registry.register({"serial": junk.url}, pid=os.getppid())  # a stranger registered first
         registry.register(dict(board.endpoints))
-        assert ports.resolve("v1") == board.serial_url
+        assert discovery.resolve("v1") == board.serial_url
         rc, out, _ = run_cli(capsys, "status", "--port", "auto")
         assert rc == 0 and board.serial_url in out
         rc, out, _ = run_cli(capsys, "status", "--port", "v1")
