@@ -68,7 +68,7 @@ class Dispatcher:
         return refused if refused else self._handler(spec, args, now_ms)[0]
 
     def _handler(self, spec, args, now_ms):
-        owner, method = spec[4]
+        owner, method = spec[P.CMD_HANDLER]
         if owner == "controller":
             target = self.app.controller
         elif owner == "app":
@@ -123,22 +123,22 @@ class Dispatcher:
         refused = self._refused(spec)
         if refused:
             return self._err(cmd.ref, cmd.name, refused, self._state_text(spec))
-        flags = spec[3]
+        flags = spec[P.CMD_FLAGS]
         if flags == P.F_TWO_STEP or (flags == P.F_CONFIRM and not cmd.checked):
             return self._ask(cmd, now_ms)
         self._run(spec, cmd.args, cmd.ref, now_ms)
 
     def _refused(self, spec):
         state = self.app.controller.state
-        if spec[2] & (1 << state):
+        if spec[P.CMD_STATES] & (1 << state):
             return P.E_OK
-        if state == ctl.DISCONTINUED and spec[0] in ("start", "startover"):
+        if state == ctl.DISCONTINUED and spec[P.CMD_NAME] in ("start", "startover"):
             return P.E_LATCHED
         return P.E_STATE
 
     def _state_text(self, spec):
         state = ctl.STATE_NAMES[self.app.controller.state]
-        return "%s is not allowed while %s" % (spec[0], state)
+        return "%s is not allowed while %s" % (spec[P.CMD_NAME], state)
 
     def _ask(self, cmd, now_ms):
         seed = "%s %s %d %d %d" % (cmd.name, cmd.args, now_ms, self.out.seq, self.last_token)
@@ -164,7 +164,7 @@ class Dispatcher:
             return P.E_CONFIRM, "wrong token; ask cancelled"
         refused = self._refused(spec)  # the state may have changed since the ask
         if refused:
-            self._err(self._ref, spec[0], refused, self._state_text(spec))
+            self._err(self._ref, spec[P.CMD_NAME], refused, self._state_text(spec))
         else:
             self._run(spec, args, self._ref, now_ms)
         return None
@@ -173,12 +173,12 @@ class Dispatcher:
     def _arg_fields(spec, args):
         parts = []
         for i in range(len(args)):
-            parts.append("%s=%d" % (spec[1][i][0], args[i]))
+            parts.append("%s=%d" % (spec[P.CMD_ARGS][i][P.ARG_NAME], args[i]))
         return " ".join(parts)
 
     def _run(self, spec, args, ref, now_ms):
-        name = spec[0]
-        owner = spec[4][0]
+        name = spec[P.CMD_NAME]
+        owner = spec[P.CMD_HANDLER][0]
         self._ref = ref
         try:
             result = self._handler(spec, args, now_ms)

@@ -46,9 +46,10 @@ class IdealPump:
 
 def _apply(controller, now_ms, kind, arg):
     spec = P.command_spec(kind)
-    if spec is None or spec[4][0] != "controller":
+    if spec is None or spec[P.CMD_HANDLER][0] != "controller":
         return ctl.E_RANGE
-    return getattr(controller, spec[4][1])(now_ms, *((arg,) if spec[1] else ()))
+    method = getattr(controller, spec[P.CMD_HANDLER][1])
+    return method(now_ms, *((arg,) if spec[P.CMD_ARGS] else ()))
 
 
 def run(regimen, infusion, inputs=(), max_rate_ul_h=0, limit_ms=DEFAULT_LIMIT_MS, observe=None,

@@ -115,7 +115,18 @@ F_TWO_STEP = const(2)
 # Who runs it: (owner, method), called as method(now_ms, *args) and returning a reason code, or
 # (code, fields or why in words). "controller" commands change the pump's state, and their `ok`
 # carries it (the record fields); "app" and "console" (the dispatcher) commands do not.
-# name, args ((name, lo, hi, base), ...), allowed states, flags, handler, help
+# A row: name, args ((name, lo, hi, base), ...), allowed states, flags, handler, help. Readers
+# take its fields by these names, never by a bare index (an argument's fields likewise).
+CMD_NAME = const(0)
+CMD_ARGS = const(1)
+CMD_STATES = const(2)
+CMD_FLAGS = const(3)
+CMD_HANDLER = const(4)
+CMD_HELP = const(5)
+ARG_NAME = const(0)
+ARG_LO = const(1)
+ARG_HI = const(2)
+ARG_BASE = const(3)
 COMMANDS = (
     ("help", (), _ANY, F_DIRECT, ("console", "help_fields"), "list the commands"),
     ("id", (), _ANY, F_DIRECT, ("console", "id_fields"),
@@ -149,21 +160,21 @@ COMMANDS = (
     ("repl", (), _NOT_ACTIVE, F_DIRECT, ("app", "request_repl"),
      "leave the pump loop for the REPL (idle only)"),
 )
-COMMAND_NAMES = tuple(c[0] for c in COMMANDS)
+COMMAND_NAMES = tuple(c[CMD_NAME] for c in COMMANDS)
 
 
 def command_spec(name):
     for spec in COMMANDS:
-        if spec[0] == name:
+        if spec[CMD_NAME] == name:
             return spec
     return None
 
 
 def usage(spec):
-    parts = [spec[0]]
-    for arg in spec[1]:
-        if arg[3] == 16:
-            parts.append("<%s: 4 hex digits>" % arg[0])
+    parts = [spec[CMD_NAME]]
+    for arg in spec[CMD_ARGS]:
+        if arg[ARG_BASE] == 16:
+            parts.append("<%s: 4 hex digits>" % arg[ARG_NAME])
         else:
             parts.append("<%s %d..%d>" % arg[:3])
     return " ".join(parts)
@@ -174,7 +185,7 @@ def encode_command(seq, name, args=()):
     body = name
     for i in range(len(args)):
         spec = command_spec(name)
-        if spec and i < len(spec[1]) and spec[1][i][3] == 16:
+        if spec and i < len(spec[CMD_ARGS]) and spec[CMD_ARGS][i][ARG_BASE] == 16:
             body += " %04X" % args[i]
         else:
             body += " %d" % args[i]
@@ -311,11 +322,11 @@ def parse_command(line):
         return cmd.fail(E_UNKNOWN, "unknown command; try: help")
     cmd.name = name
     cmd.spec = spec
-    if len(words) - 1 != len(spec[1]):
+    if len(words) - 1 != len(spec[CMD_ARGS]):
         return cmd.fail(E_SYNTAX, "usage: " + usage(spec))
     args = []
-    for i in range(len(spec[1])):
-        arg_name, lo, hi, base = spec[1][i]
+    for i in range(len(spec[CMD_ARGS])):
+        arg_name, lo, hi, base = spec[CMD_ARGS][i]
         word = words[i + 1]
         if base == 16:
             if not _hex4(word):

@@ -34,12 +34,12 @@ ACTIONS = {
 
 
 def action_help(name):
-    return ACTIONS[name][0] or P.command_spec(name)[5]
+    return ACTIONS[name][0] or P.command_spec(name)[P.CMD_HELP]
 
 
 def two_step(name):
     """The pump always answers this command with an ask (protocol.F_TWO_STEP)."""
-    return P.command_spec(name)[3] == P.F_TWO_STEP
+    return P.command_spec(name)[P.CMD_FLAGS] == P.F_TWO_STEP
 
 
 _DONE = {"premed": "premedication recorded; ", "clear": "latch cleared; "}

@@ -48,7 +48,8 @@ positive_int = checked(int, "a whole number", 0)
 def protocol_int(command, arg):
     """argparse type for a command argument, checked against the protocol table's range, so
     the error names the user's option (`--infusion must be 1..999`), not the protocol field."""
-    lo, hi = next((a[1], a[2]) for a in P.command_spec(command)[1] if a[0] == arg)
+    lo, hi = next((a[P.ARG_LO], a[P.ARG_HI]) for a in P.command_spec(command)[P.CMD_ARGS]
+                  if a[P.ARG_NAME] == arg)
     return checked(int, "a whole number %d..%d" % (lo, hi), lo, hi, include_low=True)
 
 
