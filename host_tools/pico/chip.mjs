@@ -266,6 +266,17 @@ export class EmulatedPico {
   }
 
   // ---- running -----------------------------------------------------------------------------
+  // The core executes nothing until an interrupt (WFI/WFE, or hung): only alarms change things.
+  asleep() {
+    return this.mcu !== null && (this.hung || this.mcu.core.waiting);
+  }
+
+  // World time of the chip's next clock alarm (timer, PIO, USB, flash), Infinity if none.
+  nextEventNs() {
+    const next = this.mcu ? this.mcu.clock.nextAlarm : null;
+    return next ? this.bootWorldNs + next.nanos : Infinity;
+  }
+
   // Runs the chip until world time `untilNs` or until `wallMs` of host time have passed.
   run(untilNs, wallMs) {
     const deadline = performance.now() + wallMs;
