@@ -93,8 +93,10 @@ function limitNs() {
   if (mode.kind === "hold") return mode.targetNs;
   const wall = performance.now();
   const limit = anchorWorld + (wall - anchorWall) * mode.scale * 1e6;
-  if (limit - worldNs() > 250e6 * mode.scale) {
-    anchorWall = wall; // slower than this scale: let the lost time go, do not race after it
+  if (limit - worldNs() > 250e6 * mode.scale && !chip.asleep()) {
+    // Slower than this scale: let the lost time go, do not race after it. (A sleeping core is
+    // behind only because the loop slept until its next alarm: it catches up at once.)
+    anchorWall = wall;
     anchorWorld = worldNs();
   }
   return limit;
