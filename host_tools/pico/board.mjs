@@ -281,6 +281,8 @@ function status() {
     buttons: { ...buttons },
     flash: chip.powered ? { ...chip.flash.log, busy: chip.flash.isBusy() } : null,
     pio_instructions: chip.powered ? chip.pios.reduce((s, p) => s + p.instructions, 0) : 0,
+    cpu_busy_us: Math.floor(chip.busyNs / 1e3), // emulated time the core was not asleep
+    host_cpu_us: ((u) => u.user + u.system)(process.cpuUsage()), // this harness process, host CPU
   };
 }
 

@@ -79,6 +79,7 @@ export class EmulatedPico {
     this.flashDropWrites = false;
     this.stopAtNs = Infinity; // world time at which run() returns (a power cut planned there)
     this.watchPins = [];
+    this.busyNs = 0; // emulated time the core spent executing (not in WFI/WFE, not hung), all boots
     this._pinTimeNs = null;
   }
 
@@ -293,9 +294,11 @@ export class EmulatedPico {
         clock.tick(Math.min(next, target) - clock.nanos);
       } else {
         const cycleNs = 1e9 / mcu.clkSys;
+        const from = clock.nanos;
         for (let i = 0; i < 2000 && !core.waiting && !this.resetPending; i++) {
           clock.tick(core.executeInstruction() * cycleNs);
         }
+        this.busyNs += clock.nanos - from; // emulated time the core was not asleep
       }
       if (this.resetPending) this._reset(this.resetPending);
       if ((++batches & 15) === 0 && performance.now() > deadline) return;
