@@ -401,8 +401,20 @@ const quit = quitOn(servers, () => {
   serial.close();
 }, args["exit-on-stdin-eof"]);
 
+// DTR: up while any client is on the serial socket (the pty bridge is one), down with none.
+function hostOpen() {
+  sync();
+  chip.setHostOpen(serial.clients.size > 0);
+  kick();
+}
+chip.hostOpen = false;
+
 try {
   servers.push(await serial.listen());
+  servers[0].on("connection", (sock) => {
+    hostOpen();
+    sock.on("close", hostOpen);
+  });
   servers.push(await control.listen());
   servers.push(await balance.listen(0));
   powerOn("power_on");

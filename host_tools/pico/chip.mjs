@@ -69,6 +69,7 @@ export class EmulatedPico {
     this.hung = false;
     this.resetPending = null;
     this.hostReading = true;
+    this.hostOpen = true; // a host program has the port open (DTR): setHostOpen
     this.toDevice = []; // bytes from the host waiting for an OUT transfer
     this.heldIn = []; // IN buffer-control writes held while the host does not read
     this.pendingOut = null;
@@ -210,7 +211,20 @@ export class EmulatedPico {
     const usb = mcu.usbCtrl;
     const cdc = new USBCDC(usb);
     this.cdc = cdc;
-    cdc.onDeviceConnected = () => {};
+    // DTR follows whether a host program has the port open (setHostOpen): rp2040js raises it at
+    // enumeration; with nobody on the port it drops, as a host's tty closed, and MicroPython
+    // then writes without waiting for a reader (its CDC keeps the latest bytes).
+    this.lineOpen = false;
+    this._lineAlarm = mcu.clock.createAlarm(() => {
+      if (this.mcu === mcu && this.lineOpen !== this.hostOpen) {
+        this.lineOpen = this.hostOpen;
+        cdc.cdcSetControlLineState(this.hostOpen ? 3 : 0); // DTR | RTS, or neither
+      }
+    });
+    cdc.onDeviceConnected = () => {
+      this.lineOpen = true;
+      this._applyLineState();
+    };
     cdc.onSerialData = (data) => this.onSerial(data);
     usb.onEndpointRead = (endpoint, size) => {
       if (endpoint !== cdc.outEndpoint) return undefined; // (the CDC reads no other endpoint)
@@ -230,6 +244,17 @@ export class EmulatedPico {
       dpram(offset, value);
     };
     this._dpram = dpram;
+  }
+
+  // Whether a host program has the serial port open (DTR), e.g. any client on the socket.
+  setHostOpen(open) {
+    this.hostOpen = open;
+    this._applyLineState();
+  }
+
+  _applyLineState() {
+    if (!this.mcu || !this.cdc.initialized || this.lineOpen === this.hostOpen) return;
+    if (!this._lineAlarm.scheduled) this._lineAlarm.schedule(1e6); // after the last setup ends
   }
 
   // Bytes from the host. Lost while the chip is off or USB is not configured yet.
