@@ -7,11 +7,13 @@ import time
 import board
 
 from pumpfw import protocol as P
+from pumpfw import schedule as S
 from pumpfw.app import FAULT_DRIVE, App
 from pumpfw.hw.mcu import Hardware
 
 MODE = "__MODE__"  # "ticks" or "rate:<steps per mL>"
 SECONDS = int("__SECONDS__")
+TICKS_RATE_UL_H = 300_000  # the tick figures' rate: 300 mL/h (1 333 steps/s at 16 000/mL)
 
 
 def run_loop(app, hw, seconds, on_tick=None):
@@ -31,10 +33,12 @@ def ticks():
     gc.collect()
     before = gc.mem_free()
     hw = Hardware(board)
-    app = App(hw)
+    # One infusion at a constant 300 mL/h (the stock regimen's fastest is 200 mL/h).
+    fixed = S.Program(((TICKS_RATE_UL_H, S.UNTIL_DONE),), 3, 0)
+    app = App(hw, S.Regimen("bench-300", 250_000, (fixed,)))
     gc.collect()
     heap_free = gc.mem_free()
-    app.controller.start(app.clock.read(), 3)
+    app.controller.start(app.clock.read(), 1)
     durations = []
     allocs = []
     quiet = []  # no record formatted, no journal written, no output pending: the plain tick
@@ -57,7 +61,8 @@ def ticks():
         gc.enable()
         app.shutdown()
     return {"heap_free_before_app": before, "heap_free_after_start": heap_free,
-            "tick_us": durations, "alloc": allocs, "quiet": quiet}
+            "tick_us": durations, "alloc": allocs, "quiet": quiet,
+            "rate_ul_h": TICKS_RATE_UL_H}
 
 
 def rate(steps_per_ml):

@@ -8,8 +8,9 @@ from pumpfw.ticks import ticks_diff
 HORIZON_US = const(100_000)  # plan this far ahead: covers GC pauses and flash writes
 _TOL_SHIFT = const(6)  # steps inside a segment run at most 1/64 of an interval early
 # After a (re)start, segments grow from this many steps, x4 each: the next one is planned while
-# the driver runs the last, so it never waits for a long segment to be planned (a board plans
-# ~12 us a step on the rp2 port: 256 steps take longer than a step interval).
+# the driver runs the last, so it never waits for a long segment to be planned (the per-step
+# planner took ~12 us a step on the rp2 port, 256 steps longer than a step interval; a segment
+# now costs O(1), and the ramp stays as the safe start).
 _RAMP_FIRST = const(8)
 
 # Drive faults (`fault`, for a driver too): the detail of `ev fault what=drive`.

@@ -4,7 +4,8 @@
 # accrued work reaches k * N, so steps made == floor(ideal steps) on the us grid, never re-based
 # on "now". The per-step path runs in small ints only (no heap): the remainder of N / D and the
 # slack of the next due time are kept in mixed radix (high * steps_per_ml + low), since D itself
-# may exceed 2**30. Big ints appear only in rebase(), i.e. once per rate change.
+# may exceed 2**30. Big ints appear only in rebase(), i.e. once per rate change. A segment costs
+# O(1) small-int work (next_segment): the carries of n steps come from the slack in closed form.
 from pumpfw.compat import const
 from pumpfw.ticks import ticks_add, ticks_diff
 
@@ -90,6 +91,12 @@ class Planner:
         Inside a segment a step may run up to tol_us early: an exact interval one us longer is
         absorbed, and the next segment's first interval pays the lag back. tol_us = 0 gives
         exact runs only. The first segment after a rebase is a lone step.
+
+        Work per segment, not per step: the intervals after the first are q or q + 1 (a carry),
+        and the carries K(n) among the next n steps follow from the slack in a few small-int
+        operations. The segment ends at the first n where a monotone condition on K(n) and
+        n - K(n) holds: checked at max_count, then bisected (<= 8 probes for a driver's 256
+        steps), never a loop over steps. docs/drive.md, "Planner math".
         """
         self.seg_count = 0
         left = self.target_steps - self.emitted
@@ -101,11 +108,6 @@ class Planner:
             self.fresh = False
             max_count = 1
         interval_us = ticks_diff(self.due_us, self.last_us)
-        # Handing out a step moves the slack on by N % D (mixed radix); when it goes below 0 the
-        # exact due time crossed one more whole us, so that interval is q + 1. The loop runs
-        # once per step, so it works in locals (on MicroPython an attribute access costs as
-        # much as the arithmetic), with due times as offsets from the first step's (< horizon
-        # + one interval: small ints).
         q = self.q_us
         r0 = self._r0
         r1 = self._r1
@@ -113,34 +115,63 @@ class Planner:
         rate = self.rate_ul_h
         s0 = self._s0
         s1 = self._s1
-        due_off = 0  # the next step's due time, from the first step's
-        count = 0
+        if tol_us < 0:
+            tol_us = 0
+        if tol_us > max_count:
+            tol_us = max_count  # (a bound the count reaches first: keeps it a small int)
+        # The segment takes the next interval while it equals interval_us, or is one us longer
+        # and the lag (early_us) is still under tol_us. As conditions on the carries: it ends
+        # at the first n (steps handed out) with K(n) >= need_k or n - K(n) >= need_n.
+        never = max_count + 1
+        count = max_count
+        lag = 0  # which steps run early: 1 the carries, 2 all but the first, 0 none
+        if interval_us == q:  # a carry (q + 1) costs one us of lag
+            need_k = tol_us + 1
+            need_n = never
+            lag = 1
+        elif interval_us == q + 1:  # a step without a carry (q) ends it
+            need_k = never
+            need_n = 1
+        elif interval_us == q - 1:  # a carry ends it; a plain q costs one us of lag
+            need_k = 1
+            need_n = tol_us + 1
+            lag = 2
+        else:
+            count = 1  # no later interval matches: a lone step
+        if count > 1:
+            # K(n) = the carries while handing out n steps: the slack s - n * N%D, taken below 0
+            # by whole D = rate * spm (mixed radix: (s1 - n * r1) * spm + (s0 - n * r0)).
+            lo = s0 - count * r0
+            k = -((s1 - count * r1 + lo // spm) // rate)
+            if k >= need_k or count - k >= need_n:
+                low = 1  # the condition holds at count: bisect for the first n it holds at
+                while low < count:
+                    mid = (low + count) >> 1
+                    lo = s0 - mid * r0
+                    k = -((s1 - mid * r1 + lo // spm) // rate)
+                    if k >= need_k or mid - k >= need_n:
+                        count = mid
+                    else:
+                        low = mid + 1
+        if count < 1:
+            count = 1
+        # The slack after count steps, and the carries before the last step and after it.
+        lo = s0 - (count - 1) * r0
+        k_before = -((s1 - (count - 1) * r1 + lo // spm) // rate)
+        lo = s0 - count * r0
+        hi = s1 - count * r1 + lo // spm
+        k = -(hi // rate)
+        self._s0 = lo % spm
+        self._s1 = hi + k * rate
         early_us = 0
-        while True:
-            last_off = due_off  # hand out the step due at due_off
-            count += 1
-            nxt_us = q  # ... and the interval to the one after it
-            s0 -= r0
-            s1 -= r1
-            if s0 < 0:
-                s0 += spm
-                s1 -= 1
-            if s1 < 0:
-                s1 += rate
-                nxt_us += 1
-            due_off += nxt_us
-            if count >= max_count:
-                break
-            if nxt_us != interval_us:
-                if nxt_us != interval_us + 1 or early_us >= tol_us:
-                    break
-                early_us += 1
+        if lag == 1:
+            early_us = k_before  # every carry inside the segment ran one us early
+        elif lag == 2:
+            early_us = count - 1  # every step after the first: a q taken as q - 1
         first_us = self.due_us
-        self._s0 = s0
-        self._s1 = s1
         self.emitted += count
-        self.due_us = ticks_add(first_us, due_off)
-        self.last_us = ticks_add(first_us, last_off - early_us)
+        self.due_us = ticks_add(first_us, count * q + k)
+        self.last_us = ticks_add(first_us, (count - 1) * q + k_before - early_us)
         self.seg_interval_us = interval_us
         self.seg_count = count
         return count

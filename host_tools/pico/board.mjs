@@ -93,16 +93,43 @@ function limitNs() {
   if (mode.kind === "hold") return mode.targetNs;
   const wall = performance.now();
   const limit = anchorWorld + (wall - anchorWall) * mode.scale * 1e6;
-  if (limit - worldNs() > 250e6 * mode.scale) {
-    anchorWall = wall; // slower than this scale: let the lost time go, do not race after it
+  if (limit - worldNs() > 250e6 * mode.scale && !chip.asleep()) {
+    // Slower than this scale: let the lost time go, do not race after it. (A sleeping core is
+    // behind only because the loop slept until its next alarm: it catches up at once.)
+    anchorWall = wall;
     anchorWorld = worldNs();
   }
   return limit;
 }
 
+// The loop runs when there is emulation to do, and otherwise sleeps in one timer until the next
+// thing that can happen: while the core waits (WFI/WFE) or is hung, nothing changes before its
+// next clock alarm (timer, PIO, USB, flash), so at a scale the loop sleeps until that alarm's
+// wall time; input from outside (serial, control, balance) wakes it at once (kick, sync).
 let timer = null;
+let sleeping = false; // timer is a setTimeout (a sleep), not a setImmediate
 function kick() {
-  if (timer === null) timer = setImmediate(loop);
+  if (timer !== null && sleeping) {
+    clearTimeout(timer);
+    timer = null;
+  }
+  if (timer === null) {
+    sleeping = false;
+    timer = setImmediate(loop);
+  }
+}
+
+function sleepFor(ms) {
+  sleeping = true;
+  timer = setTimeout(loop, Math.max(1, Math.min(ms, 1000)));
+}
+
+// Before outside input is applied or the world time is read: the chip catches up with the
+// wall clock (at a scale the loop may be asleep, the chip's clock at its last event).
+function sync() {
+  if (mode.kind === "scale" && chip.powered && !(chip.worldNs() >= cutAtNs)) {
+    chip.run(limitNs(), SLICE_MS);
+  }
 }
 
 // Fault injection: a power cut planned at a world instant (e.g. inside a flash write).
@@ -119,6 +146,7 @@ let cutDuringFlash = null; // {fraction}: cut the power that far into the next p
 
 function loop() {
   timer = null;
+  sleeping = false;
   const limit = limitNs();
   if (chip.powered && chip.worldNs() >= cutAtNs) {
     cutAtNs = Infinity;
@@ -134,9 +162,21 @@ function loop() {
   for (let i = waiters.length - 1; i >= 0; i--) {
     if (now >= waiters[i].targetNs) waiters.splice(i, 1)[0].resolve();
   }
-  const busy = chip.powered && (mode.kind === "fast" || now < limitNs());
-  if (busy) timer = setImmediate(loop);
-  else if (mode.kind === "scale" || waiters.length) timer = setTimeout(loop, 5);
+  if (chip.powered && (mode.kind === "fast" || now < limit)) {
+    timer = setImmediate(loop); // behind (the slice ended first): go on after the sockets
+  } else if (chip.powered && mode.kind === "scale") {
+    // Caught up with the wall clock: sleep until the next thing can happen. A waiting core
+    // changes nothing before its next alarm; a running one is looked at again in 1 ms.
+    let nextNs = now + 1e6;
+    if (chip.asleep()) nextNs = Math.min(chip.nextEventNs(), cutAtNs);
+    sleepFor((nextNs - anchorWorld) / (mode.scale * 1e6) + anchorWall - performance.now());
+  } else if (chip.powered && mode.kind === "hold" && now < limit) {
+    timer = setImmediate(loop);
+  } else if (mode.kind === "scale") {
+    sleepFor(20); // off: only time passes
+  } else if (waiters.length) {
+    sleepFor(5);
+  }
 }
 
 function reach(targetNs) {
@@ -161,6 +201,7 @@ let clientsBehind = false;
 const applyReading = () => chip.setHostReading(hostReading && !clientsBehind);
 const serial = new SerialFanout(
   (data) => {
+    sync(); // the bytes arrive now, by the wall clock
     if (!chip.serialIn(new Uint8Array(data))) rxLost += data.length;
     kick();
   },
@@ -240,6 +281,8 @@ function status() {
     buttons: { ...buttons },
     flash: chip.powered ? { ...chip.flash.log, busy: chip.flash.isBusy() } : null,
     pio_instructions: chip.powered ? chip.pios.reduce((s, p) => s + p.instructions, 0) : 0,
+    cpu_busy_us: Math.floor(chip.busyNs / 1e3), // emulated time the core was not asleep
+    host_cpu_us: ((u) => u.user + u.system)(process.cpuUsage()), // this harness process, host CPU
   };
 }
 
@@ -248,6 +291,7 @@ const control = new ControlChannel((req) => handle(req), () => worldNs() / 1e6);
 const emit = (event, data) => control.emit(event, data);
 
 async function handle(req) {
+  sync();
   switch (req.cmd) {
     case "status":
       return status();
@@ -344,7 +388,10 @@ function received(n, timeoutMs = 5000) {
 
 
 const balance = new Balance(
-  () => ({ worldUs: worldNs() / 1000, steps: pinState.steps, stepsPerMl }),
+  () => {
+    sync();
+    return { worldUs: worldNs() / 1000, steps: pinState.steps, stepsPerMl };
+  },
   Number(args.seed),
 );
 
@@ -354,8 +401,20 @@ const quit = quitOn(servers, () => {
   serial.close();
 }, args["exit-on-stdin-eof"]);
 
+// DTR: up while any client is on the serial socket (the pty bridge is one), down with none.
+function hostOpen() {
+  sync();
+  chip.setHostOpen(serial.clients.size > 0);
+  kick();
+}
+chip.hostOpen = false;
+
 try {
   servers.push(await serial.listen());
+  servers[0].on("connection", (sock) => {
+    hostOpen();
+    sock.on("close", hostOpen);
+  });
   servers.push(await control.listen());
   servers.push(await balance.listen(0));
   powerOn("power_on");

@@ -69,6 +69,7 @@ export class EmulatedPico {
     this.hung = false;
     this.resetPending = null;
     this.hostReading = true;
+    this.hostOpen = true; // a host program has the port open (DTR): setHostOpen
     this.toDevice = []; // bytes from the host waiting for an OUT transfer
     this.heldIn = []; // IN buffer-control writes held while the host does not read
     this.pendingOut = null;
@@ -79,6 +80,7 @@ export class EmulatedPico {
     this.flashDropWrites = false;
     this.stopAtNs = Infinity; // world time at which run() returns (a power cut planned there)
     this.watchPins = [];
+    this.busyNs = 0; // emulated time the core spent executing (not in WFI/WFE, not hung), all boots
     this._pinTimeNs = null;
   }
 
@@ -209,7 +211,20 @@ export class EmulatedPico {
     const usb = mcu.usbCtrl;
     const cdc = new USBCDC(usb);
     this.cdc = cdc;
-    cdc.onDeviceConnected = () => {};
+    // DTR follows whether a host program has the port open (setHostOpen): rp2040js raises it at
+    // enumeration; with nobody on the port it drops, as a host's tty closed, and MicroPython
+    // then writes without waiting for a reader (its CDC keeps the latest bytes).
+    this.lineOpen = false;
+    this._lineAlarm = mcu.clock.createAlarm(() => {
+      if (this.mcu === mcu && this.lineOpen !== this.hostOpen) {
+        this.lineOpen = this.hostOpen;
+        cdc.cdcSetControlLineState(this.hostOpen ? 3 : 0); // DTR | RTS, or neither
+      }
+    });
+    cdc.onDeviceConnected = () => {
+      this.lineOpen = true;
+      this._applyLineState();
+    };
     cdc.onSerialData = (data) => this.onSerial(data);
     usb.onEndpointRead = (endpoint, size) => {
       if (endpoint !== cdc.outEndpoint) return undefined; // (the CDC reads no other endpoint)
@@ -229,6 +244,17 @@ export class EmulatedPico {
       dpram(offset, value);
     };
     this._dpram = dpram;
+  }
+
+  // Whether a host program has the serial port open (DTR), e.g. any client on the socket.
+  setHostOpen(open) {
+    this.hostOpen = open;
+    this._applyLineState();
+  }
+
+  _applyLineState() {
+    if (!this.mcu || !this.cdc.initialized || this.lineOpen === this.hostOpen) return;
+    if (!this._lineAlarm.scheduled) this._lineAlarm.schedule(1e6); // after the last setup ends
   }
 
   // Bytes from the host. Lost while the chip is off or USB is not configured yet.
@@ -266,6 +292,17 @@ export class EmulatedPico {
   }
 
   // ---- running -----------------------------------------------------------------------------
+  // The core executes nothing until an interrupt (WFI/WFE, or hung): only alarms change things.
+  asleep() {
+    return this.mcu !== null && (this.hung || this.mcu.core.waiting);
+  }
+
+  // World time of the chip's next clock alarm (timer, PIO, USB, flash), Infinity if none.
+  nextEventNs() {
+    const next = this.mcu ? this.mcu.clock.nextAlarm : null;
+    return next ? this.bootWorldNs + next.nanos : Infinity;
+  }
+
   // Runs the chip until world time `untilNs` or until `wallMs` of host time have passed.
   run(untilNs, wallMs) {
     const deadline = performance.now() + wallMs;
@@ -282,9 +319,11 @@ export class EmulatedPico {
         clock.tick(Math.min(next, target) - clock.nanos);
       } else {
         const cycleNs = 1e9 / mcu.clkSys;
+        const from = clock.nanos;
         for (let i = 0; i < 2000 && !core.waiting && !this.resetPending; i++) {
           clock.tick(core.executeInstruction() * cycleNs);
         }
+        this.busyNs += clock.nanos - from; // emulated time the core was not asleep
       }
       if (this.resetPending) this._reset(this.resetPending);
       if ((++batches & 15) === 0 && performance.now() > deadline) return;

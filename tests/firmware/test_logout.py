@@ -151,3 +151,25 @@ def test_usbserial_writes_only_what_the_port_can_take_without_blocking():
     stream.room = 1000
     drain_all(out, port)
     assert bytes(stream.out) == P.frame(0, "ok - id")
+
+
+class TxIPoll(TxPoll):
+    """Like MicroPython's poll object: ipoll() iterates over the ready streams (the board path)."""
+
+    def ipoll(self, timeout_ms):
+        return iter(self.poll(timeout_ms))
+
+
+def test_usbserial_board_path_writes_byte_by_byte_only_while_the_port_has_room():
+    stream = TxStream(room=10)
+    port = usbserial.UsbSerial(stream, stream, TxIPoll, lambda v: None)
+    out = logout.LogOut(512)
+    out.send("ok - id")
+    assert out.drain(port.write, 256, port.write_from) == 10
+    assert stream.writes == 10  # one byte a write: a write never finds the port full
+    assert out.drain(port.write, 256, port.write_from) == 0
+    stream.room = 1000
+    assert out.drain(port.write, 256, port.write_from) == len(P.frame(0, "ok - id")) - 10
+    assert bytes(stream.out) == P.frame(0, "ok - id")
+    out.send("x" * 100)
+    assert out.drain(port.write, 256, port.write_from) == port.max_tx_bytes  # at most a call

@@ -272,3 +272,12 @@ def test_a_board_crc_unit_is_used_only_if_it_agrees_with_the_table():
     finally:
         framing.use_crc_unit(None)
     assert P.crc16(b"123456789") == 0x29B1
+
+
+def test_the_byte_table_crc_agrees_with_the_nibble_table():
+    from pumpfw import framing
+
+    data = bytes(range(256)) + b"0 rec t_ms=1000 inf=3 st=running*"
+    for start in (0, 0xFFFF, 0x1D0F, 0x8005):
+        assert framing._crc16_bytes(data, start) == framing._crc16_nibbles(data, start)
+    assert framing._crc16_bytes(b"123456789") == 0x29B1

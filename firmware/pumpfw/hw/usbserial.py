@@ -95,8 +95,25 @@ class UsbSerial:
         sink LogOut.drain uses on a board. Returns the number of bytes written (maybe 0)."""
         total = 0
         n = end - start
+        if n > self.max_tx_bytes:
+            n = self.max_tx_bytes
         step = self.tx_chunk_bytes
-        while total < n and total < self.max_tx_bytes:
+        if step == 1 and self._ipoll:
+            # The common path, inlined: a Python call per byte costs as much as the write.
+            tx = self._tx
+            one = self._one_out
+            out = self.stdout
+            while total < n:
+                for _ in tx.ipoll(0):
+                    break
+                else:
+                    break  # the host is not reading: the rest waits for a later drain
+                one[0] = buf[start + total]
+                if not out.write(one):
+                    break
+                total += 1
+            return total
+        while total < n:
             if not self._ready(self._tx):
                 break
             if step == 1:
