@@ -211,13 +211,21 @@ class App(WriteAhead):
         # an instant after that write, which its lines report. (The drive is capped at what the
         # journal vouches for in any case; the cap is raised only once a record is written.)
         self.begin_run(now)
-        self._service(self.clock.last_us)
         # Rewritten every 4/5 of the interval (divided first: no big int for a huge interval).
         # Saved early (never late) when due within a quarter of its period: a loop that sleeps
         # until its next wake (the virtual board) then needs no wake of its own for it.
         save_every_ms = self.journal_interval_ms // 5 * 4
         save_in_ms = self._journal_ms + save_every_ms - now
-        if self._journal_due or (c.active() and save_in_ms < save_every_ms // 4):
+        saving = self._journal_due or (c.active() and save_in_ms < save_every_ms // 4)
+        drive = self.drive
+        horizon_us = drive.horizon_us
+        if saving:
+            # The write may stall the CPU for two sector erases at the datasheet maxima: queue
+            # twice the horizon first, so the driver never runs dry meanwhile.
+            drive.horizon_us = horizon_us * 2
+        self._service(self.clock.last_us)
+        drive.horizon_us = horizon_us
+        if saving:
             self._save(now)
             self._service(hw.ticks_us())  # the cap may have been raised; the write took a while
         if self.drive.fault is not None:

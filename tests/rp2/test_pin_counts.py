@@ -4,6 +4,7 @@ start or resume steps on the integral of its reported rate from its reported ins
 step, from the first step on: the PIO never runs dry, also while the CPU waits on a flash
 erase), and every edge the pin made is counted. docs/emulated-pico.md, docs/drive.md."""
 
+import math
 from bisect import bisect_right
 
 import pytest
@@ -59,15 +60,15 @@ def worst_line_vs_pin(bench, board, edges, base_steps=0):
 
 
 def worst_vs_integral(edges, start_us, end_us, us_per_step, steps_before=0.0):
-    """The largest |pin count - ideal count| at any instant in [start_us, end_us], where the
-    ideal is steps_before + (t - start_us) / us_per_step (the reported rate's integral from the
-    reported instant) and the pin's count is that of the edges from start_us on. The extremes
-    are just before and at each edge, and at the end."""
+    """The largest |pin count - steps due| at any instant in [start_us, end_us]: the steps due
+    are the whole steps of steps_before + (t - start_us) / us_per_step (the reported rate's
+    integral from the reported instant), the pin's count that of the edges from start_us on.
+    The extremes are just before and at each edge, and at the end."""
     run = [t for t in edges if start_us <= t <= end_us]
-    worst = 0.0
+    worst = 0
 
     def ideal(t):
-        return steps_before + (t - start_us) / us_per_step
+        return math.floor(steps_before + (t - start_us) / us_per_step)
 
     for k, t in enumerate(run):
         worst = max(worst, abs(k - ideal(t)), abs(k + 1 - ideal(t)))
@@ -101,8 +102,8 @@ def test_a_run_steps_on_its_reported_integral_and_every_line_gives_the_pins_coun
     assert len(edges) > 4_500
     first_lag_us = edges[0] - start_us - us_per_step
     off = worst_vs_integral(edges, start_us, end_us, us_per_step)
-    assert off <= 1.0, "the pin strays %.1f steps from the reported rate's integral from its" \
-        " reported start (first edge %.1f ms late)" % (off, first_lag_us / 1000)
+    assert off <= 1, "the pin strays %d steps from the reported rate's integral from its" \
+        " reported start (first edge %.2f ms late)" % (off, first_lag_us / 1000)
     worst, line = worst_line_vs_pin(bench, board, edges)
     assert worst <= 1, "%s says %d steps, the pin had %d at its t_ms" % (
         line[0], line[2], pin_at(edges, board.world_us(line[1])))
@@ -129,7 +130,7 @@ def test_a_resume_steps_on_from_its_reported_instant(bench, pico):
     end_us = board.world_us(status["t_ms"])
     made_before = pin_at(edges, start_us)
     off = worst_vs_integral(edges, start_us, end_us, us_per_step, before - made_before)
-    assert off <= 1.0, "after the resume the pin strays %.1f steps from the integral" % off
+    assert off <= 1, "after the resume the pin strays %d steps from the integral" % off
     worst, line = worst_line_vs_pin(bench, board, edges)
     assert worst <= 1, line
 
