@@ -99,14 +99,16 @@ def _run(infusion, script, seed, steps_per_ml, late_ms, input_delay_us, max_min,
         seen = -1
         start_us = None
         while c.state not in (ctl.COMPLETE, ctl.DISCONTINUED) and app.clock.ms < max_min * MIN:
-            tick_us = hw.us  # the tick's instant (a journal write inside it moves hw.us on)
+
             app.step()
             ticks.append(hw.us)
             if c.changes != seen:
                 seen = c.changes
-                base_us = tick_us - (app.clock.ms - c.rate_since_ms) * 1000 - app.clock.rem_us
-                if c.rate_ul_h and (not rates or rates[-1][1] == 0):
-                    base_us = hw.flash_end_us  # from rest: once the journal vouches for it
+                # The instant the controller reports (a start from rest: after its journal
+                # write), from the clock's last read.
+                read_us = hw.us + (((app.clock.last_us - hw.us + (1 << 29)) & 0x3FFFFFFF)
+                                   - (1 << 29))
+                base_us = read_us - (app.clock.ms - c.rate_since_ms) * 1000 - app.clock.rem_us
                 rates.append((base_us, c.rate_ul_h))
                 if start_us is None and c.state == ctl.RUNNING:
                     start_us = base_us

@@ -3,6 +3,7 @@ firmware as `pumpctl flash` installs it: flash time, free heap, tick time and al
 highest step rate the loop sustains, stop latency at the pin, emulated s per wall s and, with
 --full, a whole infusion 3 counted at the pin. Metric names start with rp2_."""
 
+import bisect
 import json
 import statistics
 import sys
@@ -103,6 +104,70 @@ def _idle_host_cpu(image, seconds):
     return cpu_pct, (s1["vtime_us"] - s0["vtime_us"]) / 1e6 / wall, _busy_pct(s0, s1)
 
 
+class PinLog:
+    """Every line that carries `steps` against the STEP edges the pin had made at its t_ms,
+    read chunk by chunk (the harness keeps the last 200 000 edges): the largest difference."""
+
+    def __init__(self, pico, client):
+        self.pico = pico
+        self.client = client
+        self.origin_us = pico.status()["boot_us"] + client.command("id").fields["t0_us"]
+        self.edges = []  # rising STEP edges (world us) of the last two reads
+        self.before = 0  # edges before self.edges[0]
+        self.worst = (0, "")
+        self.lines = 0
+        self.start_lag_steps = None
+        self.state = None
+
+    def read(self):
+        since = self.edges[-1] + 0.5 if self.edges else 0
+        new = [t for t, gpio, level in self.pico.gpio_edges(since) if gpio == 2 and level]
+        keep = self.edges[-2_000:]  # lines lag their t_ms by far less than 2 000 steps
+        self.before += len(self.edges) - len(keep)
+        self.edges = keep + new
+        while True:
+            backlog = self.client.backlog
+            msg = backlog.popleft() if backlog else self.client.read_message(0.05)
+            if msg is None:
+                return
+            f = msg.fields
+            if msg.kind == "rec":
+                self.state = f["st"]
+            if msg.kind == "ev" and msg.name == "rate" and self.start_lag_steps is None \
+                    and f.get("rate_ul_h", 0) > 0:
+                us_per_step = 3.6e12 / (f["rate_ul_h"] * 16_000)
+                first = self.edges[0] if self.edges else None
+                since_us = self.origin_us + f["since_ms"] * 1000
+                if first is not None and first >= since_us - us_per_step:
+                    self.start_lag_steps = (first - since_us - us_per_step) / us_per_step
+            if msg.kind in ("rec", "ok") and "steps" in f and "t_ms" in f:
+                t_us = self.origin_us + f["t_ms"] * 1000
+                pin = self.before + bisect.bisect_right(self.edges, t_us)
+                self.lines += 1
+                if abs(f["steps"] - pin) >= self.worst[0]:
+                    self.worst = (abs(f["steps"] - pin), "%s %s t_ms=%d steps=%d pin=%d" % (
+                        msg.kind, msg.name, f["t_ms"], f["steps"], pin))
+
+
+def _pin_log(image, minutes, interval_ms, flash_times="typical"):
+    """Infusion 3 for `minutes` (0: to its end): every line vs the pin."""
+    with PicoBoard(image=image, scale=1, pty=False, flash_times=flash_times) as pico:
+        c = _client_bench(pico, timeout_s=120)
+        log = PinLog(pico, c)
+        _run(c, "interval", interval_ms)
+        _run(c, "start", 3)
+        t0 = time.perf_counter()
+        for _ in range(minutes * 6 if minutes else INFUSION3_MAX_MIN * 6):
+            pico.advance_ms(10_000, timeout_s=3600, after_rx=c.sent_bytes)  # then held
+            log.read()
+            if log.state not in ("running", None):
+                break
+        wall = time.perf_counter() - t0
+        pin = pico.status()["steps"]
+        c.close()
+    return log, pin, wall
+
+
 def _whole_infusion(image):
     with PicoBoard(image=image, scale=1, pty=False) as pico:
         c = _client_bench(pico, timeout_s=120)
@@ -125,6 +190,29 @@ def _whole_infusion(image):
 
 
 LOAD = [0.0]
+
+
+def _pin_metrics(image, full):
+    """rp2_start_lag_steps and rp2_log_vs_pin_max_steps (docs/emulated-pico.md)."""
+    out = {}
+    for preset in ("typical", "max"):
+        minutes = 0 if full and preset == "typical" else 1
+        log, pin, wall = _pin_log(image, minutes, 1000, preset)
+        what = "a whole infusion 3" if minutes == 0 else "the first %d min of infusion 3" % minutes
+        suffix = "" if preset == "typical" else "_flash_max"
+        lag = log.start_lag_steps
+        out["rp2_start_lag_steps" + suffix] = metric(
+            None if lag is None else round(lag, 2), "steps", 1,
+            "first STEP edge after the reported start (`ev rate since_ms`, on the harness clock "
+            "through the hello's t0_us) minus one step interval, in steps at 200 mL/h, flash "
+            "times %s; limit: 1 step (the start instant is true)" % preset,
+            ok=lag is not None and abs(lag) <= 1)
+        out["rp2_log_vs_pin_max_steps" + suffix] = metric(
+            log.worst[0], "steps", 1,
+            "largest |steps reported - STEP edges at that t_ms| over every rec/ok line (%d "
+            "lines, a record a second) of %s, flash times %s, %d edges at the pin, %.0f s "
+            "wall; worst: %s; limit 1 step" % (log.lines, what, preset, pin, wall, log.worst[1]))
+    return out
 
 
 def measure(quick=False, full=False):
@@ -170,6 +258,7 @@ def measure(quick=False, full=False):
             "of wall time (process CPU time / wall time, one core = 100); the emulated CPU was "
             "busy %.2f%% of that time, emulated time ran at %.2fx" % (
                 10 if quick else 60, idle_busy, idle_speed))
+        out.update(_pin_metrics(image, full))
         busy_how = ("emulated CPU time not asleep (not in WFI/WFE) / emulated time, %s")
         if full:
             state, pin, wall, busy3, speed3 = _whole_infusion(image)

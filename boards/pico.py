@@ -5,6 +5,10 @@ PIO_SM_ID = 0  # state machine 0 of PIO0
 PIO_FREQ_HZ = 1_000_000  # one PIO cycle per us: intervals in us map 1:1 to cycles
 
 STEP_PIN = 2
+# STEP wired to this pin too: a PWM B input (odd GPIO; GP5 = slice 2 B) whose slice counts the
+# STEP rising edges in hardware, so every step is counted at the instant it is read, also while
+# the CPU waits on a flash erase (docs/drive.md, docs/wiring.md).
+STEP_COUNT_PIN = 5
 DIR_PIN = 3
 ENABLE_PIN = 4
 ENABLE_ACTIVE_LOW = True  # A4988 / DRV8825 / TMC2209 EN: low = outputs on

@@ -56,7 +56,8 @@ def test_pause_freezes_the_motor_and_resume_continues_the_same_rate(rig, pump, h
     pump.run("pause")
     pause = pump.last_event("pause")
     made = pump.status()["steps"] - still["steps"]
-    ran_ms = pause.fields["t_ms"] - resume.fields["t_ms"]
+    # A resume begins once the journal vouches for it, at its since_ms (after its t_ms).
+    ran_ms = pause.fields["t_ms"] - resume.fields["since_ms"]
     # The planner carries the fraction of a step through a pause: within one step of ideal.
     hil_record.within("steps while running vs ideal", made - ideal_steps(50_000, ran_ms, spm),
                       "steps", 0, 1)

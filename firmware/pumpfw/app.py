@@ -84,6 +84,7 @@ class App(WriteAhead):
         self._rx_more = False
         self._tx_stuck = False
         self._made = 0
+        self._held = []  # (code, t_ms, a) of the lines of a start from rest, until it begins
         self.watch = DeliveryWatch(self.no_delivery_margin_ms)
         self._wdt_on = False
         self.drive = self._new_drive(0)
@@ -206,29 +207,27 @@ class App(WriteAhead):
         # (a stop even before any line about it: _on_event), and the drive's queue is topped up
         # first: the motor keeps stepping while the flash is written, so a stop must be complete
         # before the steps are counted, and a running rate must have its full horizon queued.
-        # A start from rest waits for the record that vouches for it and is planned from when
-        # that write ended. (The drive is capped at what the journal vouches for in any case;
-        # the cap is raised only once a record is written.)
-        from_rest = self._apply_rate(now)
-        until_us = -1
-        change_ms = c.next_change_ms()
-        if 0 <= change_ms - now < _PLAN_LIMIT_MS:
-            until_us = self.clock.ticks_us_at(change_ms)
-        next_rate = c.next_rate_ul_h()
-        self.drive.service(self.clock.last_us, until_us, next_rate)
+        # A start from rest (begin_run) waits for the record that vouches for it and begins at
+        # an instant after that write, which its lines report. (The drive is capped at what the
+        # journal vouches for in any case; the cap is raised only once a record is written.)
+        self.begin_run(now)
         # Rewritten every 4/5 of the interval (divided first: no big int for a huge interval).
         # Saved early (never late) when due within a quarter of its period: a loop that sleeps
         # until its next wake (the virtual board) then needs no wake of its own for it.
         save_every_ms = self.journal_interval_ms // 5 * 4
         save_in_ms = self._journal_ms + save_every_ms - now
-        saved = self._journal_due or (c.active() and save_in_ms < save_every_ms // 4)
-        if saved:
+        saving = self._journal_due or (c.active() and save_in_ms < save_every_ms // 4)
+        drive = self.drive
+        horizon_us = drive.horizon_us
+        if saving:
+            # The write may stall the CPU for two sector erases at the datasheet maxima: queue
+            # twice the horizon first, so the driver never runs dry meanwhile.
+            drive.horizon_us = horizon_us * 2
+        self._service(self.clock.last_us)
+        drive.horizon_us = horizon_us
+        if saving:
             self._save(now)
-        if from_rest or saved:  # the cap may have been raised: plan (a start) and refill now
-            now_us = hw.ticks_us()  # the write may have taken a while
-            if from_rest:
-                self.drive.set_rate(c.rate_ul_h, now_us)
-            self.drive.service(now_us, until_us, next_rate)
+            self._service(hw.ticks_us())  # the cap may have been raised; the write took a while
         if self.drive.fault is not None:
             self.fault(now, P.FAULT_DRIVE, self.drive.fault)  # detail: drive.FAULT_*
             self.drive.fault = None
@@ -241,6 +240,15 @@ class App(WriteAhead):
         hw.wdt_feed()
         if self.repl_requested and self.out.used == 0:
             raise KeyboardInterrupt
+
+    def _service(self, now_us):
+        """Top the drive up, with the controller's next scheduled change in its plan."""
+        c = self.controller
+        until_us = -1
+        change_ms = c.next_change_ms()
+        if 0 <= change_ms - self.clock.ms < _PLAN_LIMIT_MS:
+            until_us = self.clock.ticks_us_at(change_ms)
+        self.drive.service(now_us, until_us, c.next_rate_ul_h())
 
     def next_wake_ms(self):
         """Monotonic ms (as self.clock.ms) when step() next has work; sooner is always safe."""
@@ -343,8 +351,8 @@ class App(WriteAhead):
 
     def _apply_rate(self, now):
         """Hand a new controller rate to the drive, once per change: a stop or a change of a
-        running rate at once. True for a start from rest, which step() plans once the journal
-        record that vouches for it is written."""
+        running rate at once. True for a start from rest, which begin_run() plans once the
+        journal record that vouches for it is written."""
         c = self.controller
         if c.changes == self._seen_changes:
             return False
@@ -356,9 +364,14 @@ class App(WriteAhead):
         return True
 
     def _on_event(self, code, now_ms, a, b):
-        if self.controller.rate_ul_h == 0:
+        c = self.controller
+        if c.rate_ul_h == 0:
             self._apply_rate(now_ms)  # a stop reaches the motor before a line is written about it
-        self.console.event(code, now_ms, a, b)
+        if (code == ctl.EV_RATE or code == ctl.EV_RESUME) and c.rate_ul_h > 0 \
+                and not self.drive.running():
+            self._held.append((code, now_ms, a))  # a start from rest: said when it begins
+        else:
+            self.console.event(code, now_ms, a, now_ms if code == ctl.EV_RESUME else b)
         if code == ctl.EV_START:
             self.drive.halt()
             self.steps_prior = 0

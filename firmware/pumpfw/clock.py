@@ -22,6 +22,7 @@ class MonoClock:
     def __init__(self, ticks_us):
         self._ticks_us = ticks_us
         self.last_us = ticks_us()
+        self.t0_us = self.last_us  # the raw ticks_us of ms 0 (the hello's t0_us)
         self.ms = 0
         self.rem_us = 0  # us past self.ms at self.last_us, 0..999
 

@@ -31,6 +31,8 @@ class Dispatcher:
         self._ref = None  # the sequence number of the command being run
         self._line = b""  # the line being handled
         self._line_ms = 0
+        # A start from rest begins (and says so) before the command's answer (App.begin_run).
+        self._begin_run = getattr(app, "begin_run", None)
 
     # ---- device -> host ------------------------------------------------------------------
     def hello(self):
@@ -76,6 +78,8 @@ class Dispatcher:
         else:
             target = self
         result = getattr(target, method)(now_ms, *args)
+        if self._begin_run is not None:
+            self._begin_run(now_ms)
         return result if result is None or isinstance(result, tuple) else (result, None)
 
     def _hello_fields(self):
@@ -89,6 +93,7 @@ class Dispatcher:
             app.controller.max_rate_ul_h,
             app.log_interval_ms,
             reset,
+            getattr(getattr(app, "clock", None), "t0_us", 0),
         )
 
     # ---- host -> device ------------------------------------------------------------------

@@ -238,6 +238,13 @@ class Controller:
             self._applied_state = self.state
             self.state_since_ms = at_ms
 
+    def retime(self, since_ms):
+        """The running rate takes effect at since_ms instead (a start from rest begins once the
+        journal vouches for it): the escalation deadline moves with it."""
+        if self.deadline_ms >= 0:
+            self.deadline_ms += since_ms - self.rate_since_ms
+        self.rate_since_ms = since_ms
+
     def _end(self, now_ms, state):
         self.state = state
         self.end_ms = now_ms

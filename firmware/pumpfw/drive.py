@@ -17,6 +17,7 @@ _RAMP_FIRST = const(8)
 FAULT_RATE_CLAMPED = const(1)  # asked for more than the board's maximum step rate
 FAULT_RATE_LOW = const(2)  # slower than the driver can time: refused, motor stopped
 FAULT_UNDERRUN = const(3)  # the driver ran dry: re-planned on the exact integral
+FAULT_COUNT = const(4)  # the driver's step count disagreed with its own record: the larger kept
 
 
 class Drive:

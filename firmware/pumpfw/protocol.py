@@ -41,7 +41,8 @@ REPLAY_TTL_MS = const(30_000)
 # Device -> host message kinds (the word after the sequence number).
 MESSAGES = ("hello", "rec", "ev", "ok", "err", "ask")
 # The field lists are read from the format strings, so the two cannot disagree.
-_HELLO_FMT = "proto=%d fw=%s board=%s steps_per_ml=%d max_rate_ul_h=%d interval_ms=%d reset=%s"
+_HELLO_FMT = ("proto=%d fw=%s board=%s steps_per_ml=%d max_rate_ul_h=%d interval_ms=%d reset=%s"
+              " t0_us=%d")
 HELLO_FIELDS = tuple(w.split("=")[0] for w in _HELLO_FMT.split())
 _RECORD_FMT = (
     "t_ms=%d inf=%d st=%s rate_ul_h=%d vol_ul=%d steps=%d infusing_ms=%d elapsed_ms=%d"
@@ -75,7 +76,7 @@ EVENTS = {
     "start": (ctl.EV_START, "inf", ""),
     "rate": (ctl.EV_RATE, "rate_ul_h", "since_ms"),
     "pause": (ctl.EV_PAUSE, "", ""),
-    "resume": (ctl.EV_RESUME, "rate_ul_h", ""),
+    "resume": (ctl.EV_RESUME, "rate_ul_h", "since_ms"),
     "ir": (ctl.EV_IR, "grade", ""),
     "ir_resolved": (ctl.EV_IR_RESOLVED, "grade", ""),
     "interrupt": (ctl.EV_INTERRUPT, "", ""),
@@ -221,14 +222,16 @@ def _word(value):
     return out or "_"
 
 
-def encode_hello(fw, board, steps_per_ml, max_rate_ul_h, interval_ms, reset_cause):
+def encode_hello(fw, board, steps_per_ml, max_rate_ul_h, interval_ms, reset_cause, t0_us=0):
     reset = RESET_CAUSES[reset_cause] if 0 <= reset_cause < len(RESET_CAUSES) else "unknown"
-    return "hello " + hello_fields(fw, board, steps_per_ml, max_rate_ul_h, interval_ms, reset)
+    return "hello " + hello_fields(fw, board, steps_per_ml, max_rate_ul_h, interval_ms, reset,
+                                   t0_us)
 
 
-def hello_fields(fw, board, steps_per_ml, max_rate_ul_h, interval_ms, reset):
+def hello_fields(fw, board, steps_per_ml, max_rate_ul_h, interval_ms, reset, t0_us=0):
+    """t0_us: the board's raw ticks_us at t_ms = 0 (a rig lines device time up with its own)."""
     fixed = (PROTO_VERSION, _word(fw), _word(board))
-    return _HELLO_FMT % (fixed + (steps_per_ml, max_rate_ul_h, interval_ms, reset))
+    return _HELLO_FMT % (fixed + (steps_per_ml, max_rate_ul_h, interval_ms, reset, t0_us))
 
 
 def record_fields(t_ms, c, steps, dropped):

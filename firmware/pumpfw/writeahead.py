@@ -21,6 +21,27 @@ class WriteAhead:
             self.fault(now, P.FAULT_EXCEPTION, 0)
             self.out.drain(self._write, 1024)
 
+    def begin_run(self, now):
+        """A start from rest (start, resume, IR resolved), after the command that made it and
+        before its answer (the dispatcher calls this), or in step(): the journal record that
+        vouches for it is written first (write-ahead), and the run begins 1-2 ms after that
+        write ended, on a whole ms: the controller's times, the drive's first step and the held
+        `ev rate` / `ev resume` lines (since_ms) all say that instant (docs/drive.md)."""
+        if not self._apply_rate(now):
+            return
+        self._save(now)
+        self.clock.read()
+        since = self.clock.ms + 2  # a whole ms, >= 1 ms ahead: the first step is planned in time
+        c = self.controller
+        c.retime(since)
+        self.drive.set_rate(c.rate_ul_h, self.clock.ticks_us_at(since))
+        self._service(self.clock.last_us)  # the first step is handed to the driver now
+        held = self._held
+        for i in range(len(held)):
+            code, t_ms, a = held[i]
+            self.console.event(code, t_ms, a, since)
+        del held[:]
+
     # ---- internals ---------------------------------------------------------------------
     def _allowance_steps(self):
         """Steps the drive may make before the next journal write: one journal interval at the

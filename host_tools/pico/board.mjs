@@ -37,6 +37,7 @@ const chip = new EmulatedPico({
   flashTimes: FLASH_TIMES[args["flash-times"]] ?? JSON.parse(args["flash-times"]),
 });
 chip.watchPins = [pins.step, pins.dir, pins.enable].filter((n) => n !== undefined);
+if (pins.count !== undefined && pins.count !== null) chip.wires.push([pins.step, pins.count]);
 
 // ---- what the pins did: STEP rising edges (the balance's truth), ENABLE and DIR ---------------
 const pinState = {

@@ -63,14 +63,15 @@ def image_path(image=None):
 
 
 def board_pins(board_file=REPO_ROOT / "boards" / "pico.py"):
-    """The pins the harness watches and drives, and the head's steps/mL, from a board file."""
+    """The pins the harness watches and drives (and the STEP -> count pin wire it lays), and the
+    head's steps/mL, from a board file."""
     data = {}
     exec(compile(Path(board_file).read_text(), str(board_file), "exec"), data)
     return {
         "step": data["STEP_PIN"], "dir": data["DIR_PIN"], "enable": data["ENABLE_PIN"],
         "enable_active_low": data["ENABLE_ACTIVE_LOW"],
         "pause": data["BUTTON_PAUSE_PIN"], "ir": data["BUTTON_IR_PIN"],
-        "ok": data["BUTTON_OK_PIN"],
+        "ok": data["BUTTON_OK_PIN"], "count": data.get("STEP_COUNT_PIN"),
     }, data["STEPS_PER_ML"]
 
 

@@ -81,6 +81,7 @@ export class EmulatedPico {
     this.stopAtNs = Infinity; // world time at which run() returns (a power cut planned there)
     this.watchPins = [];
     this.busyNs = 0; // emulated time the core spent executing (not in WFI/WFE, not hung), all boots
+    this.wires = []; // [from, to]: a board wire from one GPIO to another one's input
     this._pinTimeNs = null;
   }
 
@@ -128,6 +129,12 @@ export class EmulatedPico {
         this.onPin(n, state === 1, this.bootWorldNs + t);
       });
     }
+    for (const [from, to] of this.wires) {
+      // A wire on the board: the pad of `to` reads what `from` drives (the pin's edge count
+      // input, docs/wiring.md). A pin not driven yet reads low, as through its pull-down.
+      mcu.gpio[from].addListener((state) => mcu.gpio[to].setInputValue(state === 1));
+    }
+    this._pwmEdgeCounter(mcu);
     this._core1Mailbox(mcu);
     // The BOOTSEL button pulls the flash chip select low: released, the pin reads high and the
     // boot ROM boots from flash instead of offering the USB mass-storage bootloader.
@@ -198,6 +205,26 @@ export class EmulatedPico {
       const wasOff = psm.frceOff & (1 << 16); // PROC1
       psmWrite(offset, value);
       if (offset === 0x04 && wasOff && !(psm.frceOff & (1 << 16))) inbox.push(0);
+    };
+  }
+
+  // rp2040js 1.4.1 counts B-pin edges (CSR.DIVMODE 2/3) only while no PWM output is enabled
+  // anywhere: its input check reads `gpioDirection && 1 << index`, and reset() sets every
+  // direction bit. The chip counts an edge on a B pin whenever that pin's function is PWM and
+  // its slice is in an edge mode (RP2040 datasheet, 4.5.2.5): check that pin's bit. A read of
+  // the counter first catches the PIO blocks up, as every other PIO access does (pio.mjs).
+  _pwmEdgeCounter(mcu) {
+    const pwm = mcu.pwm;
+    pwm.gpioOnInput = function (index) {
+      if (this.gpioDirection & (1 << index)) return;
+      for (const channel of this.channels) {
+        if (channel.pinB1 === index || channel.pinB2 === index) channel.gpioBChanged();
+      }
+    };
+    const read = pwm.readUint32.bind(pwm);
+    pwm.readUint32 = (offset) => {
+      for (const pio of this.pios) pio.catchUp(mcu.clock.nanos);
+      return read(offset);
     };
   }
 

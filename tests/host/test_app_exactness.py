@@ -42,11 +42,13 @@ def run_scenario(infusion, script, seed):
             start_ms = c.start_ms
         if c.changes != seen:
             seen = c.changes
-            base_us = tick_us - (app.clock.ms - c.rate_since_ms) * 1000 - app.clock.rem_us
+            # The instant the controller reports (rate_since_ms), from the clock's last read.
+            read_us = hw.us + (((app.clock.last_us - hw.us + (1 << 29)) & WRAP) - (1 << 29))
+            base_us = read_us - (app.clock.ms - c.rate_since_ms) * 1000 - app.clock.rem_us
             if c.rate_ul_h and (not rates or rates[-1][1] == 0):
-                # A start from rest waits for the journal record that vouches for it.
-                assert hw.flash_end_us > tick_us
-                base_us = hw.flash_end_us
+                # A start from rest begins once the journal record that vouches for it is
+                # written, and reports that instant.
+                assert hw.flash_end_us > tick_us and base_us >= hw.flash_end_us
             rates.append((base_us, c.rate_ul_h))
         if pending and start_ms is not None and app.clock.ms >= start_ms + pending[0][0]:
             send(hw, *pending.pop(0)[1:])

@@ -6,7 +6,7 @@ import pytest
 from pioemu import State, emulate
 
 from boards import pico
-from pumpfw.drive import FAULT_RATE_CLAMPED, FAULT_UNDERRUN, Drive
+from pumpfw.drive import FAULT_COUNT, FAULT_RATE_CLAMPED, FAULT_UNDERRUN, Drive
 from pumpfw.hw import pio_step
 from pumpfw.hw.stepper_rp2 import Rp2Stepper
 from pumpfw.hw.stepper_virtual import FakePin
@@ -188,7 +188,7 @@ class EmulatedSM:
 def emulated_driver(sm, enable=None):
     """The rp2 driver on an EmulatedSM, STEP pulses of 2 cycles, ENABLE active low."""
     return Rp2Stepper(sm, enable or FakePin(), True, 2, lambda: sm.state.program_counter,
-                      lambda flag: flag or sm.fifo.clear())
+                      lambda flag: flag or sm.fifo.clear(), lambda: sm.edges & 0xFFFF)
 
 
 def test_rp2_driver_counts_every_step_the_state_machine_made():
@@ -200,11 +200,39 @@ def test_rp2_driver_counts_every_step_the_state_machine_made():
     drv.start(0)
     assert drv.push(50, 1) and drv.push(20, 7) and drv.push(33, 3)
     sm.run_cycles(120)
-    assert drv.steps() <= sm.edges  # a lower bound while running
+    assert drv.steps() == sm.edges == 4  # the pin's count, inside a segment
     drv.halt()
     assert drv.steps() == sm.edges == 4 and enable.value() == 1
     drv.push(1, 1)
     assert drv.fault == FAULT_RATE_CLAMPED  # below the program's floor: clamped, reported
+
+
+def test_the_rp2_drivers_count_is_the_pins_at_every_cycle_and_unwraps_16_bits():
+    sm = EmulatedSM(2)
+    sm.edges = 0xFFFF - 5  # the 16-bit PWM counter is about to wrap
+    drv = emulated_driver(sm)
+    drv.enable()
+    drv.start(0)
+    assert drv.push(40, 1) and drv.push(13, 60)
+    for _ in range(200):
+        sm.run_cycles(5)
+        assert drv.steps() == sm.edges - (0xFFFF - 5)
+    drv.halt()
+    assert drv.steps() == 61 and drv.fault is None
+
+
+def test_a_count_wire_that_misses_steps_is_a_fault_and_the_larger_count_is_kept():
+    sm = EmulatedSM(2)
+    seen = [0]
+    drv = Rp2Stepper(sm, FakePin(), True, 2, lambda: sm.state.program_counter,
+                     lambda flag: flag or sm.fifo.clear(), lambda: seen[0] & 0xFFFF)
+    drv.enable()
+    drv.start(0)
+    assert drv.push(40, 1) and drv.push(20, 9)
+    sm.run_cycles(120)
+    seen[0] = 2  # a loose wire: the pin made 4, the counter saw 2
+    drv.stop()
+    assert drv.fault == FAULT_COUNT and drv.steps() == sm.edges == 4  # never counts fewer
 
 
 def test_an_idle_rp2_driver_has_counted_its_last_segment():

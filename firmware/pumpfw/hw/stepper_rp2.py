@@ -1,10 +1,12 @@
 # RP2040 stepper driver: a PIO state machine makes the STEP pulses from FIFO segment words.
 # The state machine keeps stepping through GC pauses and flash writes (the joined 8-word TX FIFO
-# holds up to 8 segments); the CPU only tops the FIFO up. Steps made = the steps of every
-# segment the machine has finished (counted from the FIFO level) and, once stopped, the exact
-# partial segment read back from its pc and y registers.
+# holds up to 8 segments); the CPU only tops the FIFO up. Steps made are counted in hardware: the
+# STEP pin is wired to a PWM B-channel pin whose slice counts rising edges (DIVMODE 2), so the
+# count is the pin's at the instant it is read, also after a CPU stall (docs/drive.md). Once
+# stopped, the machine's own count (finished segments from the FIFO level, the partial one from
+# its pc and y) must agree with it: a count wire that misses steps is a drive fault.
 from pumpfw.compat import const
-from pumpfw.drive import FAULT_RATE_CLAMPED
+from pumpfw.drive import FAULT_COUNT, FAULT_RATE_CLAMPED
 from pumpfw.hw import pio_step
 from pumpfw.hw.motor_enable import MotorEnable
 
@@ -16,19 +18,26 @@ _SM0_ADDR = const(0xD4)  # current pc of state machine 0; state machines are 0x1
 _SM_STRIDE = const(0x18)
 _SM0_SHIFTCTRL = const(0xD0)
 _FJOIN_TX = const(1 << 30)
+_IO_BANK0 = const(0x40014000)  # GPIOn_CTRL at +8n+4: FUNCSEL in bits 0..4
+_FUNC_PWM = const(4)
+_PWM_BASE = const(0x40050000)  # slice n's CSR, DIV, CTR, CC, TOP at +0x14n
+_PWM_DIVMODE_RISE = const(2 << 4)  # count rising edges of the B pin
+_COUNT_MASK = const(0xFFFF)  # the PWM counter is 16 bits
 
 
 class Rp2Stepper(MotorEnable):
     """Driver API as VirtualStepper. sm: an rp2.StateMachine loaded with
     pio_step.opcodes(pulse_cycles) at 1 cycle per us (or a test double). read_pc() returns its
     pc relative to the program; join_tx(flag) sets FJOIN_TX (changing it flushes both FIFOs);
-    origin is where the program sits in instruction memory."""
+    count16() reads the 16-bit rising-edge count of the STEP pin (the PWM slice on the pin it is
+    wired to); origin is where the program sits in instruction memory. steps() must be called
+    at least once per 65 536 steps (26 s at 2 500 steps/s; the loop reads it every tick)."""
 
     max_count = pio_step.MAX_COUNT
     max_interval_us = pio_step.MAX_DELAY
 
     def __init__(self, sm, enable_pin, enable_active_low, pulse_cycles, read_pc, join_tx,
-                 origin=0):
+                 count16, origin=0):
         self.sm = sm
         self._init_enable(enable_pin, enable_active_low)
         self.pulse_cycles = pulse_cycles
@@ -39,7 +48,12 @@ class Rp2Stepper(MotorEnable):
         self._counts = [0] * _RING
         self._pushed = 0  # segments ever pushed (since the last stop)
         self._accounted = 0  # segments whose steps are in _made
-        self._made = 0
+        self._made = 0  # the state machine's own count: finished segments, the partial at stop
+        self.count16 = count16
+        self._last16 = count16()
+        self._pin = 0  # rising edges at the pin since this driver was built
+        self._pin_at_stop = 0  # ... as of the last stop, and the machine's own count then
+        self._made_at_stop = 0
         self._first = False
         self.stepping = False
         self.fault = None
@@ -107,10 +121,23 @@ class Rp2Stepper(MotorEnable):
         self.sm.exec(self._jmp_origin)
         self._pushed = 0
         self._accounted = 0
+        # The pin's count and the machine's must have moved alike since the last stop. If not,
+        # the count wire is broken or loose: count the larger (never plan a made step again).
+        pin = self.steps()
+        made = self._made - self._made_at_stop
+        if pin - self._pin_at_stop != made:
+            self.fault = FAULT_COUNT
+            if made > pin - self._pin_at_stop:
+                self._pin = self._pin_at_stop + made
+        self._pin_at_stop = self._pin
+        self._made_at_stop = self._made
 
     def steps(self):
-        self._account()
-        return self._made
+        """STEP edges at the pin so far (at this instant): the hardware count, unwrapped."""
+        c = self.count16()
+        self._pin += (c - self._last16) & _COUNT_MASK
+        self._last16 = c
+        return self._pin
 
 
 def make(board, enable_pin=None):
@@ -140,8 +167,34 @@ def make(board, enable_pin=None):
             mem32[shiftctrl] &= ~_FJOIN_TX
 
     return Rp2Stepper(
-        sm, enable_pin, board.ENABLE_ACTIVE_LOW, pulse_cycles, read_pc, join_tx, origin
+        sm, enable_pin, board.ENABLE_ACTIVE_LOW, pulse_cycles, read_pc, join_tx,
+        edge_counter(board.STEP_COUNT_PIN), origin
     )
+
+
+def edge_counter(pin_no):
+    """count16() for the PWM slice whose B input is pin_no (an odd GPIO), wired to STEP: the
+    slice counts the pin's rising edges (RP2040 datasheet 4.5.2.5: the B pin's function must be
+    PWM; a peripheral sees only the pins selected for it, so STEP itself, a PIO pin, cannot be
+    counted in place)."""
+    from machine import Pin, mem32
+
+    if pin_no is None or pin_no % 2 != 1 or not 0 <= pin_no < 30:
+        raise ValueError("STEP_COUNT_PIN must be a PWM B pin (an odd GPIO) wired to STEP")
+    Pin(pin_no, Pin.IN)  # input enabled at the pad, no pull: STEP drives it
+    mem32[_IO_BANK0 + 8 * pin_no + 4] = _FUNC_PWM
+    slice_ = _PWM_BASE + ((pin_no >> 1) & 7) * 0x14
+    mem32[slice_] = 0  # disabled while set up
+    mem32[slice_ + 4] = 1 << 4  # DIV = 1: every edge counts
+    mem32[slice_ + 0x10] = _COUNT_MASK  # TOP: wrap at 2^16
+    mem32[slice_ + 8] = 0
+    mem32[slice_] = _PWM_DIVMODE_RISE | 1  # count rising edges, enabled
+    ctr = slice_ + 8
+
+    def count16():
+        return mem32[ctr] & _COUNT_MASK
+
+    return count16
 
 
 def _asm_program(ops):
