@@ -112,7 +112,9 @@ class Esp32Stepper(MotorEnable):
 
     def idle(self):
         self._pump()
-        return not self.frozen and self._size == 0 and (not self._busy or self.rmt.wait_done(timeout=0))
+        if self.frozen:
+            return False  # frozen by a press: the app stops it, this is no underrun
+        return self._size == 0 and (not self._busy or self.rmt.wait_done(timeout=0))
 
     def stop(self):
         self.stop_rmt()
