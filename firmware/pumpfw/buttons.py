@@ -145,6 +145,8 @@ class ButtonPanel:
         self._r = 0
         self._last_ms = 0
         self._ticked = False
+        self._stall_end_ms = 0
+        self._stalled = False  # a stall ended at _stall_end_ms
 
     def pending(self):
         return self._w != self._r
@@ -178,7 +180,12 @@ class ButtonPanel:
 
     def tick(self, now_ms):
         """Sample the buttons (hard-IRQ safe: allocates nothing)."""
-        stalled = self._ticked and ticks_diff(now_ms, self._last_ms) > self.stall_ms
+        if self._ticked and ticks_diff(now_ms, self._last_ms) > self.stall_ms:
+            self._stall_end_ms = now_ms
+            self._stalled = True
+        # Within stall_ms of a stall's end: the pin IRQ that latched a press made during it
+        # may run after this timer (their order after interrupts come back is the chip's).
+        stalled = self._stalled and ticks_diff(now_ms, self._stall_end_ms) <= self.stall_ms
         self._ticked = True
         self._last_ms = now_ms
         result = EV_NONE

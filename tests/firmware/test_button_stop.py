@@ -132,6 +132,14 @@ def test_a_press_wholly_inside_a_stall_is_a_short_press_and_a_glitch_is_not():
         clock.now += 2000
         panel.tick(clock.now // 1000)
     assert panel.take() == bt.EV_NONE and panel.stops == 1
+    # The timer may run first when interrupts come back, and the pin IRQ just after it.
+    panel.motion = True  # the app resumed it meanwhile
+    clock.now += 400_000
+    panel.tick(clock.now // 1000)
+    panel.pause.irq(pins[0])
+    clock.now += 2000
+    panel.tick(clock.now // 1000)
+    assert panel.take() == bt.EV_PAUSE and panel.stops == 2
 
 
 class Pin:
