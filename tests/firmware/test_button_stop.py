@@ -2,12 +2,13 @@
 # interval, from the buttons' sampler itself (a timer on a board), whatever the loop is doing:
 # on the ESP32 driver's fakes and the virtual stepper; a press made while interrupts were off
 # (a flash operation) is still seen; the app leaves the controller paused, never `running`.
+from test_stepper_esp32 import make as make_esp32
+
 from pumpfw import buttons as bt
 from pumpfw import controller as ctl
 from pumpfw.app import App
 from pumpfw.hw.fakeboard import FakeHw, events, run_for, send
 from pumpfw.hw.stepper_virtual import FakePin, VirtualStepper
-from test_stepper_esp32 import make as make_esp32
 
 STEP_US = 1125  # 200 mL/h on a 16 000 steps/mL head
 SAMPLE_MS = 2

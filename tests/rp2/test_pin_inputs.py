@@ -117,6 +117,8 @@ def test_a_long_pause_press_while_running_pauses_and_its_release_does_not_resume
     assert _presses(bench, mark) == ["pause"]
 
 
+@pytest.mark.xfail(strict=True, reason="not met yet (issue 18 item 7): on the emulated Pico the "
+                   "press is not seen; docs/emulated-pico.md")
 def test_a_press_wholly_inside_a_flash_stall_as_long_as_the_worst_erase_is_still_seen(rig):
     pico, bench, preset = rig
     if preset != "max":
@@ -152,6 +154,8 @@ def test_a_press_wholly_inside_a_flash_stall_as_long_as_the_worst_erase_is_still
     _agrees_with_pin(pico, bench, pin0, "paused")
 
 
+@pytest.mark.xfail(strict=True, reason="not met yet (issue 18): 5-8 ms at 200 mL/h, most of it "
+                   "checking and dispatching the line in Python; docs/emulated-pico.md")
 @pytest.mark.parametrize("command", ["pause", "stop"])
 def test_a_typed_command_stops_the_pin_within_a_step_and_a_ms_of_its_last_byte(rig, command):
     pico, bench, _ = rig
