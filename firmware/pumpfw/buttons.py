@@ -131,6 +131,7 @@ class ButtonPanel:
     as it is certain: stopper.freeze() (allocates nothing) and `stops` is bumped."""
 
     stall_ms = 10  # a gap between samples longer than this: interrupts were off
+    tap_window_ms = 500  # a press found over (a tap) this soon after a stall was made in it
 
     def __init__(self, pause, ir, ok):
         self.pause = pause
@@ -183,9 +184,10 @@ class ButtonPanel:
         if self._ticked and ticks_diff(now_ms, self._last_ms) > self.stall_ms:
             self._stall_end_ms = now_ms
             self._stalled = True
-        # Within stall_ms of a stall's end: the pin IRQ that latched a press made during it
-        # may run after this timer (their order after interrupts come back is the chip's).
-        stalled = self._stalled and ticks_diff(now_ms, self._stall_end_ms) <= self.stall_ms
+        # The pin IRQ that found a press made during a stall may run well after this timer
+        # (their order once interrupts are back is the chip's; a journal write is several
+        # flash operations in a row): a tap within tap_window_ms of a stall's end counts.
+        stalled = self._stalled and ticks_diff(now_ms, self._stall_end_ms) <= self.tap_window_ms
         self._ticked = True
         self._last_ms = now_ms
         result = EV_NONE
