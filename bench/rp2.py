@@ -168,6 +168,75 @@ def _pin_log(image, minutes, interval_ms, flash_times="typical"):
     return log, pin, wall
 
 
+STEP_PIN = 2  # boards/pico.py
+STEP_US = 1125  # 200 mL/h at 16 000 steps/mL
+DEBOUNCE_MS = 25  # pumpfw.buttons.Button.debounce_ms
+
+
+def _edges_after(pico, t_us):
+    return [t for t, gpio, level in pico.gpio_edges(t_us) if gpio == STEP_PIN and level]
+
+
+def _input_stops(image, preset):
+    """On a held Pico at one flash preset: a 200 ms PAUSE press and a typed `pause`, each
+    1.2 s into infusion 3. Returns (ms from the press to the last STEP edge, edges after the
+    press, ms from the typed line's arrival to the last edge)."""
+    with PicoBoard(image=image, hold=True, pty=False, flash_times=preset) as pico:
+        c = Client(pico.serial_url, timeout_s=0.2)
+        c.connect()
+        pico.advance_ms(3000)
+        out = []
+        for how in ("press", "typed"):
+            for name, args in (("stop", ()), ("start", (3,))):
+                ref = c.send(name, *args)
+                for _ in range(200):
+                    pico.advance_ms(20, after_rx=c.sent_bytes)
+                    msg = c.read_message(0.05)
+                    while msg is not None and msg.ref != ref:
+                        msg = c.read_message(0.05)
+                    if msg is not None:
+                        if msg.kind == "ask":
+                            ref = c.send("confirm", msg.fields["token"])
+                            continue
+                        break
+            pico.advance_ms(1200, after_rx=c.sent_bytes)
+            t_us = pico.status()["vtime_us"]
+            if how == "press":
+                pico.press("pause")
+                pico.advance_ms(200)
+                pico.release("pause")
+            else:
+                c.send("pause")
+            pico.advance_ms(300, after_rx=c.sent_bytes)
+            edges = _edges_after(pico, t_us)
+            out.append(((edges[-1] - t_us) / 1000 if edges else 0.0, len(edges)))
+        c.close()
+    return out[0][0], out[0][1], out[1][0]
+
+
+def _input_metrics(image):
+    runs = {preset: _input_stops(image, preset) for preset in ("typical", "max")}
+    worst = [max(r[i] for r in runs.values()) for i in range(3)]
+    each = "; ".join("%s flash times: %.2f ms, %d edges, typed %.2f ms" % (p, *r)
+                     for p, r in runs.items())
+    steps_limit = (DEBOUNCE_MS * 1000 + STEP_US) // STEP_US
+    return {
+        "rp2_button_stop_ms": metric(
+            round(worst[0], 2), "ms", DEBOUNCE_MS + STEP_US / 1000,
+            "PAUSE held 200 ms, 1.2 s into infusion 3 (200 mL/h): press to the last STEP edge at "
+            "the pin, the worse of the two flash presets (%s); limit: the debounce window plus "
+            "one step interval (docs/buttons.md)" % each),
+        "rp2_button_stop_steps": metric(
+            worst[1], "steps", steps_limit,
+            "STEP edges at the pin after that press (the worse preset); limit: the steps of the "
+            "debounce window plus one step interval"),
+        "rp2_serial_stop_ms": metric(
+            round(worst[2], 2), "ms", STEP_US / 1000 + 1,
+            "a typed `pause`, 1.2 s into infusion 3: its last byte's arrival to the last STEP "
+            "edge (the worse preset); limit: one step interval + 1 ms (issue 18)"),
+    }
+
+
 def _whole_infusion(image):
     with PicoBoard(image=image, scale=1, pty=False) as pico:
         c = _client_bench(pico, timeout_s=120)
@@ -259,6 +328,7 @@ def measure(quick=False, full=False):
             "busy %.2f%% of that time, emulated time ran at %.2fx" % (
                 10 if quick else 60, idle_busy, idle_speed))
         out.update(_pin_metrics(image, full))
+        out.update(_input_metrics(image))
         busy_how = ("emulated CPU time not asleep (not in WFI/WFE) / emulated time, %s")
         if full:
             state, pin, wall, busy3, speed3 = _whole_infusion(image)

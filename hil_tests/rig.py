@@ -20,6 +20,8 @@ CAPABILITIES = {
     "buttons": "the operator buttons can be pressed and held by the rig",
     "host_stall": "the rig can stop the host side of the serial from reading",
     "hang": "the rig can freeze the firmware's control loop (fault injection; a debug probe)",
+    "pin_edges": "the rig records the STEP pin's rising edges on the device's clock (the emulated"
+    " Pico's harness; a logic analyser on a real bench)",
 }
 
 
@@ -95,6 +97,12 @@ class Rig:
         self.require("balance")
         return self.balance.grams()
 
+    def step_edges_since(self, t_us):
+        """Device times (us) of STEP rising edges at or after t_us."""
+        self.require("pin_edges")
+
+    last_press_us = None  # the device time of the last press() (rigs that see the pin)
+
     def balance_readability_g(self):
         """The last reading's last digit, in grams."""
         self.require("balance")
@@ -134,6 +142,8 @@ class SimRig(Rig):
         self.name = name
         self.advance_timeout_s = advance_timeout_s  # wall time one chunk of device time may take
         Rig.__init__(self, sim.serial_url, balance_url or sim.balance_url)
+        if not hasattr(sim, "gpio_edges"):  # the virtual board keeps no record of its pins
+            self.capabilities = frozenset(CAPABILITIES) - {"pin_edges"}
 
     def _advance(self, ms):
         # Whatever the pump wrote reaches the board before its time moves on.
@@ -159,10 +169,18 @@ class SimRig(Rig):
             pump.status()  # its answer follows everything the device sent before it
 
     def press(self, button, hold_ms=200):
+        self.last_press_us = self.sim.hold()["vtime_us"]  # held: pressed at this instant
         self.sim.press(button)
         self._advance(hold_ms)
         self.sim.release(button)
         self._advance(100)  # debounce, then the main loop's poll
+
+    def step_edges_since(self, t_us):
+        self.require("pin_edges")
+        edges = self.sim.gpio_edges(t_us)
+        return [t for t, gpio, level in edges if gpio == self.step_pin and level]
+
+    step_pin = 2  # boards/pico.py: the emulated Pico's STEP
 
     def power_cut(self):
         self.sim.power_cut()

@@ -1,12 +1,32 @@
-"""HIL: the operator buttons: a short PAUSE pauses, a long one resumes, a stuck one never moves."""
+"""HIL: the operator buttons: a short PAUSE pauses, a long one resumes, a stuck one never moves;
+where the rig sees the STEP pin, a PAUSE or IR press stops it within the debounce window plus
+one step interval (docs/buttons.md)."""
 
 import pytest
 
 from hil_tests.hilkit import MIN_MS, at_minute, start
+from pumpfw.buttons import Button
 
 pytestmark = pytest.mark.needs("buttons")
 
 STUCK_MS = 10_000  # past the 8 s after which a held button counts as stuck
+
+
+@pytest.mark.needs("pin_edges")
+@pytest.mark.parametrize("button, state", [("pause", "paused"), ("ir", "interrupted")])
+def test_a_press_stops_the_pin_within_the_debounce_and_one_step(rig, pump, hil_record, button,
+                                                                 state):
+    start_ev = start(pump, 3)
+    at_minute(rig, pump, start_ev, 1)
+    rig.press(button, 200)
+    t_us = rig.last_press_us
+    edges = rig.step_edges_since(t_us - 100_000)
+    before = [t for t in edges if t < t_us]
+    step_us = before[-1] - before[-2]  # the interval at the rate it ran
+    hil_record.measure("last STEP edge after the %s press" % button, (edges[-1] - t_us) / 1000,
+                       "ms", None, (Button.debounce_ms * 1000 + step_us) / 1000)
+    hil_record.within("state after the press is %s" % state, pump.status()["st"] == state,
+                      "bool", 1, 0)
 
 
 def test_short_pause_press_pauses_and_a_long_press_resumes(rig, pump, hil_record):

@@ -188,6 +188,8 @@ class App(WriteAhead):
         # and only then are commands answered, so a `status` or a record never mixes ticks.
         self._made = self.steps_prior + self.drive.steps_made()
         c.tick(now, self._ul(self._made))
+        if self.panel is not None:
+            self._buttons(now)  # first: a press may have frozen the motor (never `running`)
         if c.active() and not self._wdt_on:
             self._wdt_on = True
             hw.wdt_start(self.watchdog_ms)  # from now on only a healthy loop keeps the board up
@@ -197,8 +199,6 @@ class App(WriteAhead):
             status = self.lines.feed(self.rx[i])  # a Ctrl-C too is answered, never obeyed
             if status != linein.NONE:
                 self.console.handle(status, self.lines.line(), now)
-        if self.panel is not None:
-            self._button(self.panel.poll(now), now)
         if c.changes == self._seen_changes:
             stalled_s = self.watch.poll(now, self._made, c.state == ctl.RUNNING)
             if stalled_s >= 0:
@@ -237,6 +237,8 @@ class App(WriteAhead):
             self.console.record(now)
         self._tx_stuck = (self.out.drain(self._write, 256, self._write_from) == 0
                           and self.out.used > 0)
+        if self.panel is not None:
+            self.panel.motion = c.state == ctl.RUNNING
         hw.wdt_feed()
         if self.repl_requested and self.out.used == 0:
             raise KeyboardInterrupt
@@ -327,9 +329,31 @@ class App(WriteAhead):
             bt.Button(pins["ir"], low, now),
             bt.Button(pins["ok"], low, now),
         )
-        for name, button in (("pause", panel.pause), ("ir", panel.ir), ("ok", panel.ok)):
-            pins[name].irq(handler=button.irq)  # default trigger: both edges
+        attach = getattr(hw, "attach_buttons", None)
+        if attach is not None:
+            attach(panel)  # a board: IRQs and a timer sample them (hw/mcu.py)
+        else:
+            for name, button in (("pause", panel.pause), ("ir", panel.ir), ("ok", panel.ok)):
+                pins[name].irq(handler=button.irq)  # default trigger: both edges
+            panel.stopper = hw.stepper
+        self._stops_seen = 0
         return panel
+
+    def _buttons(self, now):
+        """Button events since the last tick; a press that froze the motor leaves it paused."""
+        panel = self.panel
+        if not panel.sampled:
+            panel.tick(now)
+        stops = panel.stops  # read before the queue: its events are in it by now
+        ev = panel.take()
+        while ev != bt.EV_NONE:
+            self._button(ev, now)
+            ev = panel.take()
+        if stops != self._stops_seen:
+            self._stops_seen = stops
+            if self.controller.state == ctl.RUNNING:
+                self.controller.pause(now)  # a frozen motor is never left `running`
+            self.hw.stepper.thaw()
 
     def _button(self, ev, now):
         """A debounced button event runs the command it stands for (_BUTTON_COMMANDS), through

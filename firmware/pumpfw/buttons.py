@@ -1,16 +1,20 @@
-# Operator buttons: IRQ handlers only count edges; debouncing and meaning live in poll().
+# Operator buttons: IRQ handlers count and latch edges; tick() debounces and gives meaning.
 # Map (docs/buttons.md): PAUSE short = pause, PAUSE long = resume; IR short = grade-2 interrupt,
 # IR long = grade >= 3 discontinue; OK long = "IR resolved". Anything that can move the motor
 # (resume, IR resolved) needs a deliberate long press on a button that was seen released first,
 # with no other button down; a button held past stuck_ms is reported and then ignored.
+# While the motor runs, a PAUSE or IR press acts on its way down, once debounced: the panel
+# freezes the motor itself (stopper.freeze(), from the sampling timer on a board) and the app
+# pauses or interrupts at its next tick; that press's release then cannot resume.
 from pumpfw.compat import const
 from pumpfw.ticks import ticks_diff
 
 SHORT = const(1)  # Button.poll() results
 LONG = const(2)
 STUCK = const(3)
+DOWN = const(4)  # a press became certain (debounced), before its length is known
 
-EV_NONE = const(0)  # ButtonPanel.poll() results
+EV_NONE = const(0)  # ButtonPanel.poll() / take() results
 EV_PAUSE = const(1)
 EV_RESUME = const(2)
 EV_IR_INTERRUPT = const(3)  # grade 2
@@ -20,6 +24,7 @@ EV_ACK = const(6)  # OK short: acknowledge an alarm (never moves the motor)
 EV_STUCK = const(7)
 EVENT_NAMES = ("", "pause", "resume", "ir_interrupt", "ir_discontinue", "ir_resolved", "ack",
                "stuck")
+_RING = const(8)  # events waiting for the main loop
 
 
 class Button:
@@ -33,7 +38,15 @@ class Button:
         self.pin = pin
         self.active_low = active_low
         self.edges = 0  # bumped by the IRQ handler only
+        self.edge_ms = 0  # when the last edge came (the IRQ's clock, once clocked())
+        self.taps = 0  # presses the IRQ found over already (both edges latched while held off)
+        self._ticks_ms = None
+        self._irq = None  # the pin's irq object, whose flags() say which edges were latched
+        self._both = 0
+        self.sample_ms = 0  # the sampler's period: a hold is judged to within it
+        self.acted = False  # this press already acted on its way down (ButtonPanel)
         self._seen = 0
+        self._taps_seen = 0
         raw = self._raw()
         self.pressed = raw  # the debounced level
         self._cand = raw
@@ -42,9 +55,23 @@ class Button:
         self._armed = not raw  # pressed at start-up: ignored until seen released
         self._stuck = False
 
+    def clocked(self, ticks_ms, sample_ms, irq=None, both_flags=0):
+        """On a board: the IRQ stamps each edge with ticks_ms(), poll() runs every sample_ms
+        on that clock, and irq.flags() (both_flags: falling | rising) shows a press that began
+        and ended while interrupts were off (a flash operation)."""
+        self._ticks_ms = ticks_ms
+        self.sample_ms = sample_ms
+        self._irq = irq
+        self._both = both_flags
+
     def irq(self, pin):
-        # Hard-IRQ safe: one small-int add, no allocation, no call.
+        # Hard-IRQ safe: small-int arithmetic and calls that allocate nothing.
         self.edges += 1
+        if self._ticks_ms is not None:
+            self.edge_ms = self._ticks_ms()
+        if self._irq is not None and (self._irq.flags() & self._both) == self._both:
+            if not self._raw():
+                self.taps += 1  # pressed and released before this handler could run
 
     def _raw(self):
         level = self.pin.value()
@@ -58,19 +85,30 @@ class Button:
         """Down, or an edge or level not yet settled: poll() needs to come back soon."""
         return self.down() or self.edges != self._seen or self._cand != self.pressed
 
-    def poll(self, now_ms):
-        """SHORT / LONG / STUCK once per press, else 0. Call every few ms."""
+    def poll(self, now_ms, stalled=False):
+        """DOWN once a press is certain, then SHORT / LONG / STUCK once for it, else 0. Call
+        every few ms. stalled: interrupts were off since the last call (a press over by now
+        counts as SHORT: it cannot be timed, and a short press can only stop the motor)."""
+        if self.taps != self._taps_seen:
+            self._taps_seen = self.taps
+            if stalled and self._armed and not self.pressed:
+                self._cand = False
+                return SHORT
         raw = self._raw()
-        if self.edges != self._seen or raw != self._cand:
-            self._seen = self.edges
+        edges = self.edges
+        if edges != self._seen or raw != self._cand:
+            clocked = self._ticks_ms is not None and edges != self._seen
+            self._cand_ms = self.edge_ms if clocked else now_ms
+            self._seen = edges
             self._cand = raw
-            self._cand_ms = now_ms
             return 0
-        if raw != self.pressed and ticks_diff(now_ms, self._cand_ms) >= self.debounce_ms:
+        if raw != self.pressed and (
+                ticks_diff(now_ms, self._cand_ms) >= self.debounce_ms - self.sample_ms):
             self.pressed = raw
             if raw:
                 self._press_ms = self._cand_ms
-                return 0
+                self.acted = False
+                return DOWN if self._armed else 0
             held_ms = ticks_diff(self._cand_ms, self._press_ms)
             was_armed, was_stuck = self._armed, self._stuck
             self._armed = True
@@ -86,16 +124,53 @@ class Button:
 
 
 class ButtonPanel:
-    """The three buttons and their meaning. poll(now_ms) returns one EV_* code (or EV_NONE)."""
+    """The three buttons and their meaning. tick(now_ms) samples them (from a timer on a
+    board, else from the main loop); take() gives the main loop one EV_* code (or EV_NONE).
+
+    motion: set by the app while the motor may step. Then a PAUSE or IR press stops it as soon
+    as it is certain: stopper.freeze() (allocates nothing) and `stops` is bumped."""
+
+    stall_ms = 10  # a gap between samples longer than this: interrupts were off
+    tap_window_ms = 500  # a press found over (a tap) this soon after a stall was made in it
 
     def __init__(self, pause, ir, ok):
         self.pause = pause
         self.ir = ir
         self.ok = ok
+        self.motion = False
+        self.stopper = None
+        self.stops = 0  # presses that froze the motor (the app pauses, then thaws it)
+        self.sampled = False  # True once a board's timer calls tick(): the loop only take()s
+        self._ring = [0] * _RING
+        self._w = 0
+        self._r = 0
+        self._last_ms = 0
+        self._ticked = False
+        self._stall_end_ms = 0
+        self._stalled = False  # a stall ended at _stall_end_ms
+
+    def pending(self):
+        return self._w != self._r
 
     def busy(self):
-        """A button needs frequent polls (debounce, long-press timing)."""
+        """An event waits, or (sampled by the loop) a button needs frequent polls."""
+        if self._w != self._r:
+            return True
+        if self.sampled:
+            return False
         return self.pause.busy() or self.ir.busy() or self.ok.busy()
+
+    def take(self):
+        if self._r == self._w:
+            return EV_NONE
+        ev = self._ring[self._r % _RING]
+        self._r += 1
+        return ev
+
+    def poll(self, now_ms):
+        """tick() and take() in one: the main loop's way when no timer samples the buttons."""
+        self.tick(now_ms)
+        return self.take()
 
     def _others_down(self, button):
         n = 0
@@ -104,23 +179,43 @@ class ButtonPanel:
                 n += 1
         return n
 
-    def poll(self, now_ms):
+    def tick(self, now_ms):
+        """Sample the buttons (hard-IRQ safe: allocates nothing)."""
+        if self._ticked and ticks_diff(now_ms, self._last_ms) > self.stall_ms:
+            self._stall_end_ms = now_ms
+            self._stalled = True
+        # The pin IRQ that found a press made during a stall may run well after this timer
+        # (their order once interrupts are back is the chip's; a journal write is several
+        # flash operations in a row): a tap within tap_window_ms of a stall's end counts.
+        stalled = self._stalled and ticks_diff(now_ms, self._stall_end_ms) <= self.tap_window_ms
+        self._ticked = True
+        self._last_ms = now_ms
         result = EV_NONE
-        r = self.pause.poll(now_ms)
-        if r == SHORT:
+        r = self.pause.poll(now_ms, stalled)
+        if r == DOWN:
+            if self.motion:
+                self.pause.acted = True  # paused on the way down: the release does nothing
+                result = EV_PAUSE
+        elif self.pause.acted and (r == SHORT or r == LONG):
+            pass
+        elif r == SHORT:
             result = EV_PAUSE
         elif r == LONG and not self._others_down(self.pause):
             result = EV_RESUME
         elif r == STUCK:
             result = EV_STUCK
-        r = self.ir.poll(now_ms)
-        if r == SHORT:
-            result = EV_IR_INTERRUPT  # stopping wins over anything polled above
+        r = self.ir.poll(now_ms, stalled)
+        if r == DOWN:
+            if self.motion:
+                self.ir.acted = True  # interrupted on the way down; long still discontinues
+                result = EV_IR_INTERRUPT  # stopping wins over anything polled above
+        elif r == SHORT and not self.ir.acted:
+            result = EV_IR_INTERRUPT
         elif r == LONG:
             result = EV_IR_DISCONTINUE
         elif r == STUCK and result == EV_NONE:
             result = EV_STUCK
-        r = self.ok.poll(now_ms)
+        r = self.ok.poll(now_ms, stalled)
         if result == EV_NONE:
             if r == LONG and not self._others_down(self.ok):
                 result = EV_IR_RESOLVED
@@ -128,4 +223,15 @@ class ButtonPanel:
                 result = EV_ACK
             elif r == STUCK:
                 result = EV_STUCK
-        return result
+        if result != EV_NONE:
+            self._emit(result)
+
+    def _emit(self, ev):
+        if self.motion and (ev == EV_PAUSE or ev == EV_IR_INTERRUPT or ev == EV_IR_DISCONTINUE):
+            self.motion = False
+            if self.stopper is not None:
+                self.stopper.freeze()  # the motor stops now, not at the loop's next wake
+            self.stops += 1
+        if self._w - self._r < _RING:
+            self._ring[self._w % _RING] = ev
+            self._w += 1

@@ -18,6 +18,9 @@ def halt(hw, app):
             hw.stepper.halt()
     except Exception:  # noqa: BLE001 - still try the driver itself
         hw.stepper.halt()
+    detach = getattr(hw, "detach_buttons", None)
+    if detach is not None:
+        detach()  # the buttons' timer and IRQs: nothing may touch the motor after the loop
 
 
 def crashed(hw, app):

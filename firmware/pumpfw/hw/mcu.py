@@ -42,7 +42,8 @@ class Hardware:
     """hw for boards/pico.py (DRIVER "rp2") and boards/esp32.py (DRIVER "esp32")."""
 
     fs_root = "/data"
-    button_poll_ms = 20  # while idle, a pressed button is seen within this (debounce is 25 ms)
+    button_poll_ms = 5  # while idle, a button event reaches the loop within this
+    button_sample_ms = 2  # the buttons' timer: a press is certain debounce_ms after its edge
 
     def __init__(self, board):
         self.board = board
@@ -62,7 +63,8 @@ class Hardware:
                 self.buttons[name] = machine.Pin(pin_no, machine.Pin.IN, pull)
         if len(self.buttons) != 3:
             self.buttons = {}  # the panel needs all three; serial still works without them
-        self._button_pins = tuple(self.buttons.values())
+        self._panel = None
+        self._timer = None
         self.led = self._out(board.LED_PIN)
         self.buzzer = self._out(board.BUZZER_PIN)
         self.port = UsbSerial()  # read_into, write, open, close: hw.port
@@ -92,25 +94,51 @@ class Hardware:
         if self._wdt is not None:
             self._wdt.feed()
 
+    def attach_buttons(self, panel):
+        """The buttons act from interrupts (docs/buttons.md): a hard pin IRQ stamps and latches
+        every edge (its flags show a press made while a flash operation held interrupts off),
+        and a periodic hard timer samples the panel, which freezes the motor itself when a
+        press calls for it, whatever the main loop is doing. Neither allocates."""
+        pin_cls = machine.Pin
+        both = pin_cls.IRQ_FALLING | pin_cls.IRQ_RISING
+        for name, button in (("pause", panel.pause), ("ir", panel.ir), ("ok", panel.ok)):
+            pin = self.buttons[name]
+            irq = pin.irq(handler=button.irq, trigger=both, hard=True)
+            button.clocked(time.ticks_ms, self.button_sample_ms, irq, both)
+        panel.stopper = self.stepper
+        panel.sampled = True
+        self._panel = panel
+        tick = panel.tick
+        ticks_ms = time.ticks_ms
+
+        def sample(_timer):
+            tick(ticks_ms())
+
+        timer_id = getattr(self.board, "BUTTON_TIMER_ID", -1)
+        self._timer = machine.Timer(timer_id, mode=machine.Timer.PERIODIC,
+                                    period=self.button_sample_ms, callback=sample, hard=True)
+
+    def detach_buttons(self):
+        """The loop is over: no timer may touch the motor from now on."""
+        if self._timer is not None:
+            self._timer.deinit()
+            self._timer = None
+        for pin in self.buttons.values():
+            pin.irq(handler=None)
+
     def idle(self, max_ms):
         """Sleep up to max_ms; back at once when serial input arrives (the USB interrupt wakes
-        the CPU), or within button_poll_ms of a button changing (a pin IRQ cannot wake the
-        poll: the levels are compared between slices, so a stuck button never makes it spin)."""
-        if not self.buttons:
+        the CPU), or within button_poll_ms of a button event (a press that had to stop the
+        motor has stopped it already: the panel's timer froze it)."""
+        panel = self._panel
+        if panel is None:
             self.port.wait_readable(max_ms)
             return
-        levels = self._button_levels()
         deadline = time.ticks_add(time.ticks_ms(), max_ms)
-        while True:
+        while not panel.pending():
             left = time.ticks_diff(deadline, time.ticks_ms())
-            if left <= 0 or self._button_levels() != levels:
+            if left <= 0:
                 return
             slice_ms = left if left < self.button_poll_ms else self.button_poll_ms
             if self.port.wait_readable(slice_ms):
                 return
-
-    def _button_levels(self):
-        levels = 0  # a small int: no allocation
-        for pin in self._button_pins:
-            levels = levels * 2 + pin.value()
-        return levels

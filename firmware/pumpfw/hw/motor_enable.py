@@ -1,4 +1,5 @@
-# What every stepper driver shares: the ENABLE pin (polarity, on/off/is-on) and halt().
+# What every stepper driver shares: the ENABLE pin (polarity, on/off/is-on), halt(), and the
+# freeze a button press uses from interrupt context (docs/buttons.md).
 
 
 class MotorEnable:
@@ -17,6 +18,18 @@ class MotorEnable:
 
     def enabled(self):
         return self.enable_pin.value() == self._on
+
+    frozen = False
+
+    def freeze(self):
+        """Stop stepping at once, from an IRQ or timer callback: allocates nothing and touches
+        no queue or count, so it is safe whatever the main loop was doing. start() leaves the
+        motor still until thaw(); the app stops the drive (which counts exactly), then thaws."""
+        self.frozen = True
+        self._freeze()
+
+    def thaw(self):
+        self.frozen = False
 
     def halt(self):
         try:

@@ -45,9 +45,12 @@ class Esp32Stepper(MotorEnable):
         self.stepping = True
         self._pump()
 
+    def _freeze(self):
+        self.stop_rmt()  # the line idles low at once; the PCNT keeps the exact count
+
     def _pump(self):
         # Start the next segment once the RMT is done with the previous one.
-        if not self.stepping or not self._size:
+        if not self.stepping or self.frozen or not self._size:
             return
         if self._busy and not self.rmt.wait_done(timeout=0):
             return
@@ -65,6 +68,8 @@ class Esp32Stepper(MotorEnable):
         durations.append(self.pulse_us)
         levels.append(0)
         self.rmt.write_pulses(durations, levels)
+        if self.frozen:  # a press froze it while this was built: it must not run on
+            self.stop_rmt()
         self._busy = True
         self._end_us = ticks_add(now_us, first_us + (self._n[i] - 1) * self._iv[i])
         self._head = (i + 1) % _RING
@@ -107,6 +112,8 @@ class Esp32Stepper(MotorEnable):
 
     def idle(self):
         self._pump()
+        if self.frozen:
+            return False  # frozen by a press: the app stops it, this is no underrun
         return self._size == 0 and (not self._busy or self.rmt.wait_done(timeout=0))
 
     def stop(self):

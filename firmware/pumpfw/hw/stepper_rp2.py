@@ -63,6 +63,11 @@ class Rp2Stepper(MotorEnable):
         self._first = True  # the first word's delay counts from the start, not from a step
         self.stepping = True
         self.sm.active(1)
+        if self.frozen:  # a press froze it meanwhile (MotorEnable.freeze, from a timer)
+            self.sm.active(0)
+
+    def _freeze(self):
+        self.sm.active(0)  # a register write: the pin stops here; stop() counts it exactly
 
     def _account(self):
         # Segments pulled = pushed - still in the FIFO; all but the running one are finished,
@@ -99,7 +104,7 @@ class Rp2Stepper(MotorEnable):
         return free if free < ring else ring
 
     def idle(self):
-        return self.sm.tx_fifo() == 0 and self.read_pc() == pio_step.PC_PULL
+        return not self.frozen and self.sm.tx_fifo() == 0 and self.read_pc() == pio_step.PC_PULL
 
     def stop(self):
         """Stop the state machine now, count the partial segment exactly, drop the rest."""

@@ -52,7 +52,11 @@ class VirtualStepper(MotorEnable):
     # ---- stepping -----------------------------------------------------------------------
     def start(self, now_us):
         self._ref_us = now_us
-        self.stepping = True
+        self.stepping = not self.frozen
+
+    def _freeze(self):
+        self._run()
+        self.stepping = False  # the queue is kept: stop() drops it, as on the chip
 
     def _run(self):
         if not self.stepping:
@@ -97,7 +101,7 @@ class VirtualStepper(MotorEnable):
 
     def idle(self):
         self._run()
-        return self._size == 0
+        return self._size == 0 and not self.frozen
 
     def stop(self):
         """Stop stepping now and drop the queue; steps() is exact afterwards."""
