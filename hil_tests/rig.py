@@ -20,6 +20,8 @@ CAPABILITIES = {
     "buttons": "the operator buttons can be pressed and held by the rig",
     "host_stall": "the rig can stop the host side of the serial from reading",
     "hang": "the rig can freeze the firmware's control loop (fault injection; a debug probe)",
+    "power_in_write": "the power can be cut part way into a flash program or erase (the"
+                      " emulated Pico's flash chip; a real rig would need a logic trigger)",
 }
 
 
@@ -83,6 +85,12 @@ class Rig:
     def power_restore(self):
         self.require("power")
 
+    def power_cut_in_flash_write(self, fraction=0.5, within_ms=10_000):
+        """Cut the power `fraction` of the way into the board's next flash program or erase (in
+        an infusion: a journal write); returns once it is cut, fails if no write comes within
+        `within_ms` of device time."""
+        self.require("power_in_write")
+
     def stall_host(self, stalled):
         """True: the host stops reading the serial (the device's output backs up)."""
         self.require("host_stall")
@@ -132,6 +140,8 @@ class SimRig(Rig):
     def __init__(self, sim, balance_url=None, name="sim", advance_timeout_s=120):
         self.sim = sim
         self.name = name
+        if not hasattr(sim, "cut_during_flash"):  # the virtual board has no flash chip model
+            self.capabilities = frozenset(CAPABILITIES) - {"power_in_write"}
         self.advance_timeout_s = advance_timeout_s  # wall time one chunk of device time may take
         Rig.__init__(self, sim.serial_url, balance_url or sim.balance_url)
 
@@ -169,6 +179,15 @@ class SimRig(Rig):
 
     def hang(self):
         self.sim.hang()
+
+    def power_cut_in_flash_write(self, fraction=0.5, within_ms=10_000):
+        self.require("power_in_write")
+        self.sim.cut_during_flash(fraction)
+        for _ in range(0, within_ms, 250):
+            self._advance(250)
+            if not self.sim.status()["powered"]:
+                return
+        raise AssertionError("no flash write within %d ms of device time" % within_ms)
 
     def power_restore(self):
         self.sim.power_restore()

@@ -9,6 +9,7 @@ pytestmark = pytest.mark.needs("buttons")
 STUCK_MS = 10_000  # past the 8 s after which a held button counts as stuck
 
 
+@pytest.mark.pico_lane
 def test_short_pause_press_pauses_and_a_long_press_resumes(rig, pump, hil_record):
     start_ev = start(pump, 3)
     at_minute(rig, pump, start_ev, 1)

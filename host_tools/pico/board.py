@@ -123,7 +123,10 @@ def flash_new_board(image_out, board="pico", timeout_s=600):
 
     pumpctl = Path(sys.executable).with_name("pumpctl")
     with PicoBoard(scale=1) as pico:
-        proc = subprocess.run([str(pumpctl), "flash", "--board", board, "--port", pico.pty],
+        # --timeout: each answer may take that long, as the emulator lags real time on a
+        # loaded host (its boot after the copy takes a few s of emulated time).
+        proc = subprocess.run([str(pumpctl), "flash", "--board", board, "--port", pico.pty,
+                               "--timeout", "20"],
                               capture_output=True, text=True, timeout=timeout_s)
         if proc.returncode == 0:
             pico.save_flash(image_out)
