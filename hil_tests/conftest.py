@@ -20,7 +20,7 @@ from hil_tests.device import Pump
 from hil_tests.hilkit import session_folder
 from hil_tests.rig import CAPABILITIES, SerialRig, SimRig, lacks
 from hil_tests.testrecord import TestRecord
-from host_tools import ports
+from host_tools import farm, ports
 from host_tools.errors import CommandError, DeviceTimeout
 from host_tools.pico.board import PicoBoard, flashed_once
 from host_tools.pico.board import missing as missing_pico
@@ -45,12 +45,18 @@ def pytest_addoption(parser):
                     help="where each run writes its records (default: records/)")
     group.addoption("--max-wait-s", type=float, default=120.0,
                     help="longest real-time wait a test may make without time_warp (skip above)")
+    group.addoption("--lg-places",
+                    help="a labgrid farm (with -p labgrid --lg-env FILE, docs/hil.md): places"
+                    " for the workers (gwN acquires the N-th), or tag=value (each worker"
+                    " reserves a free place with that tag through the coordinator)")
     group.addoption("--no-pico-lane", action="store_true",
                     help="on the virtual board, do not also run the pico_lane tests on an"
                     " emulated Pico (make test runs them on both)")
 
 
+@pytest.hookimpl(tryfirst=True)  # before labgrid's plugin reads --lg-env (it uses $LG_PLACE)
 def pytest_configure(config):
+    config.hil_lg_place = _acquire_place(config)
     config.addinivalue_line(
         "markers", "needs(*capabilities): skip unless the rig has them (%s)" % ", ".join(
             sorted(CAPABILITIES)))
@@ -69,6 +75,41 @@ def pytest_configure(config):
         config.hil_run_id = workerinput["hil_run_id"]
     else:
         config.hil_run_id = time.strftime("run-%Y%m%d-%H%M%S-") + str(os.getpid())
+
+
+def _acquire_place(config):
+    """With --lg-places: this process's labgrid place, acquired (none in an xdist controller:
+    its workers acquire theirs). $LG_PLACE names it for the environment file."""
+    choice = config.getoption("--lg-places")
+    if not choice:
+        return None
+    if not getattr(config.option, "lg_env", None):
+        raise pytest.UsageError("--lg-places needs labgrid's plugin and environment: -p labgrid"
+                                " --lg-env FILE (python -m host_tools.farm env)")
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        os.environ.setdefault("LG_PLACE", "acquired-by-each-worker")
+        return None
+    coordinator = config.option.lg_coordinator or os.environ.get("LG_COORDINATOR",
+                                                                 "127.0.0.1:20408")
+    try:
+        place = farm.acquire(coordinator, choice, _worker_index())
+    except farm.FarmError as exc:
+        raise pytest.UsageError("--lg-places %s: %s" % (choice, exc)) from None
+    os.environ["LG_PLACE"] = place
+    config.hil_lg_coordinator = coordinator
+    return place
+
+
+def pytest_sessionfinish(session):
+    """Release this process's labgrid place (here: an xdist worker is still running)."""
+    config = session.config
+    place = getattr(config, "hil_lg_place", None)
+    if place:
+        config.hil_lg_place = None
+        try:
+            farm.release(config.hil_lg_coordinator, place)
+        except farm.FarmError as exc:
+            sys.stderr.write("hil: %s\n" % exc)
 
 
 def _check_boards(option):
@@ -179,11 +220,17 @@ def serial_rig(request):
     """The real board of this worker (session-long), or None on the virtual board."""
     config = request.config
     port = _mine(config.getoption("--port"), "port")
+    balance = _mine(config.getoption("--balance"), "balance")
+    if config.hil_lg_place:  # a labgrid place: its exported serial (and balance)
+        urls = farm.place_urls(request.getfixturevalue("target"))
+        port, balance = urls["serial"], balance or urls["balance"]
     if port is None:
         yield None
         return
     max_wait_ms = int(config.getoption("--max-wait-s") * 1000)
-    rig = SerialRig(port, _mine(config.getoption("--balance"), "balance"), max_wait_ms)
+    rig = SerialRig(port, balance, max_wait_ms)
+    if config.hil_lg_place:
+        rig.name = "labgrid place " + config.hil_lg_place
     yield rig
     rig.close()
 
