@@ -52,9 +52,9 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _start(cmd, log):
+def _start(cmd, log, cwd=REPO):
     """A process in its own group (its children are stopped with it)."""
-    return subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+    return subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
 
 
@@ -84,7 +84,9 @@ def test_two_exporters_and_the_hil_suite_on_one_place_per_worker(tmp_path):
     procs = []
     with open(tmp_path / "farm.log", "w") as log:
         try:
-            procs.append(_start([farm._tool("labgrid-coordinator"), "-l", coordinator], log))
+            # The coordinator keeps its places and resources in its working directory.
+            procs.append(_start([farm._tool("labgrid-coordinator"), "-l", coordinator], log,
+                                cwd=tmp_path))
             for n in range(2):  # two exporters, each serving a virtual board of its own
                 procs.append(_start([
                     sys.executable, "-m", "host_tools.farm", "export", "pump-%d" % n,
