@@ -290,8 +290,12 @@ def rig(request, serial_rig, hil_record, hil_board):
                                                       "virtual board", e))
         with sim:
             # The emulated Pico runs a few emulated s per wall s: 5 min chunks take minutes.
+            # An emulator starved of CPU on a busy host lags real time (at scale 1 between
+            # the rig's steps): a whole second of wall time may pass before it has run 0.1 s,
+            # so the host waits longer for an answer. Device time is what tests judge.
             sim_rig = SimRig(sim, balance, name="pico" if pico else "sim",
-                             advance_timeout_s=1800 if pico else 120)
+                             advance_timeout_s=1800 if pico else 120,
+                             answer_timeout_s=60.0 if pico else 5.0)
             hil_record.rig = sim_rig.describe()
             yield sim_rig
             sim_rig.close()
@@ -302,7 +306,7 @@ def rig(request, serial_rig, hil_record, hil_board):
 @pytest.fixture
 def pump(rig, hil_record):
     """The pump: connected, identified, record interval set; left with no infusion active."""
-    pump = Pump(rig.port, hil_record.device_lines)
+    pump = Pump(rig.port, hil_record.device_lines, timeout_s=rig.answer_timeout_s)
     pump.connect()
     rig.pump = pump
     try:

@@ -35,6 +35,7 @@ class Rig:
     name = "rig"
     capabilities = frozenset()
     max_real_wait_ms = 120_000  # a real-time wait longer than this is skipped, not sat through
+    answer_timeout_s = 5.0  # the host's patience for one answer (wall time; not a requirement)
 
     def __init__(self, port, balance_url=None):
         self.port = port
@@ -137,9 +138,11 @@ class SimRig(Rig):
     capabilities = frozenset(CAPABILITIES)
     chunk_ms = 5 * 60_000  # until() advances this much device time between looks
 
-    def __init__(self, sim, balance_url=None, name="sim", advance_timeout_s=120):
+    def __init__(self, sim, balance_url=None, name="sim", advance_timeout_s=120,
+                 answer_timeout_s=5.0):
         self.sim = sim
         self.name = name
+        self.answer_timeout_s = answer_timeout_s
         if not hasattr(sim, "cut_during_flash"):  # the virtual board has no flash chip model
             self.capabilities = frozenset(CAPABILITIES) - {"power_in_write"}
         self.advance_timeout_s = advance_timeout_s  # wall time one chunk of device time may take

@@ -166,7 +166,8 @@ def export(args):
             return 0
         exporter = args.exporter or "%s-%s" % (socket.gethostname(), args.name)
         cmd = [_tool("labgrid-exporter"), "-c", args.coordinator, "-n", exporter,
-               "--hostname", args.hostname, str(out)]
+               "--hostname", args.hostname, *(["--isolated"] if args.isolated else []),
+               str(out)]
         print("exporting %s as %s/%s on %s" % (serial, exporter, args.name, args.coordinator),
               flush=True)
         try:
@@ -193,6 +194,9 @@ def main(argv=None):
     exp.add_argument("--exporter", help="the exporter's name (default HOSTNAME-NAME)")
     exp.add_argument("--hostname", default=socket.gethostname(),
                      help="the host name clients reach ser2net's ports by (default this host's)")
+    exp.add_argument("--isolated", action="store_true",
+                     help="clients reach the resources through SSH to this host only (a served"
+                     " board listens on loopback: needed for clients on other hosts)")
     place = sub.add_parser("place", help="create a place that takes an exporter's board")
     place.add_argument("name")
     place.add_argument("--exporter", required=True)

@@ -132,3 +132,49 @@ def _resources(coordinator):
 def _serial_url(config):
     serial = yaml.safe_load(config.read_text())[config.stem]["serial"]
     return "socket://%s:%d" % (serial["host"], serial["port"])
+
+
+def test_a_real_boards_serial_is_served_by_ser2net_and_reached_through_the_place(tmp_path):
+    """A real board's path: its tty (here a virtual board's pty, which is one) exported as a
+    RawSerialPort; labgrid's exporter serves it with ser2net (RFC 2217), and a client that
+    acquired the place talks to the pump through it."""
+    pytest.importorskip("labgrid")
+    if farm.shutil.which("ser2net") is None and not Path("/usr/sbin/ser2net").exists():
+        pytest.skip("ser2net is not installed (apt-get install ser2net): a real board's export")
+    from labgrid import Environment
+
+    from host_tools.client import Client
+    from host_tools.sim.board import SimBoard
+
+    coordinator = "%s:%d" % (LOOPBACK, _free_port())
+    procs = []
+    with open(tmp_path / "farm.log", "w") as log, SimBoard(scale=1, pty=True) as board:
+        try:
+            procs.append(_start([farm._tool("labgrid-coordinator"), "-l", coordinator], log,
+                                cwd=tmp_path))
+            procs.append(_start([
+                sys.executable, "-m", "host_tools.farm", "export", "pump-r", "--port",
+                board.pty, "-c", coordinator, "--exporter", "exp-r", "--hostname", LOOPBACK,
+                "-o", str(tmp_path / "pump-r.yaml")], log))
+            _wait_for("the exporter at the coordinator", lambda: "exp-r/pump-r/NetworkSerialPort"
+                      in _resources(coordinator), 120, procs, log)
+            farm.add_place(coordinator, "pump-r", "exp-r")
+            assert farm.acquire(coordinator, "pump-r") == "pump-r"
+            farm.main(["env", "-o", str(tmp_path / "env.yaml")])
+            os.environ["LG_PLACE"] = "pump-r"
+            try:
+                env = Environment(str(tmp_path / "env.yaml"))
+                env.config.set_option("coordinator_address", coordinator)
+                urls = farm.place_urls(env.get_target("main"))
+            finally:
+                del os.environ["LG_PLACE"]
+            assert urls["serial"].startswith("rfc2217://%s:" % LOOPBACK), urls
+            pump = Client(urls["serial"], timeout_s=10).connect()
+            try:
+                assert pump.identify()["board"] == "sim"
+            finally:
+                pump.close()
+            farm.release(coordinator, "pump-r")
+        finally:
+            for proc in reversed(procs):
+                _stop(proc)
