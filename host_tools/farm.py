@@ -132,8 +132,10 @@ def place_urls(target):
             urls[name] = None
             continue
         host, port = proxymanager.get_host_and_port(res)
-        scheme = "rfc2217" if res.protocol == "rfc2217" else "socket"
-        urls[name] = "%s://%s:%d" % (scheme, host, port)
+        if res.protocol == "rfc2217":  # ser2net: it leaves SET_CONTROL unanswered (as labgrid)
+            urls[name] = "rfc2217://%s:%d?ign_set_control&timeout=30" % (host, port)
+        else:
+            urls[name] = "socket://%s:%d" % (host, port)
     return urls
 
 
