@@ -59,12 +59,13 @@ PORT ?= auto
 flash: $(PY_STAMP)
 	$(BIN)/pumpctl flash --board $(BOARD) --port $(PORT)
 
-## hil-rp2: the whole HIL suite on the emulated Pico (the real MicroPython rp2 port on rp2040js,
-## flashed once by pumpctl flash); slow: the emulator runs a few emulated s per wall s.
+## hil-rp2: the whole HIL suite on emulated Picos (the real MicroPython rp2 port on rp2040js,
+## flashed once by pumpctl flash, every test on a fresh one booted from that flash), one per
+## xdist worker, longest first (docs/hil.md: its last run). make test runs its pico_lane part.
 ## rp2: only the fast emulated-Pico lane that make test also runs (tests/rp2).
 .PHONY: hil-rp2 rp2
 hil-rp2: deps
-	$(BIN)/python -m pytest hil_tests --pico -n $(JOBS)
+	$(BIN)/python -m pytest hil_tests --pico -n $(JOBS) --dist loadgroup -v
 
 rp2: deps
 	$(BIN)/python -m pytest tests/rp2 -n $(JOBS)

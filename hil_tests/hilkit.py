@@ -74,3 +74,12 @@ def balance_digit_steps(rig, spm, density_g_per_ml=1.0):
     one digit (the virtual board: 0.08 steps at 80 steps/mL; a 1 mg balance on a 16 000 steps/mL
     board, the emulated Pico's: 16 steps)."""
     return rig.balance_readability_g() / density_g_per_ml * spm
+
+
+def session_folder(tmp_path_factory):
+    """A folder of this pytest run that every xdist worker shares (the emulated Pico's flash
+    is made once in it, for the HIL suite and the tests/rp2 lane alike)."""
+    import os
+
+    folder = tmp_path_factory.getbasetemp()
+    return folder.parent if os.environ.get("PYTEST_XDIST_WORKER") else folder

@@ -22,6 +22,8 @@ CAPABILITIES = {
     "hang": "the rig can freeze the firmware's control loop (fault injection; a debug probe)",
     "pin_edges": "the rig records the STEP pin's rising edges on the device's clock (the emulated"
     " Pico's harness; a logic analyser on a real bench)",
+    "power_in_write": "the power can be cut part way into a flash program or erase (the"
+                      " emulated Pico's flash chip; a real rig would need a logic trigger)",
 }
 
 
@@ -35,6 +37,7 @@ class Rig:
     name = "rig"
     capabilities = frozenset()
     max_real_wait_ms = 120_000  # a real-time wait longer than this is skipped, not sat through
+    answer_timeout_s = 5.0  # the host's patience for one answer (wall time; not a requirement)
 
     def __init__(self, port, balance_url=None):
         self.port = port
@@ -84,6 +87,12 @@ class Rig:
 
     def power_restore(self):
         self.require("power")
+
+    def power_cut_in_flash_write(self, fraction=0.5, within_ms=10_000):
+        """Cut the power `fraction` of the way into the board's next flash program or erase (in
+        an infusion: a journal write); returns once it is cut, fails if no write comes within
+        `within_ms` of device time."""
+        self.require("power_in_write")
 
     def stall_host(self, stalled):
         """True: the host stops reading the serial (the device's output backs up)."""
@@ -137,9 +146,13 @@ class SimRig(Rig):
     capabilities = frozenset(CAPABILITIES)
     chunk_ms = 5 * 60_000  # until() advances this much device time between looks
 
-    def __init__(self, sim, balance_url=None, name="sim", advance_timeout_s=120):
+    def __init__(self, sim, balance_url=None, name="sim", advance_timeout_s=120,
+                 answer_timeout_s=5.0):
         self.sim = sim
         self.name = name
+        self.answer_timeout_s = answer_timeout_s
+        if not hasattr(sim, "cut_during_flash"):  # the virtual board has no flash chip model
+            self.capabilities = frozenset(CAPABILITIES) - {"power_in_write"}
         self.advance_timeout_s = advance_timeout_s  # wall time one chunk of device time may take
         Rig.__init__(self, sim.serial_url, balance_url or sim.balance_url)
         if not hasattr(sim, "gpio_edges"):  # the virtual board keeps no record of its pins
@@ -187,6 +200,15 @@ class SimRig(Rig):
 
     def hang(self):
         self.sim.hang()
+
+    def power_cut_in_flash_write(self, fraction=0.5, within_ms=10_000):
+        self.require("power_in_write")
+        self.sim.cut_during_flash(fraction)
+        for _ in range(0, within_ms, 250):
+            self._advance(250)
+            if not self.sim.status()["powered"]:
+                return
+        raise AssertionError("no flash write within %d ms of device time" % within_ms)
 
     def power_restore(self):
         self.sim.power_restore()

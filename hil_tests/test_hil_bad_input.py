@@ -57,6 +57,7 @@ def burst(first_seq):
     ]
 
 
+@pytest.mark.device_min(76)
 @pytest.mark.needs("time_warp")
 def test_bad_input_burst_changes_nothing_and_the_infusion_completes_exactly(
         rig, pump, hil_record):

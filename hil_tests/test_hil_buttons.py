@@ -29,6 +29,7 @@ def test_a_press_stops_the_pin_within_the_debounce_and_one_step(rig, pump, hil_r
                       "bool", 1, 0)
 
 
+@pytest.mark.pico_lane
 def test_short_pause_press_pauses_and_a_long_press_resumes(rig, pump, hil_record):
     start_ev = start(pump, 3)
     at_minute(rig, pump, start_ev, 1)

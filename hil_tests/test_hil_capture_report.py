@@ -36,9 +36,21 @@ def write_capture(path, raw_lines):
     return path
 
 
+# One capture serves both tests of a worker (4 h of device time on a slow rig); make hil-rp2
+# runs them on one worker (--dist loadgroup). Keyed by the rig's kind: sim, pico, serial.
+CAPTURES = {}
+pytestmark = pytest.mark.xdist_group("infusion-1-capture")
+
+
 @pytest.fixture
 def captured(rig, pump, tmp_path):
     """A real capture of infusion 1 with a grade-2 IR at 45 min resolved at 65 min."""
+    if rig.name not in CAPTURES:
+        CAPTURES[rig.name] = capture(rig, pump)
+    return CAPTURES[rig.name]
+
+
+def capture(rig, pump):
     start_ev = start(pump, 1)
     at_minute(rig, pump, start_ev, 45)
     pump.run("ir", 2)
@@ -49,6 +61,7 @@ def captured(rig, pump, tmp_path):
     return list(pump.log)
 
 
+@pytest.mark.device_min(248)
 @pytest.mark.needs("time_warp")
 def test_report_on_a_captured_infusion_1_with_a_grade2_ir(captured, tmp_path, hil_record):
     cap = write_capture(tmp_path / "inf1.cap", captured)
@@ -76,6 +89,7 @@ def test_report_on_a_captured_infusion_1_with_a_grade2_ir(captured, tmp_path, hi
     assert sorted(set(plotted["rate_ml_h"].round(3))) == rates
 
 
+@pytest.mark.device_min(248)
 @pytest.mark.needs("time_warp")
 def test_a_gap_and_a_corrupted_line_in_a_real_capture(captured, tmp_path, hil_record):
     recs = [i for i, raw in enumerate(captured) if b" rec " in raw]

@@ -22,7 +22,8 @@ LADDERS = {
 
 
 @pytest.mark.needs("time_warp")
-@pytest.mark.parametrize("infusion", sorted(LADDERS))
+@pytest.mark.parametrize("infusion", [
+    pytest.param(n, marks=pytest.mark.device_min(LADDERS[n][1] + 1)) for n in sorted(LADDERS)])
 def test_infusion_runs_its_ladder_to_completion(rig, pump, hil_record, infusion):
     ladder, duration_min = LADDERS[infusion]
     start_ev = start(pump, infusion)
@@ -63,6 +64,7 @@ def test_pause_freezes_the_motor_and_resume_continues_the_same_rate(rig, pump, h
                       "steps", 0, 1)
 
 
+@pytest.mark.device_min(121)
 @pytest.mark.needs("time_warp")
 def test_a_pause_extends_the_duration_but_not_the_infusing_time(rig, pump, hil_record):
     # Infusion 2 paused at 20 min for 15 min: the 30 min hold at 50 mL/h has 10 min left on

@@ -5,6 +5,8 @@ import pytest
 from hil_tests.hilkit import (
     MIN_MS,
     at_minute,
+    balance_digit_steps,
+    balance_steps,
     measure_completion,
     minutes_since,
     rate_changes,
@@ -23,6 +25,7 @@ def measure_steps_after(record, changes, anchor_min, expected):
         record.within("step %d from resolved" % i, minute, "min", want_min, 1 / MIN_MS)
 
 
+@pytest.mark.device_min(255)
 @pytest.mark.needs("time_warp")
 def test_grade1_holds_escalation_until_a_full_hold_after_resolved(rig, pump, hil_record):
     # Infusion 1, grade-1 IR at 45 min resolved at 65 min: 25 mL/h until 60 min after the
@@ -48,6 +51,7 @@ def test_grade1_holds_escalation_until_a_full_hold_after_resolved(rig, pump, hil
     measure_completion(hil_record, pump, start_ev, done, status, 254 + 1 / 6, 254 + 1 / 6)
 
 
+@pytest.mark.device_min(248)
 @pytest.mark.needs("time_warp")
 def test_grade2_interrupts_then_resumes_at_half_rate_and_steps_up(rig, pump, hil_record):
     # Infusion 1, grade-2 IR at 45 min resolved 20 min later (docs/infusion-schedule.md):
@@ -76,6 +80,48 @@ def test_grade2_interrupts_then_resumes_at_half_rate_and_steps_up(rig, pump, hil
                         [(0, 12.5), (30, 37.5), (60, 62.5), (90, 87.5), (120, 112.5),
                          (150, 137.5), (180, 150)])
     measure_completion(hil_record, pump, start_ev, done, status, 247.5, 227.5)
+
+
+@pytest.mark.pico_lane
+@pytest.mark.needs("balance")
+def test_grade2_interrupts_at_once_and_resolved_resumes_at_half_the_initial_rate(
+        rig, pump, hil_record):
+    # Infusion 2 (50 mL/h), grade-2 IR at 1 min resolved at 2 min: no step while interrupted,
+    # resume refused, then 25 mL/h (half the initial rate) from the resolved instant; the
+    # balance agrees with the steps logged at the next pause.
+    spm = pump.hello["steps_per_ml"]
+    grams = rig.balance_grams()
+    start_ev = start(pump, 2)
+    at_minute(rig, pump, start_ev, 1)
+    pump.run("ir", 2)
+    interrupt = pump.last_event("interrupt")
+    stopped = pump.status()
+    hil_record.within("state interrupted", stopped["st"] == "interrupted", "bool", 1, 0)
+    hil_record.within("rate while interrupted", stopped["rate_ul_h"], "uL/h", 0, 0)
+    with pytest.raises(CommandError) as refused:
+        pump.run("resume")
+    hil_record.within("operator resume refused (state=1)", refused.value.reason == "state",
+                      "bool", 1, 0)
+    at_minute(rig, pump, start_ev, 2)
+    frozen = pump.status()
+    hil_record.within("steps during the interruption", frozen["steps"] - stopped["steps"],
+                      "steps", 0, 0)
+    pump.run("resolved")
+    resolved = pump.last_event("ir_resolved")
+    hil_record.within("interrupted for", (resolved.fields["t_ms"] - interrupt.fields["t_ms"])
+                      / MIN_MS, "min", 1, 0.05)
+    at_minute(rig, pump, start_ev, 3)
+    anchor = minutes_since(start_ev, resolved.fields["t_ms"])
+    measure_steps_after(hil_record, rate_changes(pump, start_ev), anchor, [(0, 25)])
+    pump.run("pause")
+    paused = pump.status()
+    hil_record.within("log volume vs steps", paused["vol_ul"] - paused["steps"] * 1000 // spm,
+                      "uL", 0, 0)
+    hil_record.measure("steps in the minute after resolved", paused["steps"] - frozen["steps"],
+                       "steps", 1, None)
+    error = balance_steps(rig, grams, spm) - paused["steps"]
+    hil_record.within("balance - log", round(error, 3), "steps", 0,
+                      1 + balance_digit_steps(rig, spm))
 
 
 def test_grade3_discontinues_and_latches_until_the_two_step_clear(rig, pump, hil_record):

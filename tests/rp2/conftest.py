@@ -6,10 +6,9 @@ workers share it: the first one flashes, the others wait for the file). Without 
 image the lane is skipped with one line saying how to get them.
 """
 
-import os
-
 import pytest
 
+from hil_tests.hilkit import session_folder
 from host_tools.pico.board import PicoBoard, flashed_once, missing
 
 
@@ -19,10 +18,7 @@ def flashed(tmp_path_factory):
     reason = missing()
     if reason:
         pytest.skip(reason)
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent  # this run's folder, the same for every xdist worker
-    done = flashed_once(shared)
+    done = flashed_once(session_folder(tmp_path_factory))  # the same for every xdist worker
     if done["rc"] != 0:
         pytest.fail("pumpctl flash failed on the emulated Pico:\n" + done["output"])
     return done
