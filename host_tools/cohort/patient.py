@@ -88,12 +88,16 @@ def inputs_for(s, rng, infusion, role, nominal=None, ir_factor=1.0):
             resolve = ir_factor * _lognormal(rng, s.ir_resolve_median_min, s.ir_resolve_sigma)
             out += [(_ms(t), kind, s.ir_grade), (_ms(t + resolve), preview.RESOLVED, 0)]
             t += resolve
-    if rng.random() < s.pause_share:
-        at = rng.uniform(5, nominal - 5)
-        length = _lognormal(rng, s.pause_median_min, s.pause_sigma)
+    # Drawn whether used or not, so that a changed share moves nothing else.
+    pause, at, length = rng.random(), rng.uniform(0, 1), rng.standard_normal()
+    if pause < s.pause_share:
+        at = 5 + at * (nominal - 10)
+        length = s.pause_median_min * math.exp(s.pause_sigma * length)
         out += [(_ms(at), preview.PAUSE, 0), (_ms(at + length), preview.RESUME, 0)]
-    if rng.random() < s.stop_early_share:
-        out.append((_ms(rng.uniform(s.stop_early_from * nominal, nominal)), preview.STOP, 0))
+    stop, when = rng.random(), rng.uniform(0, 1)
+    if stop < s.stop_early_share:
+        at = nominal * (s.stop_early_from + when * (1 - s.stop_early_from))
+        out.append((_ms(at), preview.STOP, 0))
     return out
 
 
@@ -127,6 +131,9 @@ def simulate(s, seed, replicate, patient, role, upto=None):
     rows = []
     last = course(s, rng)
     for infusion in range(1, min(last, upto or last) + 1):
+        # Each infusion its own stream: what one infusion draws never shifts the next one's,
+        # so a changed assumption is compared on the same random numbers (cohort sweep, fit).
+        rng = np.random.default_rng([seed, replicate, patient, infusion])
         inputs = inputs_for(s, rng, infusion, role, nominal, me["ir_factor"])
         mean = me["hold_factor"] * s.step_up_lag_mean_min[min(infusion, 2) - 1]
         react = None

@@ -41,7 +41,7 @@ class Scenario:
     # Practice: a hold at every rate step-up (the nurse checks before increasing; the pump is
     # paused meanwhile), exponential with this mean: infusion 1, infusions 2+. Fitted:
     # `pumpctl cohort fit --replicates 20 --seed 1` (docs/cohort.md), medians of 20 cohorts.
-    step_up_lag_mean_min: tuple = (2.52, 2.23)
+    step_up_lag_mean_min: tuple = (2.75, 2.34)
     pause_share: float = 0.035  # infusions with one operator pause
     pause_median_min: float = 15.0  # lognormal
     pause_sigma: float = 1.0
@@ -76,7 +76,7 @@ NOMINAL = dataclasses.replace(PAPER, name="nominal", ir_patient_share=0.0,
 PART_A = dataclasses.replace(PAPER, name="part-a", arm="A", patients=31,
                              ir_patient_share=15 / 31, ir_second_episode_share=0.0,
                              ir_not_interrupted_share=0.0, ir_later_share=2 / 15,
-                             step_up_lag_mean_min=(2.55, 9.61))
+                             step_up_lag_mean_min=(2.72, 9.61))
 SCENARIOS = {s.name: s for s in (PAPER, PUMP, NOMINAL, PART_A)}
 
 

@@ -34,8 +34,8 @@ ASSUMPTIONS = (
     ("conc_mg_per_ml", None, 2.0, 8.0, "A", "assumed 4 mg/mL"),
 )
 # The fitted values' intervals (docs/cohort.md, `pumpctl cohort fit --replicates 20`).
-FITTED_INTERVALS = {("B", 0): (1.88, 4.49), ("B", 1): (1.96, 3.31),
-                    ("A", 0): (0.78, 6.06), ("A", 1): (6.62, 15.91)}
+FITTED_INTERVALS = {("B", 0): (2.00, 3.56), ("B", 1): (1.67, 3.25),
+                    ("A", 0): (1.41, 5.99), ("A", 1): (6.78, 16.79)}
 COLUMNS = ("arm", "assumption", "range", "output", "baseline_min", "low_min", "high_min",
            "low_delta_min", "high_delta_min", "why")
 
@@ -96,19 +96,21 @@ def tornado(table, replicates, seed):
     names = list(dict.fromkeys(table["output"]))
     cols = 3
     rows = math.ceil(len(names) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.6 * rows), constrained_layout=True,
+    fig, axes = plt.subplots(rows, cols, figsize=(13, 2.9 * rows), constrained_layout=True,
                              squeeze=False)
     for ax, name in zip(axes.flat, names):
         part = table[table["output"] == name].copy()
         part["swing"] = (part["high_delta_min"] - part["low_delta_min"]).abs()
         part = part.sort_values("swing")
         y = np.arange(len(part))
-        ax.barh(y, part["low_delta_min"], color="#9ecae1", label="low end of range")
-        ax.barh(y, part["high_delta_min"], color="#08519c", label="high end of range")
+        ax.barh(y + 0.2, part["low_delta_min"], height=0.4, color="#9ecae1",
+                label="low end of range")
+        ax.barh(y - 0.2, part["high_delta_min"], height=0.4, color="#08519c",
+                label="high end of range")
         ax.axvline(0, color="0.3", linewidth=0.8)
         ax.set_yticks(y, ["%s (%s)" % (a, r) for a, r in zip(part["assumption"],
                                                               part["range"])], fontsize=7)
-        ax.set_title("%s: %.0f min at baseline" % (name, part["baseline_min"].iloc[0]),
+        ax.set_title("%s\n%.0f min at baseline" % (name, part["baseline_min"].iloc[0]),
                      fontsize=9)
         ax.set_xlabel("change, min", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
