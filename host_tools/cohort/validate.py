@@ -199,8 +199,8 @@ def summary(table):
     for kind in ("input", "fitted", "fitted by hand", "predicted"):
         part = table[table["kind"] == kind]
         if len(part):
-            out.append("%s %d/%d within" % (kind, part["verdict"].isin(["within", "edge"]).sum(),
-                                            len(part)))
+            ok = part["verdict"].isin(["within", "edge"]).sum()
+            out.append("%s %d/%d within or edge" % (kind, ok, len(part)))
     text = "; ".join(out)
     for verdict in ("edge", "MISS"):
         named = table[table["verdict"] == verdict]["figure"]
