@@ -10,28 +10,54 @@ from host_tools.cohort import engine, paper, scenario
 from host_tools.logs import cohortstats, tables
 from host_tools.logs.capfile import UserError
 
+ACTIONS = {
+    "fit": "fit the declared parameters to their targets, each with an interval over cohorts",
+    "validate": "every figure of the paper the model touches: input/fitted/predicted, verdict",
+    "sweep": "each assumption over its range: a tornado chart of medians and range ends",
+}
+DEFAULT_REPLICATES = {"fit": 20, "validate": 20, "sweep": 4}
+
 
 def argparse_cohort(parser):
     parser.add_argument("logs", nargs="*", metavar="LOG",
-                        help="captures, folders or saved tables to report instead of simulating")
+                        help="captures, folders or saved tables to report instead of simulating;"
+                        " or one of: " + "; ".join("%s: %s" % kv for kv in ACTIONS.items()))
     parser.add_argument("--scenario", default="paper",
                         help="paper (default: calibrated to the seed paper), pump (this pump's"
                         " on-time steps), nominal (the protocol alone), or a JSON file of fields")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--patients", type=int, default=None,
                         help="patients per cohort (default: the scenario's, 47)")
-    parser.add_argument("--replicates", type=int, default=1,
-                        help="independent cohorts to simulate (default 1)")
+    parser.add_argument("--replicates", type=int, default=None,
+                        help="independent cohorts to simulate (default 1; fit and validate"
+                        " 20, sweep 4)")
     parser.add_argument("--workers", type=int, default=None,
                         help="processes (default: every core)")
     parser.add_argument("--dask", metavar="ADDRESS",
                         help="a Dask scheduler (tcp://host:8786): run there, same results")
     parser.add_argument("-o", "--output", metavar="DIR",
-                        help="write cohort.parquet, cohort.csv and scenario.json here")
+                        help="write cohort.parquet, cohort.csv and scenario.json here (fit,"
+                        " validate, sweep: their CSV, Markdown, chart; default cohort-ACTION)")
 
 
 def do_cohort(args, out=None):
     out = out or sys.stdout
+    if args.logs and args.logs[0] in ACTIONS:
+        if len(args.logs) > 1:
+            raise UserError("cohort %s takes no files (got %s)" % (args.logs[0],
+                                                                   " ".join(args.logs[1:])))
+        from host_tools.cohort import actions
+
+        replicates = args.replicates or DEFAULT_REPLICATES[args.logs[0]]
+        if replicates < 2:
+            raise UserError("cohort %s needs --replicates >= 2: its intervals are over"
+                            " cohorts" % args.logs[0])
+        if args.workers is not None and args.workers < 1:
+            raise UserError("--workers must be >= 1")
+        folder = Path(args.output or "cohort-" + args.logs[0])
+        return getattr(actions, args.logs[0])(args.seed, replicates, args.workers, folder,
+                                              out)
+    args.replicates = args.replicates or 1
     if args.logs:
         table = _read(args.logs)
         table = table.assign(replicate=table.get("replicate", 1))

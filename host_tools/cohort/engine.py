@@ -10,7 +10,8 @@ from host_tools.cohort import patient
 from host_tools.logs.infusions import typed_summary
 from host_tools.logs.timeline import INFUSION_COLUMNS
 
-COLUMNS = INFUSION_COLUMNS + ("replicate",)
+COLUMNS = INFUSION_COLUMNS + ("replicate", "arm", "weight_kg")
+_EXTRA = ["replicate", "arm", "weight_kg"]
 
 
 def roles(s, seed, replicate):
@@ -22,10 +23,13 @@ def roles(s, seed, replicate):
     chosen = [int(p) + 1 for p in rng.permutation(n)[:n_ir]]
     n_two = int(round(s.ir_second_episode_share * n_ir))
     n_not = int(round(s.ir_not_interrupted_share * n_ir))
-    out = {p: {"ir": False, "episodes": 0, "interrupted": True} for p in range(1, n + 1)}
+    n_later = int(round(s.ir_later_share * n_ir))
+    out = {p: {"ir": False, "episodes": 0, "interrupted": True, "at": 1}
+           for p in range(1, n + 1)}
     for k, p in enumerate(chosen):
         out[p] = {"ir": True, "episodes": 2 if k < n_two else 1,
-                  "interrupted": k < n_ir - n_not}
+                  "interrupted": k < n_ir - n_not,
+                  "at": s.ir_later_infusion if k >= n_ir - n_later else 1}
     return out
 
 
@@ -37,19 +41,21 @@ def tasks(s, seed, replicates):
     return out
 
 
-def run_chunk(s, seed, chunk):
+def run_chunk(s, seed, chunk, upto=None):
     """Simulate a list of (replicate, patient, role) -> the rows as columns (dict of lists)."""
     columns = {c: [] for c in COLUMNS}
     for replicate, number, role in chunk:
-        for row in patient.simulate(s, seed, replicate, number, role):
+        for row in patient.simulate(s, seed, replicate, number, role, upto):
             for c in COLUMNS:
                 columns[c].append(row[c])
     return columns
 
 
-def simulate(s, seed=1, replicates=1, workers=None, dask_address=None, chunk_patients=None):
-    """A cohort table (the summary's columns + replicate), sorted by replicate, subject,
-    infusion. The same for any workers, chunking or engine: each patient has its own seed."""
+def simulate(s, seed=1, replicates=1, workers=None, dask_address=None, chunk_patients=None,
+             upto=None):
+    """A cohort table (the summary's columns + replicate, arm, weight_kg), sorted by
+    replicate, subject, infusion. The same for any workers, chunking or engine: each patient
+    has its own seed. upto: simulate only each patient's first infusions (for fits)."""
     todo = tasks(s, seed, replicates)
     workers = workers or os.cpu_count() or 1
     size = chunk_patients or max(1, min(64, len(todo) // (workers * 4) or 1))
@@ -57,15 +63,17 @@ def simulate(s, seed=1, replicates=1, workers=None, dask_address=None, chunk_pat
     if dask_address:
         parts = _on_dask(dask_address, s, seed, chunks)
     elif workers == 1 or len(chunks) == 1:
-        parts = [run_chunk(s, seed, c) for c in chunks]
+        parts = [run_chunk(s, seed, c, upto) for c in chunks]
     else:
         with concurrent.futures.ProcessPoolExecutor(workers) as pool:
-            parts = list(pool.map(run_chunk, [s] * len(chunks), [seed] * len(chunks), chunks))
+            n = len(chunks)
+            parts = list(pool.map(run_chunk, [s] * n, [seed] * n, chunks, [upto] * n))
     merged = {c: [v for part in parts for v in part[c]] for c in COLUMNS}
     table = pd.DataFrame(merged, columns=list(COLUMNS))
-    replicate = table["replicate"].astype("int64")
-    table = typed_summary(table.drop(columns="replicate"))
-    table["replicate"] = replicate
+    extra = table[_EXTRA].astype({"replicate": "int64", "arm": "string",
+                                  "weight_kg": "float64"})
+    table = typed_summary(table.drop(columns=_EXTRA))
+    table[_EXTRA] = extra
     return table.sort_values(["replicate", "subject", "index"], kind="stable",
                              ignore_index=True)
 

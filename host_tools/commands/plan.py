@@ -8,11 +8,36 @@ from fractions import Fraction
 from host_tools.commands.view import hms
 from host_tools.link.errors import UserError
 from pumpfw import controller as ctl
-from pumpfw import persist, preview
+from pumpfw import persist, preview, schedule
 from pumpfw import protocol as P
 from pumpfw.schedule import DEFAULT_REGIMEN
 
 MS_PER_MIN = 60_000
+REGIMENS = ("part-b", "part-a")  # the seed's fixed volume (mL/h), and Part A's mg/h by weight
+
+
+def regimen_for(name, weight_kg=None, conc_mg_ml=None):
+    """--regimen/--weight-kg/--concentration-mg-ml -> the Regimen the controller runs."""
+    if name == "part-b":
+        if weight_kg is not None or conc_mg_ml is not None:
+            raise UserError("--weight-kg and --concentration-mg-ml are for --regimen part-a"
+                            " (part-b is a fixed 250 mL whatever the weight)")
+        return DEFAULT_REGIMEN
+    if weight_kg is None:
+        raise UserError("--regimen part-a needs --weight-kg (the dose is 10 mg/kg)")
+    conc = schedule.PART_A_CONC_UG_PER_ML
+    if conc_mg_ml is not None:
+        try:
+            exact = Fraction(conc_mg_ml) * 1000
+        except (ValueError, ZeroDivisionError):
+            exact = Fraction(-1)
+        conc = int(exact)
+        if conc <= 0 or exact != conc:
+            raise UserError("--concentration-mg-ml must be > 0, to the ug/mL")
+    try:
+        return schedule.ISATUXIMAB_PART_A.for_patient(weight_kg, conc)
+    except ValueError as exc:
+        raise UserError("--regimen part-a: %s" % exc) from None
 
 
 def parse_minutes(text):
@@ -85,6 +110,13 @@ def argparse_plan(parser):
                         help="a grade-2 IR at MIN that is not interrupted (escalation held)")
     parser.add_argument("--pause", type=parse_pause, action="append", default=[],
                         metavar="MIN:DURATION_MIN", help="an operator pause")
+    parser.add_argument("--regimen", choices=REGIMENS, default="part-b",
+                        help="part-b (default): 250 mL fixed volume, mL/h; part-a: 10 mg/kg,"
+                        " weight-based volume, mg/h (needs --weight-kg)")
+    parser.add_argument("--weight-kg", type=int, default=None, help="patient weight (part-a)")
+    parser.add_argument("--concentration-mg-ml", default=None,
+                        help="bag concentration for part-a (default 4, an assumption:"
+                        " docs/infusion-schedule.md)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -96,7 +128,8 @@ def _minutes(ms):
 def plan_dict(infusion, inputs, regimen=DEFAULT_REGIMEN):
     """Run the preview and shape it for people: minutes and mL."""
     result = preview.run(regimen, infusion, inputs)
-    return {
+    conc = getattr(regimen, "conc_ug_per_ml", None)
+    out = {
         "infusion": infusion,
         "regimen": regimen.name,
         "volume_ml": result["delivered_ul"] / 1000,
@@ -119,21 +152,34 @@ def plan_dict(infusion, inputs, regimen=DEFAULT_REGIMEN):
             for t, kind, arg, why in result["rejected"]
         ],
     }
+    if conc:
+        out["dose_mg"] = regimen.dose_mg
+        out["concentration_mg_ml"] = conc / 1000
+        for seg in out["segments"]:
+            seg["rate_mg_h"] = seg["rate_ml_h"] * conc / 1000
+    return out
 
 
 def do_plan(args):
     if not 1 <= args.infusion <= 999:
         raise UserError("--infusion must be 1..999")
     inputs = [item for group in args.ir + args.ir_continue + args.pause for item in group]
-    report = plan_dict(args.infusion, inputs)
+    regimen = regimen_for(args.regimen, args.weight_kg, args.concentration_mg_ml)
+    report = plan_dict(args.infusion, inputs, regimen)
     if args.json:
         print(json.dumps(report))
         return 0
     print("infusion %d (%s), %g mL" % (args.infusion, report["regimen"], report["volume_ml"]))
-    print("  %9s %9s  %-12s %9s %10s" % ("start min", "end min", "state", "mL/h", "volume mL"))
+    dosed = "dose_mg" in report
+    if dosed:
+        print("  dose %g mg (10 mg/kg x %d kg) at %g mg/mL; mL/h rounded down from mg/h"
+              % (report["dose_mg"], args.weight_kg, report["concentration_mg_ml"]))
+    print("  %9s %9s  %-12s %9s %10s%s" % ("start min", "end min", "state", "mL/h", "volume mL",
+                                         "  %9s" % "mg/h" if dosed else ""))
     for seg in report["segments"]:
-        print("  %9g %9g  %-12s %9g %10g" % (seg["start_min"], seg["end_min"], seg["state"],
-                                             seg["rate_ml_h"], seg["volume_ml"]))
+        print("  %9g %9g  %-12s %9g %10g%s" % (
+            seg["start_min"], seg["end_min"], seg["state"], seg["rate_ml_h"], seg["volume_ml"],
+            "  %9.1f" % seg["rate_mg_h"] if dosed else ""))
     print("infusing %g min, total %g min (interruptions included), outcome: %s"
           % (report["infusing_min"], report["total_min"], report["outcome"]))
     for item in report["rejected"]:

@@ -14,9 +14,23 @@ import pandas as pd
 
 from host_tools.logs import capfile, ingest, linetable
 from host_tools.logs.capfile import UserError
-from host_tools.logs.cohortstats import cohort, compare, per_patient, table2  # noqa: F401
+from host_tools.logs.cohortstats import (  # noqa: F401
+    LeftOutWarning,
+    cohort,
+    compare,
+    per_patient,
+    table2,
+    table2_by_replicate,
+)
 from host_tools.logs.infusions import INFUSION_COLUMNS, split, summary, typed_summary  # noqa: F401
 from host_tools.logs.linetable import LINE_COLUMNS  # noqa: F401
+from host_tools.logs.patients import (  # noqa: F401
+    PATIENT_COLUMNS,
+    SmallSampleWarning,
+    bootstrap_median,
+    counts,
+    patient_summary,
+)
 from pumpfw import protocol
 
 LogError = UserError

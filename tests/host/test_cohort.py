@@ -24,7 +24,7 @@ def test_same_seed_same_table_whatever_the_workers_and_chunks():
     pd.testing.assert_frame_equal(one, many)
     other = cohort.simulate(SMALL, seed=6, replicates=2, workers=1)
     assert not one["duration_min"].equals(other["duration_min"])
-    assert list(one.columns) == list(logs.INFUSION_COLUMNS) + ["replicate"]
+    assert list(one.columns) == list(logs.INFUSION_COLUMNS) + ["replicate", "arm", "weight_kg"]
 
 
 def test_a_dask_scheduler_gives_the_identical_table():

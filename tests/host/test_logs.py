@@ -163,18 +163,23 @@ def test_cohort_median_and_range_by_infusion_number(tmp_path):
     assert got.loc["2", "max_h"] == pytest.approx(1.75)  # 105 min, docs/infusion-schedule.md
     lumped = logs.cohort(_table([(3, 1.0), (4, 2.0), (7, 4.0), (1, 3.7)]))
     assert list(lumped["infusion_group"]) == ["1", "3+"]
-    assert lumped.iloc[1]["text"] == "2.0 h (range 1.0-4.0)"
+    assert lumped.iloc[1]["text"] == "2.00 h (range 1.00-4.00)"  # 1.85 h never reads 1.9 h
 
 
 def test_mann_whitney_against_a_hand_count():
     a = _table([(1, 1.0), (1, 2.0), (1, 3.0), (2, 1.5)])
     b = _table([(1, 4.0), (1, 5.0), (1, 6.0), (2, 1.0)])
-    res = logs.compare(a, b).set_index("infusion_group")
+    with pytest.warns(logs.SmallSampleWarning) as caught:
+        res = logs.compare(a, b).set_index("infusion_group")
     # every A value is below every B value: U_A = 0; exact two-sided p = 2 / C(6, 3) = 0.1
     assert res.loc["1", "u_statistic"] == 0
     assert res.loc["1", "p_value"] == pytest.approx(0.1)
     assert res.loc["1", "median_a_h"] == 2.0 and res.loc["1", "median_b_h"] == 5.0
-    assert res.loc["2", "n_a"] == 1 and res.loc["2", "u_statistic"] == 1
+    # one patient a side: no test, and a word about it; three: p given, but flagged
+    assert res.loc["2", "n_a"] == 1 and np.isnan(res.loc["2", "p_value"])
+    words = [str(w.message) for w in caught]
+    assert any("infusion 2: n = 1 and 1: no test" in w for w in words)
+    assert any("infusion 1: n = 3 and 3: p-value given but cannot show" in w for w in words)
 
 
 def test_named_event_fields_stay_text_beside_numbers(tmp_path):

@@ -102,3 +102,28 @@ def test_human_output_names_the_outcome(capsys):
     assert main(["plan", "--infusion", "3"]) == 0
     out = capsys.readouterr().out
     assert "outcome: complete" in out and "total 75 min" in out
+
+
+def test_part_a_by_weight_in_mg_h(capsys):
+    report = plan_json(capsys, "--regimen", "part-a", "--weight-kg", "72", "--infusion", "1")
+    assert report["dose_mg"] == 720 and report["volume_ml"] == 180
+    assert report["concentration_mg_ml"] == 4
+    assert [s["rate_mg_h"] for s in report["segments"]] == [175, 225, 275, 325, 375, 400]
+    assert report["total_min"] == 154.875
+    heavier = plan_json(capsys, "--regimen", "part-a", "--weight-kg", "100", "--infusion", "2")
+    assert heavier["volume_ml"] == 250 and heavier["total_min"] > 136.125
+    assert main(["plan", "--regimen", "part-a", "--weight-kg", "72", "--infusion", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "dose 720 mg (10 mg/kg x 72 kg) at 4 mg/mL" in text and "mg/h" in text
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--regimen", "part-a"], "needs --weight-kg"),
+    (["--regimen", "part-b", "--weight-kg", "70"], "are for --regimen part-a"),
+    (["--regimen", "part-a", "--weight-kg", "0"], "weight must be 1..300 kg"),
+    (["--regimen", "part-a", "--weight-kg", "70", "--concentration-mg-ml", "0"], "must be > 0"),
+])
+def test_part_a_mistakes_are_one_line(capsys, args, message):
+    assert main(["plan", "--infusion", "1", *args]) == 1
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

@@ -141,14 +141,17 @@ def test_table2_and_fig2_for_two_groups(tmp_path, capsys):
     md = (out / "table2.md").read_text()
     assert "| Median duration of infusion, h | paper practice N=10 | this pump N=10 |" in md
     t2 = pd.read_csv(out / "table2.csv").set_index("infusion")
-    first_a = a.loc[a["infusion"] == 1, "duration_h"]
-    first_b = b.loc[b["infusion"] == 1, "duration_h"]
+    first_a = a.loc[(a["infusion"] == 1) & (a["outcome"] == "complete"), "duration_h"]
+    first_b = b.loc[(b["infusion"] == 1) & (b["outcome"] == "complete"), "duration_h"]
     from scipy import stats
 
     want = stats.mannwhitneyu(first_a, first_b, alternative="two-sided").pvalue
     assert t2.loc["1st Infusion", "p_value"] == pytest.approx(want)
     assert t2.loc["≥3rd Infusion", "median_b_h"] == 1.25
-    assert t2.loc["≥2nd Infusion", "n_a"] == (a["infusion"] >= 2).sum()
+    complete_a = a[a["outcome"] == "complete"]
+    assert t2.loc["≥2nd Infusion", "n_a"] == (complete_a["infusion"] >= 2).sum()
+    assert t2.loc["≥2nd Infusion", "patients_a"] == complete_a.loc[
+        complete_a["infusion"] >= 2, "subject"].nunique()
     for ext in ("png", "svg", "pdf"):
         assert (out / ("fig2." + ext)).stat().st_size > 5_000
     assert "≥3rd Infusion" in capsys.readouterr().out
