@@ -13,8 +13,8 @@ from host_tools.commands import monitor, view
 from host_tools.commands.plan import ProgramEta
 from host_tools.link.client import Client
 from host_tools.sim.board import SimBoard
-from pumpfw import protocol as P
 from pumpfw import VERSION
+from pumpfw import protocol as P
 
 
 class Tty(io.StringIO):
