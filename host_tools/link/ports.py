@@ -80,6 +80,7 @@ def probe(url, timeout_s=PROBE_TIMEOUT_S, keep=False):
 def survey(timeout_s=PROBE_TIMEOUT_S):
     """candidates() with each one's probe result, asked in parallel, and who serves it (a
     pumpctl process that shares the port with the others: docs/port-sharing.md)."""
+    portshare.sweep()
     rows = candidates()
     if rows:
         with ThreadPoolExecutor(max_workers=min(8, len(rows))) as pool:

@@ -288,3 +288,44 @@ def test_bash_completion_completes_commands_after_the_connection_and_their_optio
     for shell in ("zsh", "fish"):
         assert cli.main(["completion", shell]) == 0
         assert "flash" in capsys.readouterr().out
+
+
+# ---- 9. stale runtime files ---------------------------------------------------------------
+
+
+def dead_pid():
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_what_dead_owners_left_goes_and_a_shared_port_leaves_no_lock(runtime, capsys):
+    from host_tools.link import portshare
+
+    runtime.mkdir(parents=True)
+    for i in range(23):  # what a day of virtual boards left behind
+        (runtime / ("port-%016x.lock" % i)).write_text("")
+    (runtime / "port-dead.json").write_text(json.dumps({"pid": dead_pid(), "key": "x"}))
+    (runtime / "port-dead.sock").write_text("")
+    (runtime / ("sim-%d.json" % dead_pid())).write_text(json.dumps(
+        {"serial": "socket://127.0.0.1:1", "host_pid": dead_pid()}))
+    (runtime / "port-live.json").write_text(json.dumps({"pid": os.getpid(), "key": "y"}))
+    (runtime / "port-live.sock").write_text("")
+    held = portshare._ElectionLock(runtime / "port-held.lock")
+    held.acquire()
+    try:
+        assert run_cli(capsys, "ports", "--timeout", 0.2)[0] == 0
+        left = sorted(p.name for p in runtime.iterdir())
+    finally:
+        held.release()
+    assert left == ["port-held.lock", "port-live.json", "port-live.sock"]
+    # a port shared and let go: its description, socket and lock all go with it
+    pump = FakePump(board="pico", fw=VERSION)
+    try:
+        os.environ["ISAPUMP_SHARE"] = "1"
+        rc, _, _ = run_cli(capsys, "status", "--port", pump.url)
+    finally:
+        os.environ["ISAPUMP_SHARE"] = "0"
+        pump.close()
+    assert rc == 0
+    assert sorted(p.name for p in runtime.iterdir()) == ["port-live.json", "port-live.sock"]
