@@ -329,3 +329,48 @@ def test_what_dead_owners_left_goes_and_a_shared_port_leaves_no_lock(runtime, ca
         pump.close()
     assert rc == 0
     assert sorted(p.name for p in runtime.iterdir()) == ["port-live.json", "port-live.sock"]
+
+
+# ---- 8b. a hand-over passes on the burst the board is sending ------------------------------
+
+
+def test_a_server_letting_go_passes_on_the_whole_burst_already_on_its_way(tmp_path):
+    """The board sends a record and its events in one loop pass: back to back. A server that
+    lets go in the middle of it reads on until the board pauses, so the next server starts
+    after the burst and nothing of it is lost (docs/port-sharing.md)."""
+    import socket
+    import threading
+    import time
+
+    from host_tools.link import broker
+    from host_tools.link.sockport import SocketPort
+
+    board_end, host_end = socket.socketpair()
+    device = SocketPort(host_end, "pair", timeout=0.05)
+    served = broker.Broker(device, str(tmp_path / "b.sock"), "pair")
+    client = socket.socket(socket.AF_UNIX)
+    client.connect(str(tmp_path / "b.sock"))
+    reader = client.makefile("rb")
+    assert reader.readline().startswith(broker.HANDSHAKE)
+    deadline = time.monotonic() + 10
+    while not served.clients:  # it is passed the device's lines once it is on the list
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    burst = [b"line %d of one loop pass\r\n" % i for i in range(6)]
+    board_end.sendall(burst[0])
+    assert reader.readline() == burst[0]
+
+    def rest_of_the_pass():  # on its way as the server lets go
+        served.closing.wait(5)
+        for line in burst[1:]:
+            board_end.sendall(line)
+            time.sleep(0.001)  # a USB packet or a socket write apart
+
+    sender = threading.Thread(target=rest_of_the_pass)
+    sender.start()
+    served.close()  # the serving pumpctl is done, mid-burst
+    sender.join()
+    got = reader.read()  # up to the end of the connection
+    board_end.close()
+    client.close()
+    assert got.splitlines(keepends=True) == burst[1:]
