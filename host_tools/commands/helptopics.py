@@ -82,7 +82,7 @@ def do_completion(args):
     from host_tools.commands import cli
 
     options, top = table(cli)
-    say({"bash": bash, "zsh": zsh, "fish": fish}[args.shell](options, top))
+    say({"bash": bash, "zsh": zsh, "fish": fish}[args.shell](options, top).rstrip())
     return 0
 
 
