@@ -280,7 +280,16 @@ def do_capture(args, open_port=None, progress_out=None):
     if getattr(args, "subject", None) is not None:
         capfile.check_subject(args.subject)  # before the port is opened
     fill_port(args)
-    url = ports.resolve(args.port) if open_port is None else args.port
+    hello = None
+    if open_port is not None:
+        url = args.port
+    elif args.port == "auto":  # the one board that fits, named below
+        url, client, hello = ports.find_auto(args.timeout)
+        client.close()
+    else:
+        url = ports.resolve(args.port)
+    board = "%s %s, " % (hello.get("board"), hello.get("fw")) if hello else ""
+    who = " (%sserial %s)" % (board, ports.serial_id(url)) if open_port is None else ""
     open_port = open_port or client_opener(url)
     try:
         first = open_port()
@@ -303,8 +312,8 @@ def do_capture(args, open_port=None, progress_out=None):
         raise UserError("cannot write %s: %s" % (args.output, exc.strerror)) from None
     progress = Progress(stats, progress_out)
     until = "for %g s" % args.duration if args.duration else "until Ctrl-C"
-    print("capture: recording %s to %s %s" % (url, args.output, until), file=progress.out,
-          flush=True)
+    print("capture: recording %s%s to %s %s" % (url, who, args.output, until),
+          file=progress.out, flush=True)
     why = "duration reached"
     try:
         run(opener, writer, stats, duration_s=args.duration, on_line=progress,
