@@ -232,5 +232,6 @@ def _follow(s, view, end, silence_s):
                 except UserError:
                     pass  # the next event or the records carry on; the ETA waits
         elif msg.kind == "hello":
+            view.volume.restart()  # its clock and counts start again
             view.note("the board restarted (reset=%s)" % msg.fields.get("reset"))
 
