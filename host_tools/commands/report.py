@@ -42,15 +42,17 @@ def argparse_report(parser):
 
 def _group(paths):
     """(summary table, [Infusion] for captures) of one group of paths."""
-    parts, items = [], []
+    parts, items, captures = [], [], []
     for path in paths:
         p = Path(path)
         if p.suffix in tables.TABLE_SUFFIXES and p.is_file():
             parts.append(tables.read_table(p))
         else:
-            found = infusions.split(logs.load(p))
-            items += found
-            parts.append(infusions.summary(found))
+            captures.append(p)
+    if captures:  # one Log: an infusion split over two of them is joined, as in a folder
+        found = infusions.split(logs.load(*captures))
+        items += found
+        parts.append(infusions.summary(found))
     table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     return table, items
 

@@ -60,6 +60,29 @@ def live_line(fields, eta_text=""):
     return line + ("  " + eta_text if eta_text else "")
 
 
+WIDE = 100  # columns from which the live view is one line; below it, two
+
+
+def live_lines(fields, eta_text="", width=None):
+    """The live view for a terminal `width` columns wide (None: no limit, one line): below
+    WIDE columns two lines, the first with what a bench watches (state, rate, volume, infusion
+    time, ETA), the second the rest (infusion number, progress bar, percent), each cut to fit."""
+    if width is None or width >= WIDE:
+        line = live_line(fields, eta_text)
+        return [line if width is None else line[: width - 1]]
+    vol = fields.get("vol_ul", 0)
+    full = full_volume_ul(fields)
+    first = "%s  %s  %.3f mL  time %s%s" % (
+        fields.get("st", "?"), ml_h(fields.get("rate_ul_h", 0)), vol / 1000,
+        hms(fields.get("elapsed_ms", 0)),
+        ("  " + eta_text.replace("program ETA", "ETA")) if eta_text else "")
+    room = max(0, width - 30)
+    bar = progress_bar(vol, full, min(BAR_WIDTH, room)) if room >= 5 else ""
+    second = "inf %s  of %g mL %s %5.1f%%" % (fields.get("inf", "?"), full / 1000, bar,
+                                              100 * vol / full)
+    return [first[: width - 1], second[: width - 1]]
+
+
 _ALARMS = {  # alarm name -> words, and how its detail reads (s: seconds, ul: volume left)
     "paused_long": ("paused for a long time", "s"),
     "ir_waiting": ("interrupted, waiting for `resolved`", "s"),

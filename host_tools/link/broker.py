@@ -21,6 +21,8 @@ HANDSHAKE = b"#isapump-broker 1"
 SEQ_BLOCK = 10_000  # command numbers per client: 100 blocks in the protocol's 1 000 000
 IDLE_FLUSH_S = 0.05
 FINISH_LINE_S = 0.5
+DRAIN_QUIET_S = 0.03  # letting go, the server reads on until the board is this quiet: the lines
+# of one loop pass come back to back (a USB packet or a socket write apart), so a burst is not cut
 CLIENT_BACKLOG_BYTES = 8 << 20  # a client this far behind is not reading: it is let go
 _INPUT_ENDS = (b"\r", b"\n", b"\x03")  # where the device's line assembler finishes something
 
@@ -164,13 +166,13 @@ class Broker:
 
     # ---- the device ------------------------------------------------------------------------
     def _read_device(self):
-        """Until closing, and then on to the end of a line the device is halfway through (at most
-        FINISH_LINE_S), so the next server starts on a line boundary."""
+        """Until closing, and then on to the end of the burst the device is sending (the lines
+        of one loop pass, and the line it is halfway through), at most FINISH_LINE_S, so the
+        next server starts between bursts, on a line boundary."""
         last = time.monotonic()
         why = ""
         try:
-            while not self.closing.is_set() or (
-                    self.partial and time.monotonic() - self.closing_at < FINISH_LINE_S):
+            while not self.closing.is_set() or self._draining(last):
                 chunk = self.device.read(self.device.in_waiting or 1)
                 now = time.monotonic()
                 if chunk:
@@ -188,6 +190,12 @@ class Broker:
         self.device_lost = why
         if why:
             threading.Thread(target=self.close, daemon=True).start()
+
+    def _draining(self, last):
+        now = time.monotonic()
+        if now - self.closing_at >= FINISH_LINE_S:
+            return False
+        return bool(self.partial) or now - max(last, self.closing_at) < DRAIN_QUIET_S
 
     def _fanout(self, data):
         with self.lock:

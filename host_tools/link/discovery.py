@@ -59,9 +59,9 @@ def probe(url, timeout_s=PROBE_TIMEOUT_S, keep=False):
         return {"ok": False, "why": "cannot open: %s" % exc}
     except errors.DeviceTimeout:
         c.close()
-        noisy = c.check.noise or c.check.corrupted
-        return {"ok": False, "why": "not this firmware (%s)" % (
-            "answers in another language" if noisy else "no answer")}
+        noisy = bool(c.check.noise or c.check.corrupted)
+        return {"ok": False, "other": noisy, "why": "not this firmware (%s)" % (
+            "answers in another language, e.g. a MicroPython REPL" if noisy else "no answer")}
     except errors.PumpError as exc:
         c.close()
         return {"ok": False, "why": "not this firmware (%s)" % exc}
@@ -80,6 +80,7 @@ def probe(url, timeout_s=PROBE_TIMEOUT_S, keep=False):
 def survey(timeout_s=PROBE_TIMEOUT_S):
     """candidates() with each one's probe result, asked in parallel, and who serves it (a
     pumpctl process that shares the port with the others: docs/port-sharing.md)."""
+    portshare.sweep()
     rows = candidates()
     if rows:
         with ThreadPoolExecutor(max_workers=min(8, len(rows))) as pool:
@@ -92,26 +93,80 @@ def survey(timeout_s=PROBE_TIMEOUT_S):
     return rows
 
 
-def find_auto(timeout_s=PROBE_TIMEOUT_S):
-    """--port auto: (url, connected and identified client, hello) of the first candidate that
-    answers as this firmware; the search's own connection is handed on, not opened again."""
+def describe(row):
+    """"v0 socket://127.0.0.1:5555 (sim 0.1.0)": a candidate as a list shows it."""
+    hello = row.get("hello") or {}
+    what = "%s %s" % (hello.get("board"), hello.get("fw")) if hello else row.get("why", "")
+    name = (row.get("name") + " ") if row.get("name") else ""
+    return "%s%s (%s)" % (name, row["port"], what)
+
+
+def find_auto(timeout_s=PROBE_TIMEOUT_S, fits=None):
+    """--port auto: (url, connected and identified client, hello) of the one candidate that
+    fits (default: answers as this firmware). Every candidate is asked; with none or several
+    that fit, nothing is opened for the command and the error lists them."""
     rows = candidates(usb_only=True)
-    for row in rows:
-        result = probe(row["port"], min(timeout_s, PROBE_TIMEOUT_S), keep=True)
-        if result["ok"]:
-            return row["port"], result["client"], result["hello"]
-    tried = ", ".join(r["port"] for r in rows) or "no serial ports, no virtual boards"
+    fits = fits or (lambda result: result["ok"])
+    wait = min(timeout_s, PROBE_TIMEOUT_S)
+    results = []
+    if rows:
+        with ThreadPoolExecutor(max_workers=min(8, len(rows))) as pool:
+            results = list(pool.map(lambda r: probe(r["port"], wait, keep=True), rows))
+    chosen = [(row, res) for row, res in zip(rows, results) if fits(res)]
+    for row, res in zip(rows, results):
+        row.update({k: v for k, v in res.items() if k != "client"})
+        if res.get("client") is not None and (len(chosen) != 1 or res is not chosen[0][1]):
+            res["client"].close()
+    if len(chosen) == 1:
+        row, res = chosen[0]
+        return row["port"], res.get("client"), res.get("hello")
+    if chosen:
+        raise UserError("--port auto: %d boards fit, choose one with --port (or PUMPCTL_PORT):"
+                        " %s" % (len(chosen), "; ".join(describe(r) for r, _ in chosen)))
+    tried = "; ".join(describe(r) for r in rows) or "no serial ports, no virtual boards"
     raise UserError("--port auto: no board answers as this firmware (tried: %s). Plug one"
                     " in, start a virtual board (make sim SERVE=1), or name one with --port"
                     % tried)
 
 
-def resolve(name, timeout_s=PROBE_TIMEOUT_S):
-    """--port value -> a path or URL. `auto` asks the candidates in order; vN is the N-th
+def serial_id(url):
+    """The board's own id where the host can read one: a USB device's serial number, a virtual
+    board's process (it has no chip id); "-" for a bare URL."""
+    for info in list_ports.comports():
+        if info.device == url and info.serial_number:
+            return info.serial_number
+    for board in registry.running():
+        if board["serial"] == url or board.get("pty") == url:
+            return "virtual-%s" % board.get("host_pid")
+    return "-"
+
+
+def identity(url, hello):
+    """{port, board, fw, serial}: what every command names as the board it acted on."""
+    hello = hello or {}
+    return {"port": url, "board": hello.get("board"), "fw": hello.get("fw"),
+            "serial": serial_id(url)}
+
+
+def identity_text(ident):
+    """"sim 0.1.0, serial virtual-4242, on socket://127.0.0.1:5555"."""
+    return "%s %s, serial %s, on %s" % (ident["board"], ident["fw"], ident["serial"],
+                                        ident["port"])
+
+
+def flashable(result):
+    """`flash --port auto`: a board running this firmware, or one that answers in another
+    language (a MicroPython REPL: every board before its first flash)."""
+    return result["ok"] or result.get("other", False)
+
+
+def resolve(name, timeout_s=PROBE_TIMEOUT_S, fits=None):
+    """--port value -> a path or URL. `auto`: the one candidate that fits; vN is the N-th
     virtual board; a0/u0/c0 as client.resolve_port."""
     if name == "auto":
-        url, client, _ = find_auto(timeout_s)
-        client.close()
+        url, client, _ = find_auto(timeout_s, fits)
+        if client is not None:
+            client.close()
         return url
     m = re.fullmatch(r"v(\d+)", name)
     if m:

@@ -136,7 +136,9 @@ def open_port(url, baudrate=115200, timeout=None, write_timeout=None, share=None
     if joined is not None:
         return joined
     sock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with _ElectionLock(sock_path.with_suffix(".lock")):
+    info_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    sweep(info_path.parent)  # what dead servers left (their locks, descriptions, sockets)
+    with _ElectionLock(info_path.with_suffix(".lock")):
         joined = _try_join(sock_path, url, timeout, write_timeout)  # lost the race: join
         if joined is not None:
             return joined
@@ -223,22 +225,82 @@ def _stop_serving():
             entry[0].close()
 
 
-class _ElectionLock:
-    """An exclusive lock file, so two processes never both open a free port to serve it."""
+def sweep(folder=None):
+    """Remove what owners that are gone left in the runtime folder: a port's lock nobody holds,
+    its description and socket when the pid in it is dead, a half-written .tmp. Each port is
+    looked at under its own election lock, so a server starting now is never swept."""
+    folder = Path(folder or registry.runtime_dir())
+    removed = []
+    if not folder.is_dir():
+        return removed
+    stems = {p.name.split(".", 1)[0] for p in folder.glob("port-*.*")}
+    for stem in sorted(stems):
+        lock = _ElectionLock(folder / (stem + ".lock"), wait=False)
+        if not lock.acquire():
+            continue  # an election is going on: its owner is alive
+        try:
+            info_path = folder / (stem + ".json")
+            try:
+                pid = json.loads(info_path.read_text()).get("pid", 0)
+            except (OSError, ValueError, AttributeError):
+                pid = 0
+            if not _alive(pid):
+                for path in (info_path, folder / (stem + ".sock"), folder / (stem + ".tmp")):
+                    if path.exists():
+                        path.unlink()
+                        removed.append(path.name)
+        finally:
+            removed += lock.release()
+    return removed
 
-    def __init__(self, path):
+
+class _ElectionLock:
+    """An exclusive lock file, so two processes never both open a free port to serve it. The
+    file goes when the lock is released: a waiter that then holds a file no longer at the path
+    takes the lock again (on the new file), so no lock file outlives its election."""
+
+    def __init__(self, path, wait=True):
         self.path = Path(path)
+        self.wait = wait
         self.fd = None
 
-    def __enter__(self):
+    def acquire(self):
         import fcntl
 
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self.fd = fd
+                return True
+            os.close(fd)  # its holder removed it: take the lock on the file there now
+
+    def release(self):
+        """Unlock and remove the file; returns [its name] once removed."""
+        import fcntl
+
+        gone = []
+        try:
+            os.unlink(self.path)  # still held: nobody can take this file in between
+            gone.append(self.path.name)
+        except OSError:
+            pass
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+        self.fd = None
+        return gone
+
+    def __enter__(self):
+        self.acquire()
         return self
 
     def __exit__(self, *exc):
-        import fcntl
-
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
+        self.release()

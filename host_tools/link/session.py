@@ -37,7 +37,9 @@ def _refusal(exc):
             % text
     if exc.command == "resolved" and exc.reason == "state" and "refused by" in text:
         return "no infusion reaction is active: there is nothing to resolve"
-    if "startover" in text:
+    if exc.reason == "state" and " while " in text and exc.command in ("start", "startover"):
+        return "%s: an infusion is on; it must end first (pumpctl stop)" % text
+    if "startover" in text and exc.command != "startover":
         return "%s (pumpctl startover --infusion N starts it once you confirm)" % text
     return text
 
@@ -76,7 +78,8 @@ class Session:
 
     @classmethod
     def from_args(cls, args):
-        return cls(args.port, getattr(args, "timeout", 3.0))
+        timeout = getattr(args, "timeout", None)
+        return cls(getattr(args, "port", None) or "auto", 3.0 if timeout is None else timeout)
 
     def ensure_connected(self):
         if self.client is not None:
@@ -96,6 +99,14 @@ class Session:
             raise UserError(explain(exc, self.url, client, identifying=True)) from None
         self.client = client
         return client
+
+    def identity(self):
+        """{port, board, fw, serial} of the board this session acts on."""
+        return discovery.identity(self.url, self.hello)
+
+    def named(self):
+        """The words every result line ends with: which board, which port."""
+        return discovery.identity_text(self.identity())
 
     def command(self, name, *args):
         """Send one command; ok/ask returned, any failure raised as UserError."""

@@ -105,9 +105,13 @@ class Log:
         return pd.DataFrame(rows)
 
 
-def load(path):
-    """One capture file, or every capture file in a folder (sorted by name) -> Log."""
+def load(path, *more):
+    """One capture file, or every capture file in a folder (sorted by name) -> Log. Several
+    paths are one Log as if their files were in one folder (sorted by name), so an infusion
+    split over two captures is joined whichever way the files are given."""
     files = _capture_files(Path(path))
+    if more:
+        files = sorted({f for p in (path, *more) for f in _capture_files(Path(p))})
     return Log([_read(file) for file in files], [str(f) for f in files])
 
 

@@ -90,7 +90,7 @@ def test_loop_survives_reconnect_keeps_every_byte(tmp_path):
     got = [e[3] for e in entries if e[1] == "line"]
     assert got == lines[:5] + [bad] + lines[6:20] + [cut] + second
     markers = [e[3][0] for e in entries if e[1] == "marker"]
-    assert markers == ["gap", "reconnect"]
+    assert markers == ["gap", "reconnect", "note"]  # the note: the 3 lines missing, in words
     assert stats.reconnects == 1
     assert stats.checksum_failures == 1
     assert stats.partial == 1
@@ -171,9 +171,10 @@ def test_it_says_when_it_is_ready_and_how_it_goes(tmp_path, capsys):
     assert capture.do_capture(Args, open_port=lambda: FakePort(lines)) == 0
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "capture: recording fake to %s for 1 s" % Args.output
-    # Not a terminal: one line when something happens (here the gap), then the summary.
-    assert err[1].startswith("capture: 31 lines, 1 gaps (3 missing), 0 checksum failures")
-    assert err[2].startswith("captured %d lines" % len(lines))
+    # Not a terminal: what happened in words, one line when the counts change, the summary.
+    assert err[1] == "capture: lines missing: 3 lines the board sent never arrived (sequence gap)"
+    assert err[2].startswith("capture: 31 lines, 1 gaps (3 missing), 0 checksum failures")
+    assert err[3].startswith("captured %d lines" % len(lines))
 
 
 def test_a_board_that_is_not_ours_is_named(tmp_path):

@@ -1,6 +1,8 @@
 """pumpctl flash: mpy-cross output, what a fake mpremote transport is asked to copy, the banner
 check, and the refusal while the virtual board infuses."""
 
+import hashlib
+
 import pytest
 from clikit import FakePump, garbage_device, one_error_line, run_cli
 from simkit import need_node
@@ -13,13 +15,23 @@ from pumpfw import VERSION
 
 
 class FakeTransport:
-    """Records what flash would do through mpremote; the device's /lib/pumpfw holds `files`."""
+    """Records what flash would do through mpremote; the device's /lib/pumpfw holds `files`,
+    its chip is `platform` (sys.platform) and `held` are files it has (path -> bytes)."""
 
-    def __init__(self, url, files=("app.py", "old.mpy", "app.mpy")):
+    def __init__(self, url, files=("app.py", "old.mpy", "app.mpy"), platform="rp2", held=None):
         self.url = url
         self.files = list(files)
+        self.platform = platform
+        self.held = dict(held or {})
         self.ops = []
         self.written = {}
+
+    def exec(self, code):
+        if "sys.platform" in code:
+            return "%s RP2040\n" % self.platform
+        paths = eval(code[code.rindex("for _p in ") + 10: code.rindex(":\n")])
+        return "".join("%s %s\n" % (p, hashlib.sha256(self.held[p]).hexdigest()
+                                      if p in self.held else "-") for p in paths)
 
     def enter_repl(self):
         self.ops.append(("enter_repl",))
@@ -34,9 +46,11 @@ class FakeTransport:
     def remove(self, path):
         self.ops.append(("remove", path))
 
-    def write(self, path, data):
+    def write(self, path, data, progress=None):
         self.ops.append(("write", path))
-        self.written[path] = data
+        self.written[path] = self.held[path] = data
+        if progress is not None:
+            progress(len(data), len(data))
 
     def reset_and_run(self):
         self.ops.append(("reset_and_run",))
@@ -89,10 +103,10 @@ def test_flash_copies_compiled_package_board_and_main():
 
 
 def test_banner_must_show_the_flashed_board(capsys):
-    pump = FakePump(board="esp32", fw=VERSION)
+    pump = FakePump(board="pico_w", fw=VERSION)  # a board file this checkout does not have
     try:
         args = flash_args("--board", "pico", "--port", pump.url)
-        with pytest.raises(UserError, match="board esp32, expected fw %s board pico" % VERSION):
+        with pytest.raises(UserError, match="board pico_w, expected fw %s board pico" % VERSION):
             flash.do_flash(args, FakeTransport, verify_wait_s=0.5)
     finally:
         pump.close()
@@ -104,7 +118,8 @@ def test_a_board_without_this_firmware_is_flashed_then_must_answer(capsys):
     try:
         args = flash_args("--board", "esp32", "--port", junk.url, "--timeout", 0.3)
         with pytest.raises(UserError, match="did not come back as this firmware"):
-            flash.do_flash(args, lambda url: made.append(FakeTransport(url)) or made[-1],
+            flash.do_flash(args, lambda url: made.append(FakeTransport(url, platform="esp32"))
+                           or made[-1],
                            verify_wait_s=0.5)
     finally:
         junk.close()
@@ -203,3 +218,84 @@ def test_flash_waits_for_the_repl_of_a_board_that_resets_after_repl():
     never.away = 10**9
     with pytest.raises(UserError, match="did not reach its REPL within 0.6 s"):
         flash.wait_for_repl("/dev/ttyACM0", 0.6, never.open)
+
+
+# ---- issue 21: flash as a bench trusts it --------------------------------------------------
+
+
+def fresh_board_flash(capsys, *extra, **transport):
+    """Flash a fresh board (its REPL, not the pump firmware) through a fake mpremote; the
+    banner check after it fails (nobody answers), so only what was copied is looked at."""
+    junk = garbage_device()
+    made = []
+    try:
+        args = flash_args("--port", junk.url, "--timeout", 0.3, *extra)
+        try:
+            flash.do_flash(args, lambda url: made.append(FakeTransport(url, **transport))
+                           or made[-1], verify_wait_s=0.3)
+        except UserError as exc:
+            made.append(str(exc))
+    finally:
+        junk.close()
+    out, err = capsys.readouterr()
+    return made[0], (made[1] if len(made) > 1 else None), out, err
+
+
+def test_an_esp32_board_file_onto_a_pico_is_refused_before_anything_is_copied(capsys):
+    t, error, _, _ = fresh_board_flash(capsys, "--board", "esp32", platform="rp2")
+    assert error == ("boards/esp32.py is for esp32, but %s is rp2 (its sys.platform;"
+                     " os.uname().machine: RP2040): nothing copied; flash it with --board pico"
+                     % t.url)
+    assert t.written == {} and ("reset_and_run",) in t.ops  # back to what it ran
+
+
+def test_an_esp32_board_file_onto_a_pico_running_the_firmware_is_refused_untouched(capsys):
+    pump = FakePump(board="pico", fw=VERSION)
+    try:
+        rc, _, err = run_cli(capsys, "flash", "--board", "esp32", "--port", pump.url)
+        assert rc == 1 and "boards/esp32.py is for esp32" in one_error_line(err)
+        assert pump.app.repl == 0  # not even taken out of its loop
+    finally:
+        pump.close()
+
+
+def test_only_changed_files_are_copied_with_a_bar_each_unless_all(capsys, tmp_path):
+    copies = dict(flash.plan_copies("pico", flash.compile_firmware("pico", tmp_path)))
+    held = dict(copies)
+    held["/main.py"] = b"print('old main')\n"
+    t, _, out, err = fresh_board_flash(capsys, "--board", "pico", held=held)
+    assert list(t.written) == ["/main.py"]
+    assert "copied 1 files (%d bytes)" % len(copies["/main.py"]) in out
+    assert "%d unchanged" % (len(copies) - 1) in out
+    assert "/main.py" in err and "100%" in err  # tqdm's bar, on stderr
+    t, _, out, _ = fresh_board_flash(capsys, "--board", "pico", "--all", held=held)
+    assert set(t.written) == set(copies)
+
+
+def test_dry_run_lists_what_would_change_and_copies_nothing(capsys, tmp_path):
+    copies = dict(flash.plan_copies("pico", flash.compile_firmware("pico", tmp_path)))
+    held = {p: d for p, d in copies.items() if p != "/board.py"}
+    t, error, out, _ = fresh_board_flash(capsys, "--board", "pico", "--dry-run", held=held)
+    assert error is None and t.written == {}
+    assert "would copy /board.py (%d bytes)" % len(copies["/board.py"]) in out
+    assert "would remove /lib/pumpfw/old.mpy" in out
+    # the fake lists app.py, old.mpy, app.mpy in each of its two folders: 5 are not wanted
+    assert "dry run: 1 to copy, 5 to remove, %d unchanged" % (len(copies) - 1) in out
+    assert not any(op[0] in ("write", "remove", "mkdir") for op in t.ops)
+
+
+class ShortWrites(FakeTransport):
+    """A board whose file system keeps one file short (a flash write that did not finish)."""
+
+    def write(self, path, data, progress=None):
+        FakeTransport.write(self, path, data[:-1] if path == "/main.py" else data, progress)
+
+
+def test_verify_compares_each_file_on_the_board_with_the_source(capsys):
+    junk = garbage_device()
+    try:
+        args = flash_args("--board", "pico", "--port", junk.url, "--timeout", 0.3, "--verify")
+        with pytest.raises(UserError, match=r"--verify: 1 file\(s\) .* differ .*/main.py"):
+            flash.do_flash(args, ShortWrites, verify_wait_s=0.3)
+    finally:
+        junk.close()

@@ -13,6 +13,7 @@ from host_tools.commands import monitor, view
 from host_tools.commands.plan import ProgramEta
 from host_tools.link.client import Client
 from host_tools.sim.board import SimBoard
+from pumpfw import VERSION
 from pumpfw import protocol as P
 
 
@@ -98,9 +99,10 @@ def board():
         yield sim
 
 
-def test_once_prints_one_view(capsys, board):
+def test_once_prints_the_board_then_one_view(capsys, board):
     rc, out, _ = run_cli(capsys, "monitor", "--once", "--port", board.serial_url)
-    assert rc == 0 and len(out.splitlines()) == 1
+    assert rc == 0 and len(out.splitlines()) == 2
+    assert out.startswith("monitor: sim %s, serial -, on %s" % (VERSION, board.serial_url))
     assert "[" + "." * view.BAR_WIDTH + "]" in out or "#" in out
 
 

@@ -1,6 +1,7 @@
 """No infusion lost silently: late captures, lost start lines, files split mid-infusion, open
 infusions and reboots; the summary's IR, premedication and override columns."""
 
+import re
 import warnings
 
 import pytest
@@ -63,6 +64,31 @@ def test_an_infusion_split_over_two_captures_is_joined(tmp_path):
     assert row["rebuilt"] == "joined" and row["end_source"].endswith("b.cap")
     assert row["duration_min"] == first["elapsed_ms"] / MIN == 247.5
     assert row["interrupted_min"] == 20 and row["ir_onset_min"] == 45
+
+
+def test_the_two_captures_named_one_by_one_are_joined_as_their_folder_is(tmp_path, capsys):
+    # issue 21: `pumpctl report a.cap b.cap` listed the split infusion twice (open, then
+    # start_before_capture) and counted N=2 where the folder gives one joined row
+    import pandas as pd
+
+    from host_tools.commands.cli import main
+
+    dev, first, second = two_infusions()
+    cut = index_of(dev.lines, b" rec ", 100)
+    (tmp_path / "caps").mkdir()
+    a = write_capture(tmp_path / "caps" / "a.cap", dev.lines[:cut])
+    b = write_capture(tmp_path / "caps" / "b.cap", dev.lines[cut:])
+    tables, counts = [], []
+    for given in ([str(b), str(a)], [str(tmp_path / "caps")]):
+        out = tmp_path / ("rep%d" % len(tables))
+        assert main(["report", *given, "-o", str(out)]) == 0
+        tables.append(pd.read_csv(out / "infusions.csv", keep_default_na=False))
+        counts.append(re.findall(r" N=(\d+) ", capsys.readouterr().out))
+    files, folder = tables
+    assert list(files["infusion"]) == [1, 2] and list(files["rebuilt"]) == ["joined", ""]
+    assert files.drop(columns=["source", "end_source"]).equals(
+        folder.drop(columns=["source", "end_source"]))
+    assert counts[0] == counts[1] and counts[0]  # the same N as the folder
 
 
 def test_open_infusions_are_listed_and_warned_about_never_dropped(tmp_path):

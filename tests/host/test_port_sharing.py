@@ -61,8 +61,12 @@ def read_capture(path):
     tracker's `gaps_elsewhere` counts gaps anywhere but just after a reconnect."""
     seq, oks, markers = SeqTracker(), [], []
     seq.gaps_elsewhere = 0
+    seq.notes = []  # the capture's words for lines missing, one per gap (issue 21)
     at_reconnect = False
     for _, kind, _, payload in capfile.read_capture(path):
+        if kind == "marker" and payload[0] == "note":
+            seq.notes.append(payload[1])
+            continue
         if kind == "marker":
             markers.append(payload[0])
             at_reconnect = payload[0] == "reconnect"
@@ -184,6 +188,8 @@ def test_when_the_serving_process_exits_the_others_carry_on(capsys, tmp_path, re
     assert seq.gaps <= len(markers) // 2
     assert markers[-1] == "end" and 1 <= len(markers) // 2 <= 2
     assert markers[:-1] == ["gap", "reconnect"] * (len(markers) // 2)
+    missing = [n for n in seq.notes if n.startswith("lines missing: ")]
+    assert len(missing) == seq.gaps  # every gap said in words in the file
 
 
 def test_a_killed_server_leaves_a_stale_socket_that_the_next_one_replaces(tmp_path, board):
