@@ -33,6 +33,10 @@ COMMANDS = {
                   "measure steps per mL (balance or typed volume) and write it to the board"),
     "flash": ("flash", "flash",
               "compile the firmware (mpy-cross) and copy it to a board (mpremote)"),
+    "image": ("image", "image",
+              "build a MicroPython image with the board's firmware frozen in (UF2)"),
+    "mip-index": ("mipindex", "mip_index",
+                  "write a mip package index of the firmware (mpremote mip install --index)"),
 }
 
 
