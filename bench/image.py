@@ -4,6 +4,7 @@ pump's hello. The frozen image is built (`pumpctl image --board pico`) when its 
 yet: minutes, once. Metric names start with image_. docs/install.md, docs/benchmarks.md."""
 
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -11,7 +12,8 @@ from pathlib import Path
 
 from bench.results import metric, not_measured
 from bench.rp2 import _board_run
-from host_tools.commands import image
+from host_tools.commands import image, mipindex
+from host_tools.commands.flash import wait_for_repl
 from host_tools.link.client import Client
 from host_tools.link.errors import PumpError
 from host_tools.pico import board as pico_board
@@ -57,6 +59,22 @@ def heap(image_path):
     return r["heap_free_before_app"], r["heap_free_after_start"]
 
 
+def mip_install_s():
+    """Wall s of `mpremote mip install` of pumpfw-pico and pumpfw-pico-boot from a local index
+    served over HTTP, onto a factory-fresh emulated Pico at its REPL."""
+    mpremote = str(Path(sys.executable).with_name("mpremote"))
+    with tempfile.TemporaryDirectory(prefix="bench-mip-") as tmp:
+        mipindex.build(Path(tmp) / "index", ("pico",))
+        with mipindex.serve(Path(tmp) / "index") as url, PicoBoard(scale=1) as pico:
+            wait_for_repl(pico.pty, 60)
+            t0 = time.perf_counter()
+            subprocess.run([mpremote, "connect", pico.pty, "mip", "install", "--index", url,
+                            "pumpfw-pico", "+", "mip", "install", "--index", url, "--target",
+                            "/", "pumpfw-pico-boot"], check=True, capture_output=True,
+                           timeout=1800)
+            return time.perf_counter() - t0
+
+
 def measure(quick=False):
     why = pico_board.missing()
     if why:
@@ -97,6 +115,13 @@ def measure(quick=False):
                 "%g" % t for t in all_ms)))
         out["image_heap_free_%s_bytes" % name] = metric(
             after, "bytes", None, "%s: %s" % (kinds[name], how_heap % before))
+    out["image_mip_install_s"] = metric(
+        round(mip_install_s(), 1), "s", None,
+        "wall time of `mpremote mip install --index http://127.0.0.1:... pumpfw-pico + mip "
+        "install --target / pumpfw-pico-boot` onto a factory-fresh emulated Pico at its REPL "
+        "(%d files; compare rp2_flash_s, which also compiles, takes the pump to its REPL and "
+        "checks the banner); depends on the host's load"
+        % sum(len(p["files"]) for n, p in mipindex.packages(("pico",)).items()))
     gain = figures["frozen"][1][1] - figures["mpy"][1][1]
     out["image_heap_gain_bytes"] = metric(
         gain, "bytes", None, "free heap of the frozen image minus the .mpy install's, App up:"

@@ -66,9 +66,9 @@ def key(board, rp2_dir):
     inputs += [("manifest/" + p.name, p) for p in sorted(manifest.MANIFESTS.glob("*.py"))]
     for rel, src in inputs:
         h.update(rel.encode() + b"\0" + src.read_bytes() + b"\0")
-    h.update(frozen_manifest(board).encode())
-    archive = rp2_dir / SOURCES
-    h.update(("%s %d" % (archive.name, archive.stat().st_size)).encode())
+    # the generated manifest's form, not where this clone happens to sit
+    h.update(frozen_manifest(board).replace(str(BUILD), "").replace(str(REPO), "").encode())
+    h.update(SOURCES.encode() + hashlib.sha256((rp2_dir / SOURCES).read_bytes()).digest())
     return h.hexdigest()[:12]
 
 

