@@ -59,6 +59,34 @@ PORT ?= auto
 flash: $(PY_STAMP)
 	$(BIN)/pumpctl flash --board $(BOARD) --port $(PORT)
 
+## image: a MicroPython image with the board's firmware frozen in, from its manifest and the rp2
+## sources in ../shared/rp2 (docs/install.md): make image BOARD=pico -> build/image/pico-<key>/
+## firmware.uf2, minutes the first time, then reused until an input changes. Installs Debian's
+## ARM toolchain when it is missing (as root, else with sudo). BOARD=esp32 says what it needs.
+## image-test: that image booted on the emulated Pico (tests/rp2/test_frozen_image.py).
+## mip-index: the firmware as a mip package index in build/mip, for mpremote mip install.
+IMAGE_APT := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib cmake \
+	build-essential
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+.PHONY: image image-toolchain image-test mip-index
+image: $(PY_STAMP) $(if $(filter esp32,$(BOARD)),,image-toolchain)
+	$(BIN)/pumpctl image --board $(BOARD)
+
+image-toolchain:
+	@command -v dpkg-query >/dev/null || { echo "not Debian: install $(IMAGE_APT) yourself"; exit 0; }; \
+	missing=$$(for p in $(IMAGE_APT); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+		| grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing" $$missing; $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+		$$missing; fi
+
+image-test: deps image-toolchain
+	$(BIN)/pumpctl image --board pico
+	$(BIN)/python -m pytest tests/rp2/test_frozen_image.py --image -n $(JOBS)
+
+mip-index: $(PY_STAMP)
+	$(BIN)/pumpctl mip-index --out build/mip
+
 ## hil-rp2: the whole HIL suite on emulated Picos (the real MicroPython rp2 port on rp2040js,
 ## flashed once by pumpctl flash, every test on a fresh one booted from that flash), one per
 ## xdist worker, longest first (docs/hil.md: its last run). make test runs its pico_lane part.

@@ -13,10 +13,11 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import cohortspeed, exactness, ingest, make_test, mpy, rp2, simspeed, trumpet
+from bench import cohortspeed, exactness, image, ingest, make_test, mpy, rp2, simspeed, trumpet
 from bench import results as R
 
-FAMILIES = ("exactness", "trumpet", "simspeed", "mpy", "rp2", "ingest", "cohort", "make_test")
+FAMILIES = ("exactness", "trumpet", "simspeed", "mpy", "rp2", "image", "ingest", "cohort",
+            "make_test")
 QUICK_SCENARIOS = [
     ("inf3", 3, []),
     ("inf3 pause, ir3", 3, [(5, "pause"), (6, "resume"), (8, "ir", 3)]),
@@ -36,6 +37,8 @@ def run_family(name, args, previous):
         return mpy.measure(calls=200, reps=1) if args.quick else mpy.measure()
     if name == "rp2":
         return rp2.measure(quick=args.quick, full=args.full)
+    if name == "image":
+        return image.measure(quick=args.quick)
     if name == "ingest":
         return ingest.measure(2_000, 1) if args.quick else ingest.measure()
     if name == "cohort":

@@ -37,6 +37,10 @@ COMMANDS = {
     "help": ("helptopics", "help", "help on a command or a topic (ports, json, completion)"),
     "completion": ("helptopics", "completion",
                    "print the shell completion script for bash, zsh or fish"),
+    "image": ("image", "image",
+              "build a MicroPython image with the board's firmware frozen in (UF2)"),
+    "mip-index": ("mipindex", "mip_index",
+                  "write a mip package index of the firmware (mpremote mip install --index)"),
 }
 GLOBAL_VALUED = ("--port", "--timeout")  # the options before the command that take a value
 

@@ -57,7 +57,7 @@ def test_no_code_edits_sys_path_and_product_code_never_imports_tests():
     test_modules = {"tests", "hil_tests"} | {p.stem for p in (root / "tests").rglob("*.py")}
     for path in root.glob("*/**/*.py"):
         top = path.relative_to(root).parts[0]
-        if top.startswith(".") or top in ("node_modules", "scratch", "records"):
+        if top.startswith(".") or top in ("node_modules", "scratch", "records", "build"):
             continue
         if path == Path(__file__).resolve():
             continue  # this test names what it looks for
