@@ -136,7 +136,7 @@ def summarise(runs, spm, late_ms):
     n = len(runs)
     scope = "%d runs (%d scenarios: infusions 1-3, IR grades 1-3, pauses; seeds of tick jitter)" \
         % (n, len({r["name"] for r in runs}))
-    common = "real App + VirtualStepper in-process, %d steps/mL, ticks 0-%d ms late, " \
+    common = "real App + SimStepper in-process, %d steps/mL, ticks 0-%d ms late, " \
         "inputs seen %d ms after arrival; %s" % (spm, late_ms, INPUT_DELAY_MS, scope)
     stops = [s for r in runs for s in r["stops"]]
     tick_ms = INPUT_DELAY_MS

@@ -16,8 +16,8 @@ from host_tools.commands import image, mipindex
 from host_tools.commands.flash import wait_for_repl
 from host_tools.link.client import Client
 from host_tools.link.errors import PumpError
-from host_tools.pico import board as pico_board
-from host_tools.pico.board import PicoBoard
+from host_tools.pico import picoboard as pico_board
+from host_tools.pico.picoboard import PicoBoard
 
 SLICE_MS = 2  # boot time resolution: emulated time moves in slices this long, hello looked for
 BOOTS = 3  # resets per image; the median is reported

@@ -6,7 +6,7 @@ import gc
 from pumpfw import controller as ctl
 from pumpfw import protocol as P
 from pumpfw.app import App
-from pumpfw.hw.stepper_virtual import FakePin, VirtualStepper
+from pumpfw.hw.stepper_sim import FakePin, SimStepper
 from pumpfw.ticks import ticks_add, ticks_diff
 
 _MASK = (1 << 30) - 1
@@ -61,7 +61,7 @@ class Hw:
         self.board = Board
         self.us = _MASK - 5_000_000  # the ticks wrap 5 s into the run
         self.port = Port()
-        self.stepper = VirtualStepper(self.ticks_us, 500, record=False)
+        self.stepper = SimStepper(self.ticks_us, 500, record=False)
         self.buttons = {"pause": Pin(1), "ir": Pin(1), "ok": Pin(1)}
         self.fs_root = "/benchfs"
         self.reset_cause = "power_on"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from bench.results import metric, not_measured
 from host_tools.link.client import Client
-from host_tools.pico import board as pico_board
-from host_tools.pico.board import PicoBoard
+from host_tools.pico import picoboard as pico_board
+from host_tools.pico.picoboard import PicoBoard
 
 BOARD_SCRIPT = Path(__file__).with_name("rp2_board.py")
 CLOCK_MHZ = 125

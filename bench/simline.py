@@ -5,7 +5,7 @@ import socket
 import threading
 import time
 
-from host_tools.sim.board import _host_port
+from host_tools.sim.simboard import _host_port
 from pumpfw import protocol as P
 
 

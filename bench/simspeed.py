@@ -5,7 +5,7 @@ import time
 
 from bench.results import median, metric, not_measured
 from bench.simline import SimLine
-from host_tools.sim.board import SimBoard
+from host_tools.sim.simboard import SimBoard
 
 POLL_S = 0.05  # the host polls the status this often (wall time) to see the infusion end
 GOAL_1S = 4000  # x real time with the default 1 s records (issue 14.7): ok means at least this

@@ -5,8 +5,9 @@ import pandas as pd
 
 from bench.results import median, metric, not_measured
 from bench.simline import SimLine
+from host_tools.harness.served import HarnessError
 from host_tools.logs import trumpet as tr
-from host_tools.sim.board import SimBoard, SimBoardError
+from host_tools.sim.simboard import SimBoard
 
 SAMPLE_MS = round(tr.SAMPLE_MIN * 60_000)
 BALANCE_RESOLUTION_G = 0.001  # the virtual balance shows 3 decimals (docs/virtual-board.md)
@@ -68,7 +69,7 @@ def measure(cases=CASES, windows=tr.WINDOWS_MIN, sim_factory=SimBoard, runs=3):
         rate, infusion, commands, start_min, period_min = case
         try:
             table, overall, spm = _curve(case, windows, sim_factory, runs)
-        except (OSError, RuntimeError, SimBoardError, tr.UserError) as exc:
+        except (OSError, RuntimeError, HarnessError, tr.UserError) as exc:
             for p in windows:
                 for side in ("max", "min"):
                     out["trumpet_ep_%s_pct_%dmlh_%gmin" % (side, rate, p)] = not_measured(

@@ -1,6 +1,6 @@
-# Board data: the virtual board (stepper_virtual on a virtual clock), for tests and `make sim`.
+# Board data: the virtual board (stepper_sim on a virtual clock), for tests and `make sim`.
 NAME = "sim"
-DRIVER = "virtual"
+DRIVER = "sim"
 
 STEP_PIN = None  # no pins: the virtual stepper records step times instead
 DIR_PIN = None

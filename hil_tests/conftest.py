@@ -21,12 +21,13 @@ from hil_tests.hilkit import session_folder
 from hil_tests.rig import CAPABILITIES, SerialRig, SimRig, lacks
 from hil_tests.testrecord import TestRecord
 from host_tools import farm
+from host_tools.harness.served import REPO_ROOT, HarnessError
 from host_tools.link import discovery
 from host_tools.link.errors import CommandError, DeviceTimeout
 from host_tools.link.session import open_failure
-from host_tools.pico.board import PicoBoard, flashed_once
-from host_tools.pico.board import missing as missing_pico
-from host_tools.sim.board import REPO_ROOT, SimBoard, SimBoardError
+from host_tools.pico.picoboard import PicoBoard, flashed_once
+from host_tools.pico.picoboard import missing as missing_pico
+from host_tools.sim.simboard import SimBoard
 
 NODE_PKG = REPO_ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript"
 RECORD_INTERVAL_MS = 60_000  # the pump fixture's record interval: long runs stay fast
@@ -286,7 +287,7 @@ def rig(request, serial_rig, hil_record, hil_board):
                 sim = PicoBoard(image=flashed["flash"], scale=1, pty=False, stderr=err)
             else:
                 sim = SimBoard(scale=1, pty=False, stderr=err)
-        except (SimBoardError, OSError) as e:
+        except (HarnessError, OSError) as e:
             pytest.fail("the %s did not start: %s" % ("emulated Pico" if pico else
                                                       "virtual board", e))
         with sim:

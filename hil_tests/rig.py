@@ -3,7 +3,7 @@
 A test asks the rig to let time pass, press buttons, cut power or weigh the output; it never asks
 what kind of board is on the other end. `SerialRig` is a real board on a serial port (time only
 passes in real time; buttons and power need actuators it does not have); `SimRig` is the virtual
-board (host_tools.sim.board), which can do everything. See docs/hil.md.
+board (host_tools.sim.simboard), which can do everything. See docs/hil.md.
 """
 
 import time

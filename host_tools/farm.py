@@ -142,7 +142,7 @@ def place_urls(target):
 def _served(kind):
     """A served board at real-time scale (its endpoints listen on loopback)."""
     if kind == "pico":
-        from host_tools.pico.board import PicoBoard, flashed_once
+        from host_tools.pico.picoboard import PicoBoard, flashed_once
 
         folder = Path(os.environ.get("TMPDIR", "/tmp")) / ("isapump-farm-%d" % os.getuid())
         folder.mkdir(exist_ok=True)
@@ -150,7 +150,7 @@ def _served(kind):
         if flashed["rc"] != 0:
             raise FarmError("pumpctl flash failed on the emulated Pico: " + flashed["output"])
         return PicoBoard(image=flashed["flash"], scale=1, pty=False)
-    from host_tools.sim.board import SimBoard
+    from host_tools.sim.simboard import SimBoard
 
     return SimBoard(scale=1, pty=False)
 

@@ -27,7 +27,7 @@ FIRMWARE = REPO / "firmware"
 BOARDS = REPO / "boards"
 LIB = "/lib/pumpfw"
 ACTIVE = ("running", "paused", "interrupted")
-_VIRTUAL = 'DRIVER = "virtual"'  # the mark of a virtual board's board file
+_VIRTUAL = 'DRIVER = "sim"'  # the mark of a virtual board's board file
 REBOOT_WAIT_S = 10.0  # `repl` with the watchdog armed resets the board: USB comes back
 REPL_PROMPT = b">>> "  # MicroPython's friendly REPL
 

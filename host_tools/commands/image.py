@@ -1,6 +1,6 @@
 """`pumpctl image`: a frozen MicroPython image for a board (the firmware as bytecode in flash, as
 production images are made), built from the board's manifest and the rp2 sources in the rp2
-folder (host_tools.pico.board.find_rp2(): ../shared/rp2/ by default).
+folder (host_tools.pico.picoboard.find_rp2(): ../shared/rp2/ by default).
 
     pumpctl image --board pico     -> build/image/pico-<key>/firmware.uf2 (built once per key)
 
@@ -82,7 +82,7 @@ def missing_tools():
 
 
 def _rp2_dir():
-    from host_tools.pico.board import Rp2Missing, find_rp2
+    from host_tools.pico.picoboard import Rp2Missing, find_rp2
 
     try:
         folder = find_rp2()
@@ -192,7 +192,7 @@ def do_image(args):
     out = build(args.board, jobs=args.jobs)
     uf2 = out / "firmware.uf2"
     say("%s: %s (%d bytes); boot it on the emulated Pico with"
-        " `python -m host_tools.pico.board --serve --image %s`"
+        " `python -m host_tools.pico.picoboard --serve --image %s`"
         % (args.board, uf2.relative_to(REPO) if uf2.is_relative_to(REPO) else uf2,
            uf2.stat().st_size, uf2))
     return 0

@@ -1,3 +1,3 @@
-"""The virtual board: the real firmware on MicroPython (WebAssembly) under Node, its serial port,
-control channel and balance (board.py), the registry pumpctl ports reads, and `make sim` (run.py).
-"""
+"""The virtual board ("sim"): the real firmware on MicroPython (WebAssembly) under Node, served
+by simserve.mjs on the harness core (host_tools/harness/), driven from Python by simboard.py, and
+`make sim` (run.py)."""

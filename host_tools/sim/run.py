@@ -9,10 +9,11 @@ from host_tools.commands.monitor import REPLAN, View
 from host_tools.commands.options import Parser, positive_number, protocol_int
 from host_tools.commands.plan import ProgramEta, plan_dict
 from host_tools.commands.view import hms, live_line
+from host_tools.harness import served
+from host_tools.harness.served import HarnessError
 from host_tools.link.client import Client
 from host_tools.link.errors import PumpError
-from host_tools.sim import board
-from host_tools.sim.board import SimBoard, SimBoardError
+from host_tools.sim.simboard import SimBoard
 from pumpfw.schedule import DEFAULT_REGIMEN
 
 TARGET_WALL_S = 60  # the default time scale finishes the infusion in about a minute
@@ -60,10 +61,10 @@ def serve(args):
         sim = SimBoard(entry=args.entry, lib=args.lib, fast=args.fast,
                        scale=None if args.fast or args.hold else (args.scale or 1),
                        hold=args.hold, pty=not args.no_pty)
-    except (SimBoardError, OSError) as exc:
+    except (HarnessError, OSError) as exc:
         print("make sim: %s" % exc, file=sys.stderr)
         return 1
-    return board.serve(sim, "virtual board")
+    return served.serve(sim, "virtual board")
 
 
 def build_parser():
@@ -100,7 +101,7 @@ def main(argv=None):
     try:
         with SimBoard(fast=args.fast, scale=None if args.fast else scale, pty=False) as sim:
             summary = run_infusion(sim, args.infusion)
-    except (PumpError, SimBoardError, OSError) as exc:
+    except (PumpError, HarnessError, OSError) as exc:
         print("make sim: %s" % exc, file=sys.stderr)
         return 1
     except KeyboardInterrupt:

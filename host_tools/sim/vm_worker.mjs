@@ -1,5 +1,5 @@
 // One power-on of the virtual board: a MicroPython VM in a worker thread, on the virtual clock.
-// A power cycle or a watchdog reset ends this worker and starts a fresh one (vboard.mjs): the
+// A power cycle or a watchdog reset ends this worker and starts a fresh one (simserve.mjs): the
 // WebAssembly build keeps its proxies in globalThis, so one VM per thread keeps reboots clean.
 import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
 import { parentPort, workerData } from "node:worker_threads";
@@ -62,7 +62,7 @@ for (let i = 0; i < 256; i++) {
 }
 
 const enc = new TextEncoder();
-const vboard = {
+const simhw = {
   crc16(addr, n, crc) {
     const mem = M.HEAPU8;
     for (let i = addr; i < addr + n; i++) {
@@ -133,10 +133,10 @@ async function boot() {
   mp.FS.writeFile("/lib/board.py", fs.readFileSync(boardFile));
   for (const dir of cfg.libDirs) copyTree(mp.FS, dir, "/lib");
   writeFlash(mp.FS, cfg.flash);
-  mp.registerJsModule("vboard", vboard);
+  mp.registerJsModule("simhw", simhw);
   mp.runPython(`
 from pumpfw.hw.sim import Runner as _Runner
-import vboard as _vb
+import simhw as _vb
 _runner = _Runner(_vb, ${JSON.stringify(cfg.entry)})
 `);
   runner = mp.globals.get("_runner");

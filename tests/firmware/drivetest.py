@@ -1,6 +1,6 @@
 # Helpers for the drive tests (both lanes): a virtual clock, a scripted run, an exact error check.
 from pumpfw.drive import Drive
-from pumpfw.hw.stepper_virtual import VirtualStepper
+from pumpfw.hw.stepper_sim import SimStepper
 from pumpfw.planner import WORK_PER_STEP
 from pumpfw.ticks import TICKS_PERIOD, ticks_diff
 
@@ -22,7 +22,7 @@ class Clock:
 
 def make_drive(steps_per_ml, target_steps, max_step_hz=5000, start_us=NEAR_WRAP_US, **kw):
     clock = Clock(start_us)
-    stepper = VirtualStepper(clock, 20, **kw)
+    stepper = SimStepper(clock, 20, **kw)
     return Drive(stepper, steps_per_ml, target_steps, max_step_hz), stepper, clock
 
 

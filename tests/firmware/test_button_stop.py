@@ -8,7 +8,7 @@ from pumpfw import buttons as bt
 from pumpfw import controller as ctl
 from pumpfw.app import App
 from pumpfw.hw.fakeboard import FakeHw, events, run_for, send
-from pumpfw.hw.stepper_virtual import FakePin, VirtualStepper
+from pumpfw.hw.stepper_sim import FakePin, SimStepper
 
 STEP_US = 1125  # 200 mL/h on a 16 000 steps/mL head
 SAMPLE_MS = 2
@@ -99,7 +99,7 @@ def test_an_esp32_press_stops_the_rmt_within_the_debounce_and_one_step():
 def test_a_virtual_stepper_press_stops_within_the_bound_and_stays_stopped():
     for index in (0, 1):
         clock = Clock()
-        drv = VirtualStepper(clock, 2)
+        drv = SimStepper(clock, 2)
 
         def feed():
             while drv.room():

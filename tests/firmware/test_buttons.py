@@ -1,6 +1,6 @@
 # Buttons: recorded switch bounce gives one event; misreads and stuck buttons never start the pump.
 from pumpfw import buttons as bt
-from pumpfw.hw.stepper_virtual import FakePin
+from pumpfw.hw.stepper_sim import FakePin
 
 # Recorded chatter (us after the first edge, level on an active-low input): a tactile switch
 # closing (~4 ms of bounce) and opening (~6 ms), and a worn one with 9 ms of chatter.

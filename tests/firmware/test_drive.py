@@ -154,10 +154,10 @@ def test_a_start_never_leaves_the_driver_waiting_for_its_second_segment():
     from drivetest import Clock
 
     from pumpfw.drive import Drive
-    from pumpfw.hw.stepper_virtual import VirtualStepper
+    from pumpfw.hw.stepper_sim import SimStepper
 
     clock = Clock()
-    stepper = VirtualStepper(clock, 20)
+    stepper = SimStepper(clock, 20)
     drive = Drive(stepper, 16_000, 20_000, 5000, 500_000, ticks_us=clock)
     plan = drive.planner.next_segment
 

@@ -3,12 +3,12 @@
 from pumpfw import controller as ctl
 from pumpfw.app import App
 from pumpfw.hw.fakeboard import FakeHw, TestBoard, events, run_for, send
-from pumpfw.hw.stepper_virtual import VirtualStepper
+from pumpfw.hw.stepper_sim import SimStepper
 
 MIN = 60_000
 
 
-class DeadStepper(VirtualStepper):
+class DeadStepper(SimStepper):
     """Takes segments and never steps: a state machine that was never clocked, a broken wire."""
 
     def _run(self):

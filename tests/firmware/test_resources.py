@@ -6,7 +6,7 @@ import sys
 
 from pumpfw import buttons as bt
 from pumpfw.drive import Drive
-from pumpfw.hw.stepper_virtual import FakePin, VirtualStepper
+from pumpfw.hw.stepper_sim import FakePin, SimStepper
 from pumpfw.ticks import TICKS_PERIOD, ticks_add
 
 MICROPYTHON = sys.implementation.name == "micropython"
@@ -36,7 +36,7 @@ class WrappedClock:
 
 def make(target_steps):
     clock = WrappedClock(TICKS_PERIOD - 2_000_000)  # crosses the wrap during the measurement
-    stepper = VirtualStepper(clock, 20, record=False)
+    stepper = SimStepper(clock, 20, record=False)
     return Drive(stepper, 16_000, target_steps, 5_000), clock
 
 

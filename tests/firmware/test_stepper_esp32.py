@@ -1,7 +1,7 @@
 # ESP32 RMT driver logic on fakes: edge times from the written pulses, gap compensation, counting.
 from pumpfw.drive import FAULT_RATE_CLAMPED
 from pumpfw.hw.stepper_esp32 import Esp32Stepper
-from pumpfw.hw.stepper_virtual import FakePin
+from pumpfw.hw.stepper_sim import FakePin
 
 
 class FakeRmt:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import serial
 
-from host_tools.sim.board import REPO_ROOT, SimBoard
+from host_tools.harness.served import REPO_ROOT
+from host_tools.sim.simboard import SimBoard
 
 FIXTURE_ENTRY = "harness_fixture:FixtureApp"
 FIXTURE_LIB = REPO_ROOT / "tests" / "sim_fixtures"

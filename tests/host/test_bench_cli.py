@@ -164,7 +164,7 @@ def test_a_capture_says_board_gone_and_back_on_screen_and_in_the_file(tmp_path):
 def test_a_capture_of_a_board_whose_process_is_killed_says_board_gone(tmp_path):
     from simkit import need_node
 
-    from host_tools.sim.board import SimBoard
+    from host_tools.sim.simboard import SimBoard
 
     need_node()
     out = io.StringIO()

@@ -120,7 +120,7 @@ def test_the_clear_reply_and_the_next_status_agree_on_the_volume():
     from simkit import need_node
 
     from host_tools.link.client import Client
-    from host_tools.sim.board import SimBoard
+    from host_tools.sim.simboard import SimBoard
 
     need_node()
     with SimBoard(scale=50, pty=False) as sim, Client(sim.serial_url) as c:

@@ -9,7 +9,7 @@ from simkit import need_node
 from host_tools.commands import calibrate, cli
 from host_tools.link.client import Client
 from host_tools.link.errors import UserError
-from host_tools.sim.board import SimBoard
+from host_tools.sim.simboard import SimBoard
 from pumpfw import protocol as P
 
 

@@ -11,7 +11,7 @@ from simkit import need_node
 from host_tools.commands import cli, control
 from host_tools.link.client import Client
 from host_tools.link.errors import UserError
-from host_tools.sim.board import SimBoard
+from host_tools.sim.simboard import SimBoard
 from pumpfw import protocol as P
 
 

@@ -10,7 +10,7 @@ from simkit import need_node
 from host_tools.commands import cli, flash, manifest
 from host_tools.link.client import Client
 from host_tools.link.errors import UserError
-from host_tools.sim.board import SimBoard
+from host_tools.sim.simboard import SimBoard
 from pumpfw import VERSION
 
 
@@ -67,7 +67,7 @@ def test_compile_gives_one_mpy_per_manifest_module(tmp_path):
     out = dict(flash.compile_firmware("pico", tmp_path))
     assert "pumpfw/app.mpy" in out and "pumpfw/hw/stepper_rp2.mpy" in out
     # Only what a Pico runs: not the other chip's driver, the virtual board or the host preview.
-    for other in ("hw/stepper_esp32", "hw/sim", "hw/stepper_virtual", "preview"):
+    for other in ("hw/stepper_esp32", "hw/sim", "hw/stepper_sim", "preview"):
         assert "pumpfw/%s.mpy" % other not in out
     for p in out.values():
         assert p.read_bytes()[:2] == b"M\x06"  # .mpy v6: what MicroPython 1.22+ loads

@@ -12,7 +12,7 @@ from simkit import need_node
 from host_tools.commands import monitor, view
 from host_tools.commands.plan import ProgramEta
 from host_tools.link.client import Client
-from host_tools.sim.board import SimBoard
+from host_tools.sim.simboard import SimBoard
 from pumpfw import VERSION
 from pumpfw import protocol as P
 

@@ -13,8 +13,9 @@ import pytest
 from clikit import garbage_device, one_error_line, run_cli
 from simkit import need_node
 
+from host_tools.harness.served import REPO_ROOT
 from host_tools.link import discovery, registry
-from host_tools.sim.board import REPO_ROOT, SimBoard
+from host_tools.sim.simboard import SimBoard
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from clikit import one_error_line, run_cli
 
 from host_tools.commands import image, manifest, mipindex
-from host_tools.pico.board import Rp2Missing, find_rp2
+from host_tools.pico.picoboard import Rp2Missing, find_rp2
 from pumpfw import VERSION
 
 

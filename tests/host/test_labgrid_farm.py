@@ -144,7 +144,7 @@ def test_a_real_boards_serial_is_served_by_ser2net_and_reached_through_the_place
     from labgrid import Environment
 
     from host_tools.link.client import Client
-    from host_tools.sim.board import SimBoard
+    from host_tools.sim.simboard import SimBoard
 
     coordinator = "%s:%d" % (LOOPBACK, _free_port())
     procs = []

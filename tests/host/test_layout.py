@@ -47,7 +47,7 @@ def test_a_board_manifest_holds_everything_its_modules_import(board):
 def test_every_firmware_module_goes_to_some_board_or_is_host_only():
     everything = {"pumpfw/" + str(p.relative_to(PUMPFW)) for p in PUMPFW.rglob("*.py")}
     shipped = {rel for b in ("pico", "esp32") for rel, _ in manifest.files(b)}
-    virtual_only = {"pumpfw/hw/sim.py", "pumpfw/hw/stepper_virtual.py"}
+    virtual_only = {"pumpfw/hw/sim.py", "pumpfw/hw/stepper_sim.py"}
     assert everything - shipped == HOST_ONLY | virtual_only
 
 

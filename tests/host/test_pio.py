@@ -9,7 +9,7 @@ from boards import pico
 from pumpfw.drive import FAULT_COUNT, FAULT_RATE_CLAMPED, FAULT_UNDERRUN, Drive
 from pumpfw.hw import pio_step
 from pumpfw.hw.stepper_rp2 import Rp2Stepper
-from pumpfw.hw.stepper_virtual import FakePin
+from pumpfw.hw.stepper_sim import FakePin
 from pumpfw.planner import Planner
 
 PULSE_CYCLES = pico.MIN_PULSE_US * pico.PIO_FREQ_HZ // 1_000_000

@@ -16,11 +16,12 @@ import pytest
 from clikit import LineServer, run_cli
 from simkit import need_node
 
+from host_tools.harness.served import REPO_ROOT
 from host_tools.link import broker, portshare, registry
 from host_tools.link.client import Client
 from host_tools.link.seqcheck import SeqTracker
 from host_tools.logs import capfile
-from host_tools.sim.board import REPO_ROOT, SimBoard
+from host_tools.sim.simboard import SimBoard
 
 PUMPCTL = [sys.executable, "-c",
            "import sys; from host_tools.commands.cli import main; sys.exit(main())"]

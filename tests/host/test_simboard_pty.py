@@ -14,8 +14,8 @@ import time
 import serial
 from simkit import FIXTURE_ENTRY, FIXTURE_LIB, Line, fixture_board, need_node
 
-from host_tools.sim.board import REPO_ROOT
-from host_tools.sim.ptybridge import PtyBridge
+from host_tools.harness.ptybridge import PtyBridge
+from host_tools.harness.served import REPO_ROOT
 
 
 def test_serial_round_trip_through_the_pty():

@@ -9,7 +9,7 @@ image the lane is skipped with one line saying how to get them.
 import pytest
 
 from hil_tests.hilkit import session_folder
-from host_tools.pico.board import PicoBoard, flashed_once, missing
+from host_tools.pico.picoboard import PicoBoard, flashed_once, missing
 
 
 @pytest.fixture(scope="session")

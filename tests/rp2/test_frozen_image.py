@@ -13,7 +13,7 @@ from picokit import Bench, step_edges
 
 from host_tools.commands import image, manifest
 from host_tools.link.client import Client
-from host_tools.pico.board import PicoBoard, missing
+from host_tools.pico.picoboard import PicoBoard, missing
 from pumpfw import VERSION
 
 

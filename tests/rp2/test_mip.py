@@ -13,7 +13,7 @@ import serial
 
 from host_tools.commands import manifest, mipindex
 from host_tools.commands.flash import verify, wait_for_repl
-from host_tools.pico.board import PicoBoard, missing
+from host_tools.pico.picoboard import PicoBoard, missing
 from pumpfw import VERSION
 from pumpfw.protocol import PROTO_VERSION
 

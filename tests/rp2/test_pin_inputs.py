@@ -8,7 +8,7 @@ the typical and at the maximum flash busy times. One booted Pico per preset serv
 import pytest
 from picokit import Bench, step_edges
 
-from host_tools.pico.board import PicoBoard
+from host_tools.pico.picoboard import PicoBoard
 from pumpfw.buttons import Button
 
 STEP_US = 1125  # 200 mL/h x 16 000 steps/mL

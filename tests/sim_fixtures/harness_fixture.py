@@ -1,5 +1,5 @@
 # Test double for the virtual-board harness (NOT the pump): a tiny app with the App(hw) contract
-# whose serial commands exercise one harness feature each. Runs on MicroPython inside vboard.mjs.
+# whose serial commands exercise one harness feature each. Runs on MicroPython inside simserve.mjs.
 import os
 
 from pumpfw.ticks import ticks_add

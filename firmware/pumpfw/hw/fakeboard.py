@@ -1,10 +1,10 @@
 # An in-process board for host harnesses (the firmware tests on both lanes, `make bench`): a
-# virtual clock, the real VirtualStepper, a scripted serial port, flash writes that take time.
+# virtual clock, the real SimStepper, a scripted serial port, flash writes that take time.
 # Host only: no board's manifest installs it (boards/manifests/), like preview.py.
 import os
 
 from pumpfw import protocol as P
-from pumpfw.hw.stepper_virtual import VirtualStepper
+from pumpfw.hw.stepper_sim import SimStepper
 
 _PERIOD_MASK = (1 << 30) - 1
 _dirs = [0]
@@ -74,7 +74,7 @@ class FakeHw:
         self.board = board
         self.us = start_us
         self.port = FakePort()
-        self.stepper = VirtualStepper(self.ticks_us, 1_000_000 // board.MAX_STEP_HZ,
+        self.stepper = SimStepper(self.ticks_us, 1_000_000 // board.MAX_STEP_HZ,
                                       record=False)
         self.buttons = {}
         fresh = fs_root is None

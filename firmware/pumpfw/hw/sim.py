@@ -1,6 +1,6 @@
 # The `hw` object of the virtual board (docs/board-layer.md), running inside MicroPython: clock,
-# serial, button levels, watchdog and power belong to the harness (host_tools/sim/vboard.mjs),
-# reached through the JS module `vboard`. Also the Runner the harness drives, one tick per call.
+# serial, button levels, watchdog and power belong to the harness (host_tools/sim/simserve.mjs),
+# reached through the JS module `simhw`. Also the Runner the harness drives, one tick per call.
 #
 # Costs measured on the WebAssembly build under Node (docs/virtual-board.md): a Python -> JS call
 # with int arguments is ~0.1-0.3 us; bytes cross as (address, length) of a buffer in the VM's
@@ -76,15 +76,15 @@ class SimPin:
 
 
 def make_stepper(hw, board):
-    """The virtual stepper (hw.stepper_virtual) on the harness clock; replaceable in tests."""
-    from pumpfw.hw.stepper_virtual import VirtualStepper
+    """The virtual stepper (hw.stepper_sim) on the harness clock; replaceable in tests."""
+    from pumpfw.hw.stepper_sim import SimStepper
 
     min_interval_us = -(-1_000_000 // board.MAX_STEP_HZ)
-    return VirtualStepper(hw.ticks_us, min_interval_us, record=False)
+    return SimStepper(hw.ticks_us, min_interval_us, record=False)
 
 
 class HwSim:
-    """hw for boards/sim.py. `vb` is the harness's `vboard` JS module."""
+    """hw for boards/sim.py. `vb` is the harness's `simhw` JS module."""
 
     fs_root = FS_ROOT
 

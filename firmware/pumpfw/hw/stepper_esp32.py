@@ -13,7 +13,7 @@ MAX_COUNT = const(32)  # steps per transmission (2 items each, plus splits of lo
 
 
 class Esp32Stepper(MotorEnable):
-    """Driver API as VirtualStepper. rmt: esp32.RMT at 1 tick/us, idle low; counter: a
+    """Driver API as SimStepper. rmt: esp32.RMT at 1 tick/us, idle low; counter: a
     rising-edge machine.Counter on the STEP pin; stop_rmt(): aborts a transmission; ticks_us:
     the clock. All hardware is passed in (see make())."""
 

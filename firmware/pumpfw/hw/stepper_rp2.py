@@ -26,7 +26,7 @@ _COUNT_MASK = const(0xFFFF)  # the PWM counter is 16 bits
 
 
 class Rp2Stepper(MotorEnable):
-    """Driver API as VirtualStepper. sm: an rp2.StateMachine loaded with
+    """Driver API as SimStepper. sm: an rp2.StateMachine loaded with
     pio_step.opcodes(pulse_cycles) at 1 cycle per us (or a test double). read_pc() returns its
     pc relative to the program; join_tx(flag) sets FJOIN_TX (changing it flushes both FIFOs);
     count16() reads the 16-bit rising-edge count of the STEP pin (the PWM slice on the pin it is

@@ -1,12 +1,9 @@
-"""The virtual board from Python: starts host_tools/sim/vboard.mjs, bridges a pty, drives it.
-
-    with SimBoard(fast=True) as sim:          # the pump firmware (pumpfw.app:App) on boards/sim
-        port = serial.serial_for_url(sim.serial_url)   # or sim.pty, like /dev/ttyACM0
-        sim.advance_ms(60_000); sim.balance_grams()
-
-`make sim SERVE=1` (host_tools/sim/run.py --serve) serves one until Ctrl-C, registered for
-`pumpctl ports` and `--port auto`. See docs/virtual-board.md.
-"""
+"""A board served by a Node harness process (the virtual board, the emulated Pico), from Python:
+the one core both boards share. The harness prints its endpoints (serial, control, balance) as
+one JSON line; HarnessBoard starts it, bridges a pty, talks to its control channel, and serve()
+registers it for `pumpctl ports` until Ctrl-C. The JavaScript side of the same contract:
+harness/control.mjs (the control channel and the process lifetime), harness/fanout.mjs (the
+serial's clients), harness/balance.mjs (the MT-SICS balance)."""
 
 import itertools
 import json
@@ -18,19 +15,18 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
+from host_tools.harness.ptybridge import PtyBridge
 from host_tools.link import registry
 from host_tools.link.balance import Balance
-from host_tools.sim.ptybridge import PtyBridge
 
-VBOARD_JS = Path(__file__).resolve().parent / "vboard.mjs"
-REPO_ROOT = VBOARD_JS.parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-class SimBoardError(Exception):
+class HarnessError(Exception):
     """The harness could not start, answered with an error, or broke the connection."""
 
 
-class SimTimeout(SimBoardError):
+class HarnessTimeout(HarnessError):
     """No answer in time."""
 
 
@@ -58,16 +54,16 @@ class Control:
                 while True:
                     line = self.file.readline()
                     if not line:
-                        raise SimBoardError("control channel closed by the harness")
+                        raise HarnessError("control channel closed by the harness")
                     msg = json.loads(line)
                     if "event" in msg:
                         self.events.append(msg)
                     elif msg.get("id") == req_id:
                         break
             except TimeoutError as exc:
-                raise SimTimeout(f"no reply to {cmd!r} within {timeout_s} s") from exc
+                raise HarnessTimeout(f"no reply to {cmd!r} within {timeout_s} s") from exc
         if not msg.get("ok"):
-            raise SimBoardError(f"{cmd}: {msg.get('error')}")
+            raise HarnessError(f"{cmd}: {msg.get('error')}")
         return msg
 
     def close(self):
@@ -107,7 +103,7 @@ class HarnessBoard:
     def node():
         node = shutil.which("node")
         if node is None:
-            raise SimBoardError("node not found on PATH (the board harness runs under Node)")
+            raise HarnessError("node not found on PATH (the board harness runs under Node)")
         return node
 
     def _read_endpoints(self, timeout_s):
@@ -118,7 +114,7 @@ class HarnessBoard:
         reader.join(timeout_s)
         if not box or not box[0]:
             self.proc.kill()
-            raise SimBoardError(f"the harness printed no endpoints (exit code {self.proc.poll()})")
+            raise HarnessError(f"the harness printed no endpoints (exit code {self.proc.poll()})")
         return json.loads(box[0])
 
     # ---- control -------------------------------------------------------------------------
@@ -200,7 +196,7 @@ class HarnessBoard:
             self._balance.close()
         try:
             self.control.call("quit", 2.0)
-        except (SimBoardError, OSError):
+        except (HarnessError, OSError):
             pass
         self.control.close()
         try:
@@ -217,20 +213,6 @@ class HarnessBoard:
     def __exit__(self, *exc):
         self.close()
         return False
-
-
-class SimBoard(HarnessBoard):
-    """The virtual board: the firmware on MicroPython (WebAssembly) on a virtual clock."""
-
-    def __init__(self, entry=None, lib=(), fast=False, scale=None, hold=False, pty=True,
-                 timeout_s=10.0, extra_args=(), stderr=None):
-        cmd = [self.node(), str(VBOARD_JS), "--exit-on-stdin-eof"]
-        if entry:
-            cmd += ["--entry", entry]
-        for d in lib:
-            cmd += ["--lib", str(d)]
-        cmd += self.clock_args(fast, scale, hold) + list(extra_args)
-        HarnessBoard.__init__(self, cmd, pty, timeout_s, stderr)
 
 
 def serve(board, kind):

@@ -1,13 +1,13 @@
 // The virtual board harness: the firmware on real MicroPython (WebAssembly) on a virtual clock,
 // its USB serial, a control side channel and an MT-SICS balance, each on a 127.0.0.1 TCP port.
-// Usage: node host_tools/sim/vboard.mjs [--fast | --scale K | --hold] [--entry mod:Factory] ...
+// Usage: node host_tools/sim/simserve.mjs [--fast | --scale K | --hold] [--entry mod:Factory] ...
 // Prints one JSON line of endpoints once the board has booted; see docs/virtual-board.md.
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { repoRoot } from "./mpyfs.mjs";
-import { Balance } from "./balance.mjs";
-import { VirtualBoard } from "./board.mjs";
-import { ControlChannel, quitOn, socketUrl } from "./control.mjs";
+import { Balance } from "../harness/balance.mjs";
+import { SimHw } from "./simhw.mjs";
+import { ControlChannel, quitOn, socketUrl } from "../harness/control.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -42,7 +42,7 @@ const initialMode = args.fast
     ? { kind: "hold", scale: 1, targetUs: 0 }
     : { kind: "scale", scale: num("scale") };
 
-const board = new VirtualBoard({
+const board = new SimHw({
   repoRoot,
   entry: args.entry,
   board: args.board,
@@ -132,13 +132,13 @@ async function handle(req) {
 board.on("boot", (b) => emit("boot", b));
 board.on("off", () => emit("power_off", {}));
 board.on("reset", (cause) => {
-  process.stderr.write(`vboard: reset (${cause}) at ${Math.floor(board.worldUs / 1000)} ms\n`);
+  process.stderr.write(`sim: reset (${cause}) at ${Math.floor(board.worldUs / 1000)} ms\n`);
   emit("reset", { cause });
 });
 board.on("exit", (why) => emit("exit", { why }));
 board.on("crash", (c) => {
   // Type and message only (and the firmware's own traceback): never the VM's JS source.
-  process.stderr.write(`vboard: firmware crashed: ${c.type}: ${c.message}\n${c.traceback}`);
+  process.stderr.write(`sim: firmware crashed: ${c.type}: ${c.message}\n${c.traceback}`);
   emit("crash", c);
 });
 
@@ -154,7 +154,7 @@ try {
   servers.push(await balance.listen(num("balance-port")));
   await board.powerOn("power_on");
 } catch (err) {
-  process.stderr.write(`vboard: cannot start: ${err.type || err.name}: ${err.message}\n`);
+  process.stderr.write(`sim: cannot start: ${err.type || err.name}: ${err.message}\n`);
   process.exit(2);
 }
 const [serial, controlUrl, bal] = servers.map(socketUrl);

@@ -2,11 +2,11 @@
 // mode, button levels, the USB serial's host side (a TCP server) and the truth for the balance.
 import { Worker } from "node:worker_threads";
 import { EventEmitter } from "node:events";
-import { SerialFanout } from "./fanout.mjs";
+import { SerialFanout } from "../harness/fanout.mjs";
 
 const WORKER = new URL("./vm_worker.mjs", import.meta.url);
 
-export class VirtualBoard extends EventEmitter {
+export class SimHw extends EventEmitter {
   constructor(opts) {
     super();
     this.opts = opts; // {repoRoot, entry, board, libDirs, heapKb, tickUs, txBufferBytes, ...}

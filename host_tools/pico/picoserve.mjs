@@ -1,13 +1,13 @@
 // The emulated Pico as a board: the stock MicroPython rp2 image on rp2040js (chip.mjs), its USB
 // serial, a control side channel and an MT-SICS balance, each on a 127.0.0.1 TCP port, like the
-// virtual board (host_tools/sim/vboard.mjs) so the same tools and HIL tests drive either.
-// Usage: node host_tools/pico/board.mjs --bootrom ROM --image UF2|BIN --pins JSON [--fast|...]
+// virtual board (host_tools/sim/simserve.mjs) so the same tools and HIL tests drive either.
+// Usage: node host_tools/pico/picoserve.mjs --bootrom ROM --image UF2|BIN --pins JSON [--fast|...]
 // Prints one JSON line of endpoints once it listens; see docs/emulated-pico.md.
 import fs from "node:fs";
 import { parseArgs } from "node:util";
-import { Balance } from "../sim/balance.mjs";
-import { ControlChannel, quitOn, socketUrl } from "../sim/control.mjs";
-import { SerialFanout } from "../sim/fanout.mjs";
+import { Balance } from "../harness/balance.mjs";
+import { ControlChannel, quitOn, socketUrl } from "../harness/control.mjs";
+import { SerialFanout } from "../harness/fanout.mjs";
 import { EmulatedPico } from "./chip.mjs";
 import { FLASH_BYTES, FLASH_TIMES } from "./flash.mjs";
 

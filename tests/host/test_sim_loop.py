@@ -10,7 +10,7 @@ import serial
 from simkit import need_node
 
 from host_tools.link.client import Client
-from host_tools.sim.board import SimBoard
+from host_tools.sim.simboard import SimBoard
 
 
 def messages_until(client, pred, timeout_s=10.0):

@@ -1,12 +1,12 @@
 # Virtual stepper: step times on the injected clock, queue limits, stalls, stop/halt accounting.
 from drivetest import Clock, unwrap
 
-from pumpfw.hw.stepper_virtual import MAX_COUNT, FakePin, VirtualStepper
+from pumpfw.hw.stepper_sim import MAX_COUNT, FakePin, SimStepper
 
 
 def make(**kw):
     clock = Clock()
-    return VirtualStepper(clock, 50, **kw), clock
+    return SimStepper(clock, 50, **kw), clock
 
 
 def test_records_each_step_at_its_interval_across_the_wrap():
@@ -60,7 +60,7 @@ def test_stop_is_exact_and_drops_the_queue():
 
 def test_enable_polarity_and_halt():
     pin = FakePin(0)
-    stepper = VirtualStepper(Clock(), 50, enable_pin=pin, enable_active_low=False)
+    stepper = SimStepper(Clock(), 50, enable_pin=pin, enable_active_low=False)
     assert pin.value() == 0  # built disabled (active-high: low = off)
     stepper.enable()
     assert pin.value() == 1 and stepper.enabled()

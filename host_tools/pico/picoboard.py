@@ -13,7 +13,7 @@ another image, e.g. the official UF2 from micropython.org. See docs/emulated-pic
 import os
 from pathlib import Path
 
-from host_tools.sim.board import REPO_ROOT, HarnessBoard, SimBoardError
+from host_tools.harness.served import REPO_ROOT, HarnessBoard, HarnessError
 
 BOARD_JS = Path(__file__).resolve().parent / "board.mjs"
 IMAGE_NAME = "RPI_PICO-v1.27.0.uf2"
@@ -22,7 +22,7 @@ ENV_DIR = "ISAPUMP_RP2_DIR"
 ENV_IMAGE = "ISAPUMP_RP2_IMAGE"
 
 
-class Rp2Missing(SimBoardError):
+class Rp2Missing(HarnessError):
     """No boot ROM or image: the emulated Pico cannot start (the message says how to get one)."""
 
 
@@ -155,9 +155,9 @@ def main(argv=None):
     import argparse
     import sys
 
-    from host_tools.sim.board import serve
+    from host_tools.harness.served import serve
 
-    parser = argparse.ArgumentParser(prog="python -m host_tools.pico.board",
+    parser = argparse.ArgumentParser(prog="python -m host_tools.pico.picoboard",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--serve", action="store_true", help="serve the ports until Ctrl-C")
@@ -176,7 +176,7 @@ def main(argv=None):
     try:
         pico = PicoBoard(image=args.image, fast=args.fast, scale=args.scale, hold=args.hold,
                          pty=not args.no_pty, flash_times=args.flash_times)
-    except (SimBoardError, OSError) as exc:
+    except (HarnessError, OSError) as exc:
         print("picoboard: %s" % exc, file=sys.stderr)
         return 1
     return serve(pico, "emulated Pico")

@@ -23,7 +23,7 @@ class FakePin:
         self.writes += 1
 
 
-class VirtualStepper(MotorEnable):
+class SimStepper(MotorEnable):
     """Driver API shared with stepper_rp2 / stepper_esp32:
 
     enable(), disable(), start(now_us), push(interval_us, count) -> bool, room(), idle(),
