@@ -281,7 +281,7 @@ export class EmulatedPico {
 
   _applyLineState() {
     if (!this.mcu || !this.cdc.initialized || this.lineOpen === this.hostOpen) return;
-    if (!this._lineAlarm.scheduled) this._lineAlarm.schedule(1e6); // after the last setup ends
+    this._lineAlarm.schedule(1e6); // after the last setup ends (a fired alarm stays "scheduled")
   }
 
   // Bytes from the host. Lost while the chip is off or USB is not configured yet.

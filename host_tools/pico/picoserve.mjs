@@ -10,6 +10,7 @@ import { ControlChannel, quitOn, socketUrl } from "../harness/control.mjs";
 import { SerialFanout } from "../harness/fanout.mjs";
 import { EmulatedPico } from "./chip.mjs";
 import { FLASH_BYTES, FLASH_TIMES } from "./flash.mjs";
+import { recordPins } from "./pins.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -39,34 +40,8 @@ const chip = new EmulatedPico({
 chip.watchPins = [pins.step, pins.dir, pins.enable].filter((n) => n !== undefined);
 if (pins.count !== undefined && pins.count !== null) chip.wires.push([pins.step, pins.count]);
 
-// ---- what the pins did: STEP rising edges (the balance's truth), ENABLE and DIR ---------------
-const pinState = {
-  steps: 0, // STEP rising edges at the pin, all boots
-  stepsBoot: 0,
-  lastStepUs: null,
-  enable: null,
-  dir: null,
-  edges: [], // [t_us, gpio, level], the most recent `record-edges`
-  edgesDropped: 0,
-};
-const maxEdges = Number(args["record-edges"]);
-chip.onPin = (gpio, high, worldNs) => {
-  const tUs = worldNs / 1000;
-  if (gpio === pins.step && high) {
-    pinState.steps += 1;
-    pinState.stepsBoot += 1;
-    pinState.lastStepUs = tUs;
-  }
-  if (gpio === pins.enable) pinState.enable = high;
-  if (gpio === pins.dir) pinState.dir = high;
-  pinState.edges.push([tUs, gpio, high ? 1 : 0]);
-  if (pinState.edges.length > maxEdges) {
-    pinState.edges.splice(0, pinState.edges.length - maxEdges);
-    pinState.edgesDropped += 1;
-  }
-};
-const motorOn = () =>
-  chip.powered && pinState.enable !== null && pinState.enable !== Boolean(pins.enable_active_low);
+// ---- what the pins did: STEP rising edges (the balance's truth), ENABLE and DIR (pins.mjs) -----
+const { pinState, motorOn } = recordPins(chip, pins, Number(args["record-edges"]));
 
 // ---- the clock ----------------------------------------------------------------------------
 let mode = args.fast
@@ -110,11 +85,8 @@ function limitNs() {
 let timer = null;
 let sleeping = false; // timer is a setTimeout (a sleep), not a setImmediate
 function kick() {
-  if (timer !== null && sleeping) {
-    clearTimeout(timer);
-    timer = null;
-  }
-  if (timer === null) {
+  if (timer !== null && sleeping) clearTimeout(timer);
+  if (timer === null || sleeping) {
     sleeping = false;
     timer = setImmediate(loop);
   }
@@ -171,8 +143,6 @@ function loop() {
     let nextNs = now + 1e6;
     if (chip.asleep()) nextNs = Math.min(chip.nextEventNs(), cutAtNs);
     sleepFor((nextNs - anchorWorld) / (mode.scale * 1e6) + anchorWall - performance.now());
-  } else if (chip.powered && mode.kind === "hold" && now < limit) {
-    timer = setImmediate(loop);
   } else if (mode.kind === "scale") {
     sleepFor(20); // off: only time passes
   } else if (waiters.length) {
@@ -386,7 +356,6 @@ function received(n, timeoutMs = 5000) {
     check();
   });
 }
-
 
 const balance = new Balance(
   () => {
