@@ -1,8 +1,7 @@
 # The main loop: time, serial input and buttons into the controller; its rate into the drive;
 # records, events and the journal out. step() is one control tick and never blocks.
-from pumpfw import VERSION, linein, selfcheck
+from pumpfw import VERSION, linein, persist, selfcheck
 from pumpfw import alarms as al
-from pumpfw import buttons as bt
 from pumpfw import controller as ctl
 from pumpfw import protocol as P
 from pumpfw.annunciator import Annunciator
@@ -12,6 +11,7 @@ from pumpfw.delivery import DeliveryWatch
 from pumpfw.drive import HORIZON_US, Drive
 from pumpfw.journal import Journal
 from pumpfw.logout import LogOut, RecordClock
+from pumpfw.presses import Presses, make_panel
 from pumpfw.protocol import (  # noqa: F401 - the fault codes, also importable from here
     FAULT_DRIVE,
     FAULT_EXCEPTION,
@@ -19,6 +19,7 @@ from pumpfw.protocol import (  # noqa: F401 - the fault codes, also importable f
     FAULT_NO_DELIVERY,
 )
 from pumpfw.schedule import DEFAULT_REGIMEN
+from pumpfw.startrules import StartRules
 from pumpfw.ticks import ticks_diff
 from pumpfw.writeahead import WriteAhead
 
@@ -27,27 +28,16 @@ _PLAN_LIMIT_MS = 60_000
 _TX_RETRY_MS = 20  # while the host does not read, offer the output again this often
 
 
-# What a button press means, as a command of protocol.COMMANDS (buttons.py decides the press).
-_BUTTON_COMMANDS = {
-    bt.EV_PAUSE: ("pause", ()),
-    bt.EV_RESUME: ("resume", ()),
-    bt.EV_IR_INTERRUPT: ("ir", (2,)),
-    bt.EV_IR_DISCONTINUE: ("ir", (3,)),
-    bt.EV_IR_RESOLVED: ("resolved", ()),
-}
 
-
-class App(WriteAhead):
-    """One pump: App(hw) with hw as in docs/board-layer.md. Tunables are class attributes.
-    The journal side (write-ahead records, recovery, the crash record) is in writeahead.py."""
+class App:
+    """One pump: App(hw) with hw as in docs/board-layer.md. Tunables are class attributes. Its
+    parts, called through what they return: the controller, the drive, the journal side
+    (writeahead.py), the start rules (startrules.py), the buttons (presses.py)."""
 
     # The journal vouches for at most this much delivery ahead of what was made (its
     # write-ahead allowance) and is rewritten every 4/5 of it; state changes at once.
     journal_interval_ms = 5_000
     watchdog_ms = 4_000  # armed with the first active infusion; rp2 allows at most ~8.3 s
-    premed_min_ms = 15 * 60_000  # start 15-60 min after the premedication (seed, Methods)
-    premed_max_ms = 60 * 60_000
-    button_start_ms = 10_000  # PAUSE long, then OK long within this: start from the buttons
     rx_bytes = 64  # serial bytes handled per tick
     # Running with no step for one step interval at the current rate plus this long is a fault:
     # the infusion is paused. It covers what may delay a healthy pump's step beyond its
@@ -69,18 +59,15 @@ class App(WriteAhead):
         self.rx = bytearray(self.rx_bytes)
         self._write = hw.port.write  # bound once: a bound method per tick would allocate
         self._write_from = getattr(hw.port, "write_from", None)  # the no-slice sink, if any
-        self._flash_written = getattr(hw, "flash_written", None)
         self.console = Dispatcher(self, self.out)
         self.controller = ctl.Controller(regimen, board.MAX_RATE_UL_H, self._on_event)
         self.alarms = al.Alarms(self._on_alarm)
         self.annunciator = Annunciator(getattr(hw, "led", None), getattr(hw, "buzzer", None))
         self.steps_per_ml = board.STEPS_PER_ML
         self.steps_prior = 0  # steps made in this infusion before a reboot (from the journal)
-        self.next_infusion = 0  # 0: unknown (no infusion completed on this pump yet)
+        self.starts = StartRules(self.console.event)
         self.repl_requested = False
         self._seen_changes = -1
-        self._journal_due = False
-        self._journal_ms = 0
         self._rx_more = False
         self._tx_stuck = False
         self._made = 0
@@ -88,16 +75,15 @@ class App(WriteAhead):
         self.watch = DeliveryWatch(self.no_delivery_margin_ms)
         self._wdt_on = False
         self.drive = self._new_drive(0)
-        self.panel = self._new_panel(hw)
+        self.panel = make_panel(hw, self.clock.ms)
+        self.presses = None if self.panel is None else Presses(self, self.panel)
         self.journal = Journal(hw.fs_root)
-        self.journal_lost = False
-        self.premed_ms = None  # when the premedication was given (app clock; may be < 0)
-        self._armed_ms = -1  # a button start was armed at this time
+        self.wa = WriteAhead(self.journal, getattr(hw, "flash_written", None))
         record = self._load_journal()  # the calibration and interval the hello reports
         self.console.hello()  # first, always: a host takes it as the start of a boot
         recovered = self._recover(record)
-        self.problems = selfcheck.check(board, self.steps_per_ml, regimen, hw.stepper,
-                                        not self.journal_lost)
+        self.starts.problems = selfcheck.check(board, self.steps_per_ml, regimen, hw.stepper,
+                                               not self.starts.journal_lost)
         self.console.event(P.EV_REBOOT, 0, self.reset_cause, 1 if recovered else 0)
         if recovered and cause == "watchdog":
             # The loop stopped (a hang, or a flash that keeps littlefs busy past the watchdog):
@@ -112,7 +98,7 @@ class App(WriteAhead):
     # The "app" handlers of protocol.COMMANDS: method(now_ms, *args) -> a reason code, or
     # (code, why in words).
     def start(self, now_ms, infusion, override=False):
-        why = self.refuse_start(now_ms, infusion, override)
+        why = self.starts.refusal(now_ms, infusion, override)
         return why if why else self.controller.start(now_ms, infusion)
 
     def startover(self, now_ms, infusion):
@@ -120,7 +106,7 @@ class App(WriteAhead):
 
     def set_log_interval(self, now_ms, interval_ms):
         self.records.set_interval(self.clock.ms, interval_ms)
-        self._journal_due = True
+        self.wa.due = True
         return P.E_OK
 
     def set_steps_per_ml(self, now_ms, steps_per_ml):
@@ -128,7 +114,7 @@ class App(WriteAhead):
             return P.E_STATE, "not while an infusion is active"
         self.steps_per_ml = steps_per_ml
         self.drive = self._new_drive(0)
-        self._journal_due = True
+        self.wa.due = True
         return P.E_OK
 
     def steps_made(self):
@@ -145,39 +131,17 @@ class App(WriteAhead):
         self.repl_requested = True
         return P.E_OK
 
-    def set_premed(self, now_ms, min_ago):
-        self.premed_ms = now_ms - min_ago * 60_000
-        self.console.event(P.EV_PREMED, now_ms, min_ago, 0)
-        return P.E_OK
+    @property
+    def next_infusion(self):
+        return self.starts.next_infusion
 
-    def refuse_start(self, now_ms, infusion, override):
-        """None if infusion may start now, else (reason code, why in words). An override
-        passes the number, premedication and lost-journal checks (logged), never a failed
-        self-check."""
-        for problem in self.problems:
-            if not problem.startswith("journal"):
-                return P.E_STATE, "self-check failed: " + problem
-        what = 0
-        why = ""
-        if self.journal_lost:
-            what |= P.OVERRIDE_JOURNAL
-            why = "the journal was corrupt: confirm with startover"
-        if self.next_infusion and infusion != self.next_infusion:
-            what |= P.OVERRIDE_NUMBER
-            why = "expected infusion %d next: use startover to start %d" % (
-                self.next_infusion, infusion)
-        if self.premed_ms is not None:
-            age = now_ms - self.premed_ms
-            if not self.premed_min_ms <= age <= self.premed_max_ms:
-                what |= P.OVERRIDE_PREMED
-                why = "premedication was %d min ago: start 15-60 min after it, or startover" % (
-                    age // 60_000)
-        if what and not override:
-            return P.E_RANGE, why
-        if what:
-            self.console.event(P.EV_OVERRIDE, now_ms, infusion, what)
-            self.journal_lost = False
-        return None
+    @next_infusion.setter
+    def next_infusion(self, number):
+        self.starts.next_infusion = number
+
+    @property
+    def problems(self):
+        return self.starts.problems
 
     # ---- the loop ------------------------------------------------------------------------
     def step(self):
@@ -189,7 +153,7 @@ class App(WriteAhead):
         self._made = self.steps_prior + self.drive.steps_made()
         c.tick(now, self._ul(self._made))
         if self.panel is not None:
-            self._buttons(now)  # first: a press may have frozen the motor (never `running`)
+            self.presses.poll(now)  # first: a press may have frozen the motor (never `running`)
         if c.active() and not self._wdt_on:
             self._wdt_on = True
             hw.wdt_start(self.watchdog_ms)  # from now on only a healthy loop keeps the board up
@@ -211,12 +175,7 @@ class App(WriteAhead):
         # an instant after that write, which its lines report. (The drive is capped at what the
         # journal vouches for in any case; the cap is raised only once a record is written.)
         self.begin_run(now)
-        # Rewritten every 4/5 of the interval (divided first: no big int for a huge interval).
-        # Saved early (never late) when due within a quarter of its period: a loop that sleeps
-        # until its next wake (the virtual board) then needs no wake of its own for it.
-        save_every_ms = self.journal_interval_ms // 5 * 4
-        save_in_ms = self._journal_ms + save_every_ms - now
-        saving = self._journal_due or (c.active() and save_in_ms < save_every_ms // 4)
+        saving = self.wa.save_due(now, c.active(), self.journal_interval_ms)
         drive = self.drive
         horizon_us = drive.horizon_us
         if saving:
@@ -262,7 +221,7 @@ class App(WriteAhead):
         t = self.alarms.next_due_ms()
         if 0 <= t < wake:
             wake = t
-        save_ms = self._journal_ms + self.journal_interval_ms // 5 * 4
+        save_ms = self.wa.next_save_ms(self.journal_interval_ms)
         if self.controller.active() and save_ms < wake:
             wake = save_ms
         if self.drive.running():
@@ -284,7 +243,7 @@ class App(WriteAhead):
                 wake = t
         if self._wdt_on and now + self.watchdog_ms // 2 < wake:
             wake = now + self.watchdog_ms // 2  # a healthy loop never sleeps through its watchdog
-        if self._rx_more or self._journal_due or (self.out.used and not self._tx_stuck):
+        if self._rx_more or self.wa.due or (self.out.used and not self._tx_stuck):
             wake = now
         elif self.out.used and now + _TX_RETRY_MS < wake:
             wake = now + _TX_RETRY_MS  # the host is not reading: retry, never spin
@@ -304,6 +263,84 @@ class App(WriteAhead):
         self.drive.halt()
         self.annunciator.off()
 
+    # ---- the journal side: what a record holds, and what a boot does with it ------------------
+    def on_crash(self):
+        """The loop's exception path (pumpfw.runner.crashed), the motor already off: journal
+        the state as it stands with the motor off (after the reset the infusion comes back
+        paused, nothing uncertain), report the fault, and push out what the port takes."""
+        now = self.clock.ms
+        try:
+            self._save(now, motor_off=True)
+        finally:
+            self.fault(now, P.FAULT_EXCEPTION, 0)
+            self.out.drain(self._write, 1024)
+
+    def begin_run(self, now):
+        """A start from rest (start, resume, IR resolved), after the command that made it and
+        before its answer (the dispatcher calls this), or in step(): the journal record that
+        vouches for it is written first (write-ahead), and the run begins 1-2 ms after that
+        write ended, on a whole ms: the controller's times, the drive's first step and the held
+        `ev rate` / `ev resume` lines (since_ms) all say that instant (docs/drive.md)."""
+        if not self._apply_rate(now):
+            return
+        self._save(now)
+        self.clock.read()
+        since = self.clock.ms + 2  # a whole ms, >= 1 ms ahead: the first step is planned in time
+        c = self.controller
+        c.retime(since)
+        self.drive.set_rate(c.rate_ul_h, self.clock.ticks_us_at(since))
+        self._service(self.clock.last_us)  # the first step is handed to the driver now
+        held = self._held
+        for i in range(len(held)):
+            code, t_ms, a = held[i]
+            self.console.event(code, t_ms, a, since)
+        del held[:]
+
+    def _save(self, now, motor_off=False):
+        """Journal the state; motor_off: the motor is stopped for good (fault path). The drive
+        may then make up to the record's allowance; a failed write leaves the cap where it was."""
+        c = self.controller
+        made = self.steps_prior + self.drive.steps_made()  # now, not as of the tick
+        allow = made
+        if not motor_off and c.active():
+            allow += self.wa.allowance_steps(c, self.steps_per_ml, self.journal_interval_ms)
+        if not self.wa.save(now, c, made, allow, self.steps_per_ml, self.starts.next_infusion,
+                            self.records.interval_ms):
+            self.fault(now, P.FAULT_JOURNAL, 2)
+            return
+        self.drive.set_cap(allow - self.steps_prior)
+
+    def _load_journal(self):
+        """The journal's record (None if none or corrupt); its settings take effect now."""
+        record, self.starts.journal_lost = self.wa.load()
+        if record is not None:
+            self.steps_per_ml = record.get("spm", self.steps_per_ml)
+            self.starts.next_infusion = record.get("next", 0)
+            self.records.interval_ms = record.get("interval", self.records.interval_ms)
+        return record
+
+    def _recover(self, record):
+        """Restore the journal's infusion, which comes back paused. True if one did. The journal
+        vouches that no more than `allow` steps were made: all are counted, so a cut can only
+        ever under-deliver, by at most allow - steps (reported)."""
+        if self.starts.journal_lost:
+            self.fault(0, P.FAULT_JOURNAL, 1)
+            return False
+        vouched = None if record is None else self.wa.vouched(record)
+        if vouched is None:
+            return False
+        snap, steps, allow = vouched
+        delivered_ul = allow * 1000 // self.steps_per_ml
+        if persist.restore(self.controller, snap, 0, delivered_ul) != ctl.OK:
+            return False
+        self.steps_prior = allow
+        self._made = allow
+        self.drive = self._new_drive(allow)
+        if self.controller.active():
+            uncertain_ul = (allow - steps) * 1000 // self.steps_per_ml
+            self.console.event(P.EV_RECOVERY, 0, delivered_ul, uncertain_ul)
+        return self.controller.active()
+
     # ---- internals -------------------------------------------------------------------------
     def _new_drive(self, steps_done):
         board = self.hw.board
@@ -317,61 +354,6 @@ class App(WriteAhead):
     def _no_delivery(self, now, seconds):
         self.fault(now, P.FAULT_NO_DELIVERY, seconds)
         self.controller.pause(now)
-
-    def _new_panel(self, hw):
-        pins = hw.buttons
-        if not pins:
-            return None
-        low = hw.board.BUTTON_ACTIVE_LOW
-        now = self.clock.ms
-        panel = bt.ButtonPanel(
-            bt.Button(pins["pause"], low, now),
-            bt.Button(pins["ir"], low, now),
-            bt.Button(pins["ok"], low, now),
-        )
-        attach = getattr(hw, "attach_buttons", None)
-        if attach is not None:
-            attach(panel)  # a board: IRQs and a timer sample them (hw/mcu.py)
-        else:
-            for name, button in (("pause", panel.pause), ("ir", panel.ir), ("ok", panel.ok)):
-                pins[name].irq(handler=button.irq)  # default trigger: both edges
-            panel.stopper = hw.stepper
-        self._stops_seen = 0
-        return panel
-
-    def _buttons(self, now):
-        """Button events since the last tick; a press that froze the motor leaves it paused."""
-        panel = self.panel
-        if not panel.sampled:
-            panel.tick(now)
-        stops = panel.stops  # read before the queue: its events are in it by now
-        ev = panel.take()
-        while ev != bt.EV_NONE:
-            self._button(ev, now)
-            ev = panel.take()
-        if stops != self._stops_seen:
-            self._stops_seen = stops
-            if self.controller.state == ctl.RUNNING:
-                self.controller.pause(now)  # a frozen motor is never left `running`
-            self.hw.stepper.thaw()
-
-    def _button(self, ev, now):
-        """A debounced button event runs the command it stands for (_BUTTON_COMMANDS), through
-        the command table's state check and handler, as if typed. While no infusion is active,
-        PAUSE long then OK long within button_start_ms starts the expected next infusion."""
-        if ev == bt.EV_NONE:
-            return
-        self.console.event(P.EV_BUTTON, now, ev, 0)
-        armed, self._armed_ms = self._armed_ms, -1  # any press but the confirming one disarms
-        active = self.controller.active()
-        if ev == bt.EV_RESUME and not active:
-            self._armed_ms = now  # start, step 1 of 2
-        elif ev == bt.EV_IR_RESOLVED and not active:
-            if armed >= 0 and now - armed <= self.button_start_ms and self.next_infusion:
-                self.start(now, self.next_infusion)  # step 2 of 2
-        elif ev in _BUTTON_COMMANDS:
-            name, args = _BUTTON_COMMANDS[ev]
-            self.console.call(name, args, now)
 
     def _apply_rate(self, now):
         """Hand a new controller rate to the drive, once per change: a stop or a change of a
@@ -401,11 +383,11 @@ class App(WriteAhead):
             self.steps_prior = 0
             self._made = 0
             self.drive = self._new_drive(0)
-            self.premed_ms = None  # each infusion needs its own premedication
+            self.starts.started()
         elif code == ctl.EV_COMPLETE:
-            self.next_infusion = self.controller.infusion + 1
+            self.starts.next_infusion = self.controller.infusion + 1
         if code != ctl.EV_RATE:
-            self._journal_due = True
+            self.wa.due = True
 
     def _on_alarm(self, code, now_ms, detail):
         self.annunciator.alarm(now_ms)

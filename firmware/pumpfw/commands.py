@@ -9,9 +9,10 @@ from pumpfw import protocol as P
 #   app.fw_version          str; app.board_name: str; app.reset_cause: index in P.RESET_CAUSES
 #   app.log_interval_ms     int (read); app.steps_per_ml: int (read)
 #   app.steps_made()        int: motor steps made so far in this infusion
+#   app.starts              the StartRules (the "starts" handlers of protocol.COMMANDS)
 #   and the "app" handlers of protocol.COMMANDS, each method(now_ms, *args) -> a reason code,
-#   or (code, fields or why in words): start, startover, set_premed, set_log_interval,
-#   set_steps_per_ml, request_repl.
+#   or (code, fields or why in words): start, startover, set_log_interval, set_steps_per_ml,
+#   request_repl.
 
 
 class Dispatcher:
@@ -71,12 +72,12 @@ class Dispatcher:
 
     def _handler(self, spec, args, now_ms):
         owner, method = spec[P.CMD_HANDLER]
-        if owner == "controller":
-            target = self.app.controller
+        if owner == "console":
+            target = self
         elif owner == "app":
             target = self.app
         else:
-            target = self
+            target = getattr(self.app, owner)  # one of the app's parts: controller, starts
         result = getattr(target, method)(now_ms, *args)
         if self._begin_run is not None:
             self._begin_run(now_ms)

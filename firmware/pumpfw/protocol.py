@@ -115,7 +115,8 @@ F_CONFIRM = const(1)
 F_TWO_STEP = const(2)
 # Who runs it: (owner, method), called as method(now_ms, *args) and returning a reason code, or
 # (code, fields or why in words). "controller" commands change the pump's state, and their `ok`
-# carries it (the record fields); "app" and "console" (the dispatcher) commands do not.
+# carries it (the record fields); "app", "starts" (App.starts, the start rules) and "console"
+# (the dispatcher) commands do not.
 # A row: name, args ((name, lo, hi, base), ...), allowed states, flags, handler, help. Readers
 # take its fields by these names, never by a bare index (an argument's fields likewise).
 CMD_NAME = const(0)
@@ -138,7 +139,7 @@ COMMANDS = (
      "start infusion number inf"),
     ("startover", (("inf", 1, 999, 10),), _ENDED, F_TWO_STEP, ("app", "startover"),
      "start inf despite the expected number, the premedication window or a lost journal"),
-    ("premed", (("min_ago", 0, 120, 10),), _NOT_ACTIVE, F_DIRECT, ("app", "set_premed"),
+    ("premed", (("min_ago", 0, 120, 10),), _NOT_ACTIVE, F_DIRECT, ("starts", "set_premed"),
      "premedication was given min_ago minutes ago"),
     ("pause", (), _RUNNING, F_DIRECT, ("controller", "pause"), "pause the running infusion"),
     ("resume", (), _PAUSED, F_CONFIRM, ("controller", "resume"), "resume a paused infusion"),

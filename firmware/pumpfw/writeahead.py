@@ -1,118 +1,75 @@
-# The pump's journal side, as a base of App (split from app.py for size): the write-ahead
-# records, the recovery at boot, and the record of a crash. Why this order: docs/safety.md.
-from pumpfw import controller as ctl
+# The journal side of the pump, a component of App: when a record is due, how far ahead of the
+# steps made it may vouch (the write-ahead allowance), writing it, and reading it back at boot.
+# App decides what goes into a record and applies what comes back. Why: docs/safety.md.
 from pumpfw import persist
-from pumpfw import protocol as P
 from pumpfw.journal import JournalError
 
 
 class WriteAhead:
-    """App's journal methods. They use the App's journal, controller, drive, console and
-    steps_prior, and its tunable journal_interval_ms."""
+    """WriteAhead(journal, flash_written=None). flash_written(nbytes): a fake or virtual flash
+    spends its write time. The interval comes with each call (App.journal_interval_ms)."""
 
-    def on_crash(self):
-        """The loop's exception path (pumpfw.runner.crashed), the motor already off: journal
-        the state as it stands with the motor off (after the reset the infusion comes back
-        paused, nothing uncertain), report the fault, and push out what the port takes."""
-        now = self.clock.ms
-        try:
-            self._save(now, motor_off=True)
-        finally:
-            self.fault(now, P.FAULT_EXCEPTION, 0)
-            self.out.drain(self._write, 1024)
+    def __init__(self, journal, flash_written=None):
+        self.journal = journal
+        self._flash_written = flash_written
+        self.due = False  # a state change: write at the next tick
+        self.saved_ms = 0  # when the last record was written (app clock)
 
-    def begin_run(self, now):
-        """A start from rest (start, resume, IR resolved), after the command that made it and
-        before its answer (the dispatcher calls this), or in step(): the journal record that
-        vouches for it is written first (write-ahead), and the run begins 1-2 ms after that
-        write ended, on a whole ms: the controller's times, the drive's first step and the held
-        `ev rate` / `ev resume` lines (since_ms) all say that instant (docs/drive.md)."""
-        if not self._apply_rate(now):
-            return
-        self._save(now)
-        self.clock.read()
-        since = self.clock.ms + 2  # a whole ms, >= 1 ms ahead: the first step is planned in time
-        c = self.controller
-        c.retime(since)
-        self.drive.set_rate(c.rate_ul_h, self.clock.ticks_us_at(since))
-        self._service(self.clock.last_us)  # the first step is handed to the driver now
-        held = self._held
-        for i in range(len(held)):
-            code, t_ms, a = held[i]
-            self.console.event(code, t_ms, a, since)
-        del held[:]
+    def save_due(self, now, active, interval_ms):
+        """Rewritten every 4/5 of the interval (divided first: no big int for a huge interval),
+        early (never late) when due within a quarter of that: a loop that sleeps until its next
+        wake (the virtual board) then needs no wake of its own for it."""
+        every = interval_ms // 5 * 4
+        return self.due or (active and self.saved_ms + every - now < every // 4)
 
-    # ---- internals ---------------------------------------------------------------------
-    def _allowance_steps(self):
-        """Steps the drive may make before the next journal write: one journal interval at the
-        fastest rate it could reach in that time, rounded up, plus one."""
-        c = self.controller
-        rate = c.rate_ul_h
-        if c.next_rate_ul_h() > rate:
-            rate = c.next_rate_ul_h()
+    def next_save_ms(self, interval_ms):
+        return self.saved_ms + interval_ms // 5 * 4
+
+    @staticmethod
+    def allowance_steps(controller, steps_per_ml, interval_ms):
+        """Steps the drive may make before the next write: one interval at the fastest rate it
+        could reach in that time, rounded up, plus one (0 while nothing runs)."""
+        rate = controller.rate_ul_h
+        if controller.next_rate_ul_h() > rate:
+            rate = controller.next_rate_ul_h()
         if rate == 0:
             return 0
-        work = rate * self.journal_interval_ms * self.steps_per_ml  # steps * 3.6e9
+        work = rate * interval_ms * steps_per_ml  # steps * 3.6e9
         return -(-work // 3_600_000_000) + 1
 
-    def _save(self, now, motor_off=False):
-        """Journal the state; motor_off: the motor is stopped for good (fault path)."""
-        self._journal_due = False
-        self._journal_ms = now
-        c = self.controller
-        made = self.steps_prior + self.drive.steps_made()  # now, not as of the tick
-        allow = made if motor_off or not c.active() else made + self._allowance_steps()
+    def save(self, now, controller, made, allow, steps_per_ml, next_infusion, interval_ms):
+        """Write a record: the controller's state, the steps made now and the allowance `allow`
+        (never more before the next write: the recovery bound). True once the flash holds it."""
+        self.due = False
+        self.saved_ms = now
         record = {
-            "snap": list(persist.snapshot(c, now)),
-            "steps": made,  # made when written
-            "allow": allow,  # never more than this before the next write: the recovery bound
-            "spm": self.steps_per_ml,
-            "next": self.next_infusion,
-            "interval": self.records.interval_ms,
+            "snap": list(persist.snapshot(controller, now)),
+            "steps": made,
+            "allow": allow,
+            "spm": steps_per_ml,
+            "next": next_infusion,
+            "interval": interval_ms,
         }
         try:
             nbytes = self.journal.save(record)
             if self._flash_written is not None:
-                self._flash_written(nbytes)  # a fake or virtual flash spends its write time
+                self._flash_written(nbytes)
         except OSError:
-            self.fault(now, P.FAULT_JOURNAL, 2)
-            return  # the cap stays where the last good record put it
-        self.drive.set_cap(allow - self.steps_prior)
+            return False
+        return True
 
-    def _load_journal(self):
-        """The journal's record (None if none or corrupt); its settings take effect now."""
+    def load(self):
+        """(record or None, lost): lost is True when the journal was there but corrupt."""
         try:
-            record = self.journal.load()
+            return self.journal.load(), False
         except JournalError:
-            self.journal_lost = True  # start needs startover; resume has nothing to resume
-            return None
-        if record is not None:
-            self.steps_per_ml = record.get("spm", self.steps_per_ml)
-            self.next_infusion = record.get("next", 0)
-            self.records.interval_ms = record.get("interval", self.records.interval_ms)
-        return record
+            return None, True
 
-    def _recover(self, record):
-        """Restore the journal's infusion, which comes back paused. True if one did."""
-        if self.journal_lost:
-            self.fault(0, P.FAULT_JOURNAL, 1)
-            return False
-        if record is None:
-            return False
+    @staticmethod
+    def vouched(record):
+        """(snapshot, steps, allow) of a record that holds an infusion's state, else None."""
         snap = tuple(record.get("snap", ()))
         if len(snap) != len(persist.FIELDS):
-            return False
-        # The journal vouches that no more than `allow` steps were made: count them all, so a
-        # cut can only ever under-deliver, by at most allow - steps (reported).
+            return None
         steps = record.get("steps", 0)
-        allow = record.get("allow", steps)
-        delivered_ul = allow * 1000 // self.steps_per_ml
-        if persist.restore(self.controller, snap, 0, delivered_ul) != ctl.OK:
-            return False
-        self.steps_prior = allow
-        self._made = allow
-        self.drive = self._new_drive(allow)
-        if self.controller.active():
-            uncertain_ul = (allow - steps) * 1000 // self.steps_per_ml
-            self.console.event(P.EV_RECOVERY, 0, delivered_ul, uncertain_ul)
-        return self.controller.active()
+        return snap, steps, record.get("allow", steps)

@@ -6,7 +6,7 @@ from pumpfw.schedule import ISATUXIMAB_250 as REG
 
 
 class AppHandlers:
-    """The plainest "app" handlers of protocol.COMMANDS, for the test doubles of the app."""
+    """The plainest "app" and "starts" handlers of protocol.COMMANDS, for the app's doubles."""
 
     def start(self, now_ms, infusion):
         return self.controller.start(now_ms, infusion)
@@ -16,6 +16,11 @@ class AppHandlers:
 
     def set_premed(self, now_ms, min_ago):
         return P.E_OK
+
+    @property
+    def starts(self):
+        """The "starts" owner of protocol.COMMANDS (set_premed): the double plays it too."""
+        return self
 
 
 class FakeApp(AppHandlers):

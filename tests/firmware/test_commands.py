@@ -289,7 +289,8 @@ def test_every_command_has_its_handler():
 
     hw = FakeHw()
     app = App(hw)
-    owners = {"controller": app.controller, "app": app, "console": app.console}
+    owners = {"controller": app.controller, "app": app, "console": app.console,
+              "starts": app.starts}
     for spec in P.COMMANDS:
         owner, method = spec[4]
         assert callable(getattr(owners[owner], method, None)), (spec[0], owner, method)

@@ -182,7 +182,7 @@ def test_command_table_is_consistent():
     for name, args, states, flags, handler, text in P.COMMANDS:
         assert name == name.lower() and name[:2] != "at" and text
         assert 0 < states <= 0x7F and flags in (P.F_DIRECT, P.F_CONFIRM, P.F_TWO_STEP)
-        assert handler[0] in ("controller", "app", "console"), (name, handler)
+        assert handler[0] in ("controller", "app", "starts", "console"), (name, handler)
         for arg_name, lo, hi, base in args:
             assert lo <= hi < (1 << 30) and base in (10, 16) and arg_name
 
