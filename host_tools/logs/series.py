@@ -23,9 +23,7 @@ def rate_series(inf):
             points.append((t - (int(e["t_ms"]) - int(e["since_ms"])), int(e["line_no"]),
                            int(e["rate_ul_h"]), "ev"))
         elif e["event"] == "resume":
-            since = e.get("since_ms")  # a log written before resume said when it began
-            lag = 0 if since is None or pd.isna(since) else int(e["t_ms"]) - int(since)
-            points.append((t - lag, int(e["line_no"]), int(e["rate_ul_h"]), "ev"))
+            points.append((t, int(e["line_no"]), int(e["rate_ul_h"]), "ev"))
         elif e["event"] in _ZERO_RATE:
             points.append((t, int(e["line_no"]), 0, "ev"))
     for t_from, _ in getattr(inf, "off_spans", ()):

@@ -20,13 +20,14 @@ class Bench:
         self.booted = self.wait_for_boot()
 
     def wait_for_boot(self):
-        """Lets the board boot; returns its unsolicited hello (the boot banner)."""
+        """Lets the board boot; returns its unsolicited hello (the boot banner) once the boot's
+        `ev reboot` is in too (the two may come in separate USB transfers)."""
         self.client.connect()
         for _ in range(40):
             self.wait_ms(250)
-            for msg in self.seen:
-                if msg.kind == "hello":
-                    return msg
+            hello = [m for m in self.seen if m.kind == "hello"]
+            if hello and self.events("reboot"):
+                return hello[0]
         raise AssertionError("the emulated Pico printed no hello within 10 s of boot")
 
     def wait_ms(self, ms):
