@@ -3,6 +3,8 @@
     pytest hil_tests                                  # a fresh virtual board per test
     pytest hil_tests --port /dev/ttyACM0 [--balance /dev/ttyUSB0]
     pytest hil_tests --port a0,a1,a2 -n 3             # a farm: worker gwN takes the N-th port
+    pytest hil_tests --pico -n 2 --dist loadgroup     # emulated Picos (make hil-rp2)
+    pytest hil_tests -p labgrid --lg-env E --lg-places rig=isapump -n 3   # a labgrid farm
 
 Tests ask for capabilities with @pytest.mark.needs("power", ...) and are skipped, with the
 reason, on a rig that lacks one. Every test writes <record-dir>/<run>/<test>.json (measurements
