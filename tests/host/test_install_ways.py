@@ -205,3 +205,11 @@ def test_mip_index_never_replaces_a_folder_that_is_not_an_index(tmp_path, capsys
     assert code == 0 and "4 packages" in out  # pumpfw, -mcu, -pico, -pico-boot
     code, out, err = run_cli(capsys, "mip-index", "--out", tmp_path / "idx")  # made again
     assert code == 0 and "6 packages" in out
+
+
+def test_mip_installs_byte_for_byte_what_pumpctl_flash_copies(index, served, tmp_path):
+    from host_tools.commands import flash
+
+    got = _mip(_mip(RecordingBoard(), "pumpfw-pico", served), "pumpfw-pico-boot", served,
+               target="/")
+    assert got.files == dict(flash.plan_copies("pico", flash.compile_firmware("pico", tmp_path)))
