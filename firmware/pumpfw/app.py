@@ -378,12 +378,15 @@ class App:
             self._held.append((code, now_ms, a))  # a start from rest: said when it begins
         else:
             self.console.event(code, now_ms, a, now_ms if code == ctl.EV_RESUME else b)
-        if code == ctl.EV_START:
+        if code == ctl.EV_START or code == ctl.EV_LATCH_CLEARED:
+            # A new count: from a start, and after a cleared latch (the controller is idle with
+            # nothing delivered: the reply and every later status say 0, as the steps do).
             self.drive.halt()
             self.steps_prior = 0
             self._made = 0
             self.drive = self._new_drive(0)
-            self.starts.started()
+            if code == ctl.EV_START:
+                self.starts.started()
         elif code == ctl.EV_COMPLETE:
             self.starts.next_infusion = self.controller.infusion + 1
         if code != ctl.EV_RATE:

@@ -110,10 +110,6 @@ def test_a_server_letting_go_passes_on_the_whole_burst_already_on_its_way(tmp_pa
 # ---- 6. a reply's volume is what the next status says ------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="firmware misreports (issue 18): after `clear` the"
-                   " confirm's ok says vol_ul=0 remain_ul=250000 while the next status, with the"
-                   " same steps, says the discontinued infusion's volume again; the host reads"
-                   " both as sent")
 def test_the_clear_reply_and_the_next_status_agree_on_the_volume():
     import time
 
