@@ -115,7 +115,7 @@ class PicoBoard(HarnessBoard):
         self.call("flash_drop_writes", on=on)
 
 
-def flash_new_board(image_out, board="pico", timeout_s=600):
+def flash_new_board(image_out, board="pico", timeout_s=1800):
     """A factory-fresh emulated Pico (the stock image), flashed as a bench engineer would:
     `pumpctl flash --board pico --port <its pty>`. On success its 2 MB flash is written to
     image_out, for more boards to boot from. Returns (returncode, what pumpctl printed)."""
