@@ -48,7 +48,9 @@ def do_cohort(args, out=None):
                                                                    " ".join(args.logs[1:])))
         from host_tools.cohort import actions
 
-        replicates = args.replicates or DEFAULT_REPLICATES[args.logs[0]]
+        replicates = args.replicates
+        if replicates is None:
+            replicates = DEFAULT_REPLICATES[args.logs[0]]
         if replicates < 2:
             raise UserError("cohort %s needs --replicates >= 2: its intervals are over"
                             " cohorts" % args.logs[0])
@@ -57,7 +59,8 @@ def do_cohort(args, out=None):
         folder = Path(args.output or "cohort-" + args.logs[0])
         return getattr(actions, args.logs[0])(args.seed, replicates, args.workers, folder,
                                               out)
-    args.replicates = args.replicates or 1
+    if args.replicates is None:
+        args.replicates = 1
     if args.logs:
         table = _read(args.logs)
         table = table.assign(replicate=table.get("replicate", 1))

@@ -144,10 +144,11 @@ def bootstrap_median(groups, n_boot=2000, seed=0, level=0.95):
 
 def mann_whitney(xa, xb, what="", min_n=MIN_PATIENTS_FOR_TEST):
     """(U, two-sided p). A group under 2 observations (patients, for the callers here):
-    (nan, nan); under min_n: the p-value, and a SmallSampleWarning naming n either way."""
+    (nan, nan); under min_n: the p-value, and a SmallSampleWarning naming n either way (none
+    when a group is empty: there is nothing to compare)."""
     xa, xb = np.asarray(xa, float), np.asarray(xb, float)
     small = min(len(xa), len(xb))
-    if small < min_n and (len(xa) or len(xb)):
+    if small < min_n and len(xa) and len(xb):  # an empty side is no comparison at all
         warnings.warn("%sn = %d and %d: %s (a Mann-Whitney U test needs >= %d per group for"
                       " p < 0.05 to be possible)" % (
                           what + ": " if what else "", len(xa), len(xb),

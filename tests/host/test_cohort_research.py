@@ -172,3 +172,14 @@ def test_sweep_moves_only_what_an_assumption_touches(tmp_path):
     fig.savefig(tmp_path / "t.png")
     assert (tmp_path / "t.png").stat().st_size > 10_000
     assert len([ax for ax in fig.axes if ax.has_data()]) == table["output"].nunique()
+
+
+def test_research_commands_refuse_what_they_cannot_do_in_one_line(capsys):
+    from host_tools.commands.cli import main
+
+    assert main(["cohort", "validate", "--replicates", "1"]) == 1
+    assert "needs --replicates >= 2" in capsys.readouterr().err
+    assert main(["cohort", "fit", "some.csv"]) == 1
+    assert "cohort fit takes no files" in capsys.readouterr().err
+    assert main(["cohort", "--replicates", "0"]) == 1
+    assert "--replicates must be >= 1" in capsys.readouterr().err
