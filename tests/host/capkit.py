@@ -1,5 +1,7 @@
 """Test helper: device lines from the real controller on a virtual clock, and capture files."""
 
+import time
+
 from host_tools.logs import capfile
 from pumpfw import controller as ctl
 from pumpfw import preview
@@ -74,16 +76,22 @@ class VirtualDevice:
         return self.results[-1]
 
 
-def write_capture(path, lines, markers=()):
-    """A capture file as `pumpctl capture` writes it; host time follows device time.
-    markers: (index in lines, kind, text) placed before that line."""
-    with capfile.CaptureWriter(path, port="virtual", host_ns=HOST_NS0) as w:
+def write_capture(path, lines, markers=(), host_ns0=HOST_NS0, subject=None):
+    """A capture file as `pumpctl capture` writes it; host time follows device time from
+    host_ns0. markers: (index in lines, kind, text) placed before that line."""
+    with capfile.CaptureWriter(path, port="virtual", host_ns=host_ns0, subject=subject) as w:
         for i, (t_ms, raw) in enumerate(lines):
             for at, kind, text in markers:
                 if at == i:
-                    w.mark(kind, HOST_NS0 + t_ms * 10**6, text)
-            w.line(raw, HOST_NS0 + t_ms * 10**6 + 1000)
+                    w.mark(kind, host_ns0 + t_ms * 10**6, text)
+            w.line(raw, host_ns0 + t_ms * 10**6 + 1000)
     return path
+
+
+def ending_now(lines):
+    """host_ns0 for write_capture() so that the capture's last line is received now: an example
+    made today carries today's dates (its provenance says when it was made)."""
+    return time.time_ns() - max(t for t, _ in lines) * 10**6 - 1000
 
 
 def corrupt(raw):
@@ -103,4 +111,4 @@ if __name__ == "__main__":
     device.hello()
     device.infusion(1, [(45 * MIN, preview.IR, 2), (65 * MIN, preview.RESOLVED, 0)])
     device.infusion(2)
-    print(write_capture(sys.argv[1], device.lines))
+    print(write_capture(sys.argv[1], device.lines, host_ns0=ending_now(device.lines)))
