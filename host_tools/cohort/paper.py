@@ -71,13 +71,21 @@ def text(side, patients, label="simulated"):
         lines.append("%-11s %-22s %-36s %s" % (
             r["infusion_group"],
             "%g min (%g-%g)" % (r["paper_median_min"], r["paper_min_min"], r["paper_max_min"]),
-            "%.0f min (%.0f-%.0f)" % (r["sim_median_min"], r["sim_min_min"], r["sim_max_min"]),
-            "%.0f-%.0f" % (r["sim_median_lo"], r["sim_median_hi"])))
+            _minutes(r["sim_median_min"], r["sim_min_min"], r["sim_max_min"]),
+            _minutes(None, r["sim_median_lo"], r["sim_median_hi"])))
     lines.append("")
     lines.append("per patient            paper       %s (per cohort, median)" % label)
     for key, paper_value in PER_PATIENT.items():
         lines.append("  %-20s %-11s %s" % (key.replace("_", " "), paper_value, patients[key]))
     return lines
+
+
+def _minutes(median, lo, hi):
+    """"223 min (141-374)", "141-374", or "no infusion" where the group has none (never nan)."""
+    if lo != lo or hi != hi or (median is not None and median != median):
+        return "no infusion"
+    span = "%.0f-%.0f" % (lo, hi)
+    return span if median is None else "%.0f min (%s)" % (median, span)
 
 
 def per_patient_by_cohort(table):
