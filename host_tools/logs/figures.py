@@ -115,7 +115,7 @@ def plot_infusion(inf):
     row = inf.row
     fig, (ax_rate, ax_vol) = plt.subplots(2, 1, sharex=True, figsize=(10, 7.5),
                                           layout="constrained")
-    fig.get_layout_engine().set(rect=(0, 0.035, 1, 0.965))  # room for the provenance line
+    fig.get_layout_engine().set(rect=(0, 0, 1, 0.975))  # room for the provenance line
     t_end = max([0.0] + [float(s.max()) for s in (rate["t_min"], vol["t_min"]) if len(s)]
                 + [float(t) / MS_PER_MIN for t in inf.events["t_rel_ms"]])
     colour, style, width = RATE_STYLE
@@ -152,7 +152,7 @@ def plot_infusion(inf):
     ax_vol.set_ylim(0, top * 1.08)
     ax_vol.set_xlim(0, max(t_end, 1.0) * 1.02)  # the data's span, from the start
     _legend(fig, (ax_rate, ax_vol))
-    fig.text(0.01, 0.004, provenance(inf), fontsize=6, color="0.3", ha="left", va="bottom")
+    fig.text(0.01, 0.995, provenance(inf), fontsize=6, color="0.3", ha="left", va="top")
     return fig, rate, vol
 
 
