@@ -103,3 +103,9 @@ rp2: deps
 .PHONY: hil
 hil: deps
 	$(BIN)/python -m pytest hil_tests $(if $(filter-out auto,$(PORT)),--port $(PORT) -n $(shell echo $(PORT) | tr , ' ' | wc -w),-n $(JOBS)) $(if $(BALANCE),--balance $(BALANCE))
+
+## figures: the figures in docs/figures/ (the paper's Fig. 2 beside a simulated cohort, the
+## durations, one infusion's figure), made by tests/host/docfigures.py (its test checks them).
+.PHONY: figures
+figures: $(PY_STAMP)
+	cd tests/host && ../../$(BIN)/python docfigures.py ../../docs/figures

@@ -106,8 +106,7 @@ def text(side, per_patient, label="simulated"):
         lines.append("%-11s %-22s %-36s %s" % (
             r["infusion_group"],
             "%g min (%g-%g)" % (r["paper_median_min"], r["paper_min_min"], r["paper_max_min"]),
-            "%s min (%s-%s)" % (_m(r["sim_median_min"]), _m(r["sim_min_min"]),
-                                _m(r["sim_max_min"])),
+            _minutes(r["sim_median_min"], r["sim_min_min"], r["sim_max_min"]),
             "%s-%s" % (_m(r["sim_median_lo"]), _m(r["sim_median_hi"]))
             if not math.isnan(r["sim_median_lo"]) else "- (too few patients)"))
     lines.append("")
@@ -122,6 +121,14 @@ def _fmt(x):
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
     return "%g" % x
+
+
+def _minutes(median, lo, hi):
+    """"223 min (141-374)", "141-374", or "no infusion" where the group has none (never nan)."""
+    if lo != lo or hi != hi or (median is not None and median != median):
+        return "no infusion"
+    span = "%.0f-%.0f" % (lo, hi)
+    return span if median is None else "%.0f min (%s)" % (median, span)
 
 
 def per_patient_by_cohort(table):

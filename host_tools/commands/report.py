@@ -8,7 +8,16 @@ from pathlib import Path
 import pandas as pd
 
 from host_tools import logs
-from host_tools.logs import cohortstats, figures, infusions, series, tables, trumpet
+from host_tools.logs import (
+    cohortstats,
+    figures,
+    infusions,
+    paperfigs,
+    patienttable,
+    series,
+    tables,
+    trumpet,
+)
 from host_tools.logs.capfile import UserError
 
 TABLE_COLUMNS = ("index", "infusion", "outcome", "rebuilt", "duration_min", "infusing_min",
@@ -31,6 +40,11 @@ def argparse_report(parser):
     parser.add_argument("--against-name", default=None, help="the second group's name")
     parser.add_argument("--no-figures", action="store_true",
                         help="tables and Fig. 2 only, no per-infusion figure")
+    parser.add_argument("--per-patient", metavar="OUT",
+                        help="also write the per-patient table to OUT.csv and OUT.parquet"
+                        " (cycles, infusions, IRs, median duration; docs/logs.md)")
+    parser.add_argument("--whiskers", choices=paperfigs.WHISKERS, default="range",
+                        help="Fig. 2's whiskers: range (min-max, default) or iqr")
     parser.add_argument("--balance", metavar="BALANCE_LOG",
                         help="balance CSV (t_s,mass_g) for the trumpet and start-up curves")
     parser.add_argument("--rate-ml-h", type=float, default=None,
@@ -75,7 +89,7 @@ def do_report(args):
     print(table[shown].head(200).to_string(index=False))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", cohortstats.LeftOutWarning)
-        _paper_outputs(args, table, out_dir)
+        _paper_outputs(args, table, out_dir, items)
     for message in dict.fromkeys(str(w.message) for w in caught):
         print("warning: " + message)
     if not args.no_figures:
@@ -85,6 +99,9 @@ def do_report(args):
             figures.save(fig, out_dir, stem)
             rate.to_csv(out_dir / (stem + "_rate.csv"), index=False)
             vol.to_csv(out_dir / (stem + "_volume.csv"), index=False)
+    if args.per_patient:
+        for path in patienttable.write(patienttable.per_patient(table), args.per_patient):
+            print("wrote %s" % path)
     if args.balance:
         if not items:
             raise UserError("--balance needs a capture (the set rate is read from it)")
@@ -93,24 +110,35 @@ def do_report(args):
     return 0
 
 
-def _paper_outputs(args, table, out_dir):
+def data_kind(table, items):
+    """How the rows were made, for the figures: a simulated cohort, a virtual board (the real
+    firmware on a simulated pump: simulated too) or a board (measured)."""
+    if table["source"].astype(str).str.startswith("sim:").any():
+        return "simulated"
+    boards = {str(b) for inf in items for b in inf.captures["board"].dropna()}
+    if "virtual" in boards:
+        return "virtual board, simulated"
+    return "measured"
+
+
+def _paper_outputs(args, table, out_dir, items):
     name_b = _name(args.name, args.logs)
     stats_b = cohortstats.cohort(table)
     for _, c in stats_b.iterrows():
         print("infusion %s: median duration %s, n=%d" % (c["infusion_group"], c["text"], c["n"]))
-    groups = [(name_b, stats_b)]
     table_a = name_a = n_a = None
     if args.against:
         table_a, _ = _group(args.against)
         name_a = _name(args.against_name, args.against)
         n_a = cohortstats.n_patients(table_a)
-        groups.insert(0, (name_a, cohortstats.cohort(table_a)))
     t2 = cohortstats.table2(table, table_a)
     t2.to_csv(out_dir / "table2.csv", index=False)
     md = cohortstats.table2_markdown(t2, name_b, cohortstats.n_patients(table), name_a, n_a)
     (out_dir / "table2.md").write_text(md)
     print(md, end="")
-    figures.save(figures.plot_fig2(groups), out_dir, "fig2")
+    simulated = data_kind(table, items)
+    figures.save(paperfigs.plot_fig2(table, name_b, simulated, args.whiskers), out_dir, "fig2")
+    figures.save(paperfigs.plot_durations(table, name_b, simulated), out_dir, "durations")
 
 
 def set_rate_from_log(inf, start_min, period_min):

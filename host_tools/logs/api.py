@@ -145,10 +145,12 @@ def _is_capture(path):
 
 
 def _captures(parts, messages):
-    """One row per file: the capture header's fields and the first hello's."""
+    """One row per file: the capture header's fields and the board's own: its first `hello`,
+    or the first reply to `id` (a capture started after the boot has no hello)."""
     hellos = {}
     for m in messages:
-        if m["kind"] == "hello":
+        if m["kind"] == "hello" or (m["kind"] == "ok" and m.get("name") == "id"
+                                    and m.get("board") is not None):
             hellos.setdefault(m["source"], m)
     rows = []
     for part in parts:

@@ -211,11 +211,17 @@ def _reboot(stream, cur, e):
         cur.timing = "device"
         cur.shift[key] = cur.shift[cur.key]
     else:
-        cur.timing = "host"
-        cur.shift[key] = cur.shift[cur.key] + (after - before) / 1e6
-        t_on = e["t_ms"] + cur.shift[key]
-        if t_on > cur.last_t:
-            cur.offs.append((cur.last_t, t_on))
+        # Host ns between the two clocks' zeros, in device ms (a SCALE=10 board runs 10x).
+        shift = cur.shift[cur.key] + (after - before) / 1e6 * stream.clock_rate(cur.key)
+        t_on = e["t_ms"] + shift
+        if t_on < cur.last_t - 1000:  # the host clock cannot place the boot: device totals
+            cur.timing = "device"
+            cur.shift[key] = cur.shift[cur.key]
+        else:
+            cur.timing = "host"
+            cur.shift[key] = shift
+            if t_on > cur.last_t:
+                cur.offs.append((cur.last_t, t_on))
     if cur.pending_join:
         cur.flags.append("joined")
         cur.pending_join = False

@@ -166,7 +166,7 @@ def _records(buf, part, idx, cs, star, host_ns):
     blob = buf[mask]  # each line with its '*', which ends the line for the CSV reader
     table = _typed_csv(blob)
     if table is not None:  # every word as the protocol writes it: check each line's layout
-        good = _laid_out(buf, cs[idx], star[idx], table)
+        good = _canonical(blob, star[idx] + 1 - cs[idx], table)
         rows = pa.array(np.flatnonzero(good))
         return _frame(part, idx[good], table.take(rows), host_ns), idx[good]
     # Some value is not a number: take the words as text and validate them one column at a time.
@@ -282,32 +282,27 @@ def _width(values):
     return np.maximum(1, np.searchsorted(_POW10, np.abs(values), side="right")) + (values < 0)
 
 
-def _laid_out(buf, cs, star, table):
-    """Rows whose line is exactly `<seq> rec k1=v1 ... k10=v10` as parsed: every '=' and space
-    where the parsed words put them, numbers of at most 12 digits (9 for the sequence number)
-    without leading zeros, and the protocol's words."""
-    seq = table.column("f0").chunk(0).to_numpy()
-    width = _width(seq)
-    good = (seq >= 0) & (width <= 9)
-    pos = cs + width
-    good &= spans.bytes_at(buf, pos, b" rec ")
-    pos = pos + 5
+def _canonical(blob, lengths, table):
+    """Rows whose line is exactly what the protocol's encoder writes for the parsed values:
+    `<seq> rec k1=v1 ... k10=v10*`, numbers without leading zeros or '+', at most 12 digits (9
+    for the sequence number). The line is written again from the values by Arrow's kernels
+    (int to text, join) and compared with the received bytes, all lines at once."""
+    seq = table.column("f0").chunk(0)
+    pieces = [pc.cast(seq, pa.string()), " rec "]
+    good = pc.and_(pc.greater_equal(seq, 0), pc.less(seq, 10**9))
     for j, key in enumerate(_KEYS):
-        good &= spans.bytes_at(buf, pos, key.encode() + b"=")
-        pos = pos + len(key)
         col = table.column("f%d" % (3 + 2 * j)).chunk(0)
-        if key in _TEXT_KEYS:
-            offsets = np.frombuffer(col.buffers()[1], np.int32)[col.offset:col.offset + len(col)
-                                                                  + 1]
-            value_width = np.diff(offsets)
-        else:
-            values = col.to_numpy()
-            value_width = _width(values)
-            good &= value_width - (values < 0) <= 12
-        pos = pos + 1 + value_width
-        good &= spans.bytes_at(buf, pos, b" " if j < len(_KEYS) - 1 else b"*")
-        pos = pos + 1
-    return good & (pos - 1 == star)
+        if key not in _TEXT_KEYS:
+            good = pc.and_(good, pc.less(pc.abs(col), 10**12))
+            col = pc.cast(col, pa.string())
+        pieces += [key + "=", col, " " if j < len(_KEYS) - 1 else "*"]
+    written = pc.binary_join_element_wise(*pieces, "")
+    offsets = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    received = pa.Array.from_buffers(pa.large_string(), len(lengths),
+                                     [None, pa.py_buffer(offsets), pa.py_buffer(blob)])
+    same = pc.equal(pc.cast(written, pa.large_string()), received)
+    return pc.and_(good, same).to_numpy(zero_copy_only=False)
 
 
 def _frame(part, idx, table, host_ns):

@@ -39,9 +39,15 @@ class Stream:
         return self.sources[item["file"] if isinstance(item, dict) else item.file]
 
     def offset_ns(self, key):
-        """host ns - device ms * 1e6 for an epoch (the smallest seen: the least delayed line),
-        or None without host times."""
-        return self.offsets.get(key)
+        """host ns - device ms * 1e6 / rate for an epoch (the smallest seen: the least delayed
+        line), or None without host times."""
+        got = self.offsets.get(key)
+        return None if got is None else got[0]
+
+    def clock_rate(self, key):
+        """Device ms per host ms in this epoch's file (1.0 for a board in real time)."""
+        got = self.offsets.get(key)
+        return 1.0 if got is None else got[1]
 
     def gap_before(self, run, since_line):
         lines = self.gaps.get(run.file)
@@ -131,14 +137,42 @@ def _epochs(ev, ev_file, rec, rec_file):
 
 
 def _offsets(ev, ev_file, ev_epoch, rec, rec_file, rec_epoch):
+    """(file, epoch) -> (host ns - device ms * 1e6 / rate, rate): the least delayed line's
+    offset, and the device clock's rate against the host's, per file (a virtual board at
+    SCALE=10 runs 10x; a real board 1x: rates within 2 % of 1 are taken as 1)."""
     frames = []
     for frame, file, epoch in ((ev, ev_file, ev_epoch), (rec, rec_file, rec_epoch)):
         host = frame["host_time"]
         ok = host.notna().to_numpy() & frame["t_ms"].notna().to_numpy()
-        ns = host[ok].astype("int64").to_numpy() - frame["t_ms"][ok].to_numpy(np.int64) * 10**6
-        frames.append(pd.DataFrame({"file": file[ok], "epoch": epoch[ok], "off": ns}))
-    both = pd.concat(frames).groupby(["file", "epoch"])["off"].min()
-    return {(int(f), int(e)): int(v) for (f, e), v in both.items()}
+        frames.append(pd.DataFrame({"file": file[ok], "epoch": epoch[ok],
+                                    "host": host[ok].astype("int64").to_numpy(),
+                                    "t_ms": frame["t_ms"][ok].to_numpy(np.int64)}))
+    both = pd.concat(frames)
+    if not len(both):
+        return {}
+    rates = _rates(both)
+    rate = both["file"].map(rates).to_numpy(float)
+    both["off"] = both["host"].to_numpy(np.int64) - np.round(
+        both["t_ms"].to_numpy(np.int64) * 1e6 / rate).astype(np.int64)
+    offs = both.groupby(["file", "epoch"])["off"].min()
+    return {(int(f), int(e)): (int(v), rates[int(f)]) for (f, e), v in offs.items()}
+
+
+def _rates(both):
+    """file -> the device clock's rate against the host clock: the median over its epochs that
+    span at least 10 s of both clocks; 1.0 where none does or the rate is within 2 % of 1."""
+    out = {}
+    for file, part in both.groupby("file"):
+        slopes = []
+        for _, ep in part.groupby("epoch"):
+            t, host = ep["t_ms"].to_numpy(np.int64), ep["host"].to_numpy(np.int64)
+            dt = int(t.max() - t.min())
+            dh = (host[t.argmax()] - host[t.argmin()]) / 1e6
+            if dt >= 10_000 and dh >= 10_000:
+                slopes.append(dt / dh)
+        rate = float(np.median(slopes)) if slopes else 1.0
+        out[int(file)] = 1.0 if abs(rate - 1) < 0.02 else rate
+    return out
 
 
 def _gaps(log, file_of):

@@ -1,5 +1,7 @@
 """Test helper: device lines from the real controller on a virtual clock, and capture files."""
 
+import time
+
 from host_tools.logs import capfile
 from pumpfw import controller as ctl
 from pumpfw import preview
@@ -74,16 +76,22 @@ class VirtualDevice:
         return self.results[-1]
 
 
-def write_capture(path, lines, markers=()):
-    """A capture file as `pumpctl capture` writes it; host time follows device time.
-    markers: (index in lines, kind, text) placed before that line."""
-    with capfile.CaptureWriter(path, port="virtual", host_ns=HOST_NS0) as w:
+def write_capture(path, lines, markers=(), host_ns0=HOST_NS0, subject=None):
+    """A capture file as `pumpctl capture` writes it; host time follows device time from
+    host_ns0. markers: (index in lines, kind, text) placed before that line."""
+    with capfile.CaptureWriter(path, port="virtual", host_ns=host_ns0, subject=subject) as w:
         for i, (t_ms, raw) in enumerate(lines):
             for at, kind, text in markers:
                 if at == i:
-                    w.mark(kind, HOST_NS0 + t_ms * 10**6, text)
-            w.line(raw, HOST_NS0 + t_ms * 10**6 + 1000)
+                    w.mark(kind, host_ns0 + t_ms * 10**6, text)
+            w.line(raw, host_ns0 + t_ms * 10**6 + 1000)
     return path
+
+
+def ending_now(lines):
+    """host_ns0 for write_capture() so that the capture's last line is received now: an example
+    made today carries today's dates (its provenance says when it was made)."""
+    return time.time_ns() - max(t for t, _ in lines) * 10**6 - 1000
 
 
 def corrupt(raw):
@@ -94,13 +102,50 @@ def corrupt(raw):
     return raw[:i] + digit + raw[i + 1 :]
 
 
+def example_patients(folder, patients=6, seed=1):
+    """One capture per patient (subject P-01, ...): infusions 1 to 3-6, a grade-2 reaction in
+    infusion 1 for some, an operator pause now and then; the real controller on a virtual clock,
+    host times ending now. -> the paths."""
+    import random
+    from pathlib import Path
+
+    rng = random.Random(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k in range(1, patients + 1):
+        device = VirtualDevice()
+        device.hello()
+        for number in range(1, rng.randint(3, 6) + 1):
+            inputs = []
+            if number == 1 and rng.random() < 0.5:
+                onset = rng.randint(20, 80) * MIN
+                inputs = [(onset, preview.IR, 2), (onset + rng.randint(10, 40) * MIN,
+                                                   preview.RESOLVED, 0)]
+            elif rng.random() < 0.3:
+                at = rng.randint(5, 40) * MIN
+                inputs = [(at, preview.PAUSE, 0), (at + rng.randint(2, 15) * MIN,
+                                                   preview.RESUME, 0)]
+            device.infusion(number, inputs, gap_before_ms=rng.randint(10, 30) * MIN)
+        path = folder / ("P-%02d.cap" % k)
+        write_capture(path, device.lines, host_ns0=ending_now(device.lines),
+                      subject="P-%02d" % k)
+        paths.append(path)
+    return paths
+
+
 if __name__ == "__main__":
-    # Example capture for docs/logs.md: infusion 1 with a grade-2 IR at 45 min, resolved 20 min
-    # later, then infusion 2. Usage: python tests/host/capkit.py OUT.cap
+    # Example captures for docs/logs.md and docs/notebooks: `capkit.py OUT.cap` writes infusion
+    # 1 with a grade-2 IR at 45 min, resolved 20 min later, then infusion 2;
+    # `capkit.py --patients N FOLDER` writes one capture per patient (example_patients()).
     import sys
 
+    if sys.argv[1] == "--patients":
+        for path in example_patients(sys.argv[3], int(sys.argv[2])):
+            print(path)
+        sys.exit(0)
     device = VirtualDevice()
     device.hello()
     device.infusion(1, [(45 * MIN, preview.IR, 2), (65 * MIN, preview.RESOLVED, 0)])
     device.infusion(2)
-    print(write_capture(sys.argv[1], device.lines))
+    print(write_capture(sys.argv[1], device.lines, host_ns0=ending_now(device.lines)))

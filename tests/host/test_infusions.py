@@ -115,9 +115,10 @@ def test_an_end_line_lost_ends_where_the_records_say(tmp_path):
     assert row["duration_min"] == own["elapsed_ms"] / MIN == 75
 
 
-def reboot_capture(path, off_ms):
+def reboot_capture(path, off_ms, scale=1):
     """Infusion 3 paused by a power cut at 30 min, the board off for off_ms, restored paused
-    from its journal, resumed 2 min after boot. Host time follows each boot's clock."""
+    from its journal, resumed 2 min after boot. Host time follows each boot's clock; scale: a
+    virtual board whose clock runs `scale` times real time (host time = device time / scale)."""
     lines = []
     c = ctl.Controller(VirtualDevice().regimen, 400_000, None)
     seq = [0]
@@ -153,7 +154,7 @@ def reboot_capture(path, off_ms):
         emit(t, P.encode_record(t, c2, 0, 0))
     with capfile.CaptureWriter(path, port="virtual", host_ns=HOST_NS0) as w:
         for host_ms, raw in lines:
-            w.line(raw, HOST_NS0 + host_ms * 10**6 + 1000)
+            w.line(raw, HOST_NS0 + host_ms * 10**6 // scale + 1000)
     return path, c2
 
 
@@ -170,6 +171,18 @@ def test_duration_across_a_reboot_counts_the_time_off_from_host_times(tmp_path):
     assert series.spans(inf) == [("off", 29, 36), ("paused", 36, 38)]
     rate = series.rate_series(inf).set_index("t_min")["rate_ml_h"]
     assert rate.loc[29].iloc[-1] == 0 and rate.loc[38] == 200  # nothing while off or paused
+
+
+def test_a_power_cut_on_a_time_scaled_virtual_board_is_bridged_at_its_clock_rate(tmp_path):
+    # make sim SCALE=10 and a power cut: device time runs 10x the host's. Bridging the two boots
+    # by host time as if both clocks ran alike put the events after the boot 38 min before the
+    # start (KeyError: 'inf' in pumpctl report); the device clock's rate is read from the log.
+    path, c2 = reboot_capture(tmp_path / "r.cap", off_ms=7 * MIN, scale=10)
+    row = logs.summary(logs.load(path)).iloc[0]
+    assert row["reboots"] == 1 and row["timing"] == "host" and row["outcome"] == "complete"
+    assert row["off_min"] == pytest.approx(7, abs=0.01)
+    assert row["duration_min"] == pytest.approx(c2.elapsed_ms() / MIN + 7, abs=0.01)
+    assert row["infusing_min"] == pytest.approx(75, abs=0.01)
 
 
 def test_ir_premedication_and_override_columns(tmp_path):
