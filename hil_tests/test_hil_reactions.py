@@ -57,23 +57,7 @@ def test_grade2_interrupts_then_resumes_at_half_rate_and_steps_up(rig, pump, hil
     # Infusion 1, grade-2 IR at 45 min resolved 20 min later (docs/infusion-schedule.md):
     # 12.5 mL/h, +25 every 30 min to 150: 227.5 min infusing, 247.5 min in total.
     start_ev = start(pump, 1)
-    at_minute(rig, pump, start_ev, 45)
-    pump.run("ir", 2)
-    interrupt = pump.last_event("interrupt")
-    stopped = pump.status()
-    hil_record.within("rate while interrupted", stopped["rate_ul_h"], "uL/h", 0, 0)
-    with pytest.raises(CommandError) as refused:
-        pump.run("resume")  # only "IR resolved" ends a grade-2 interruption
-    hil_record.within("operator resume refused (state=1)", refused.value.reason == "state",
-                      "bool", 1, 0)
-    at_minute(rig, pump, start_ev, 65)
-    frozen = pump.status()
-    hil_record.within("steps during the interruption", frozen["steps"] - stopped["steps"],
-                      "steps", 0, 0)
-    pump.run("resolved")
-    resolved = pump.last_event("ir_resolved")
-    hil_record.within("interrupted for", (resolved.fields["t_ms"] - interrupt.fields["t_ms"])
-                      / MIN_MS, "min", 20, 0.05)
+    _, resolved = interrupt_then_resolve(rig, pump, hil_record, start_ev, 45, 65)
     done, status = run_to_completion(rig, pump, 300)
     anchor = minutes_since(start_ev, resolved.fields["t_ms"])
     measure_steps_after(hil_record, rate_changes(pump, start_ev), anchor,
@@ -92,24 +76,7 @@ def test_grade2_interrupts_at_once_and_resolved_resumes_at_half_the_initial_rate
     spm = pump.hello["steps_per_ml"]
     grams = rig.balance_grams()
     start_ev = start(pump, 2)
-    at_minute(rig, pump, start_ev, 1)
-    pump.run("ir", 2)
-    interrupt = pump.last_event("interrupt")
-    stopped = pump.status()
-    hil_record.within("state interrupted", stopped["st"] == "interrupted", "bool", 1, 0)
-    hil_record.within("rate while interrupted", stopped["rate_ul_h"], "uL/h", 0, 0)
-    with pytest.raises(CommandError) as refused:
-        pump.run("resume")
-    hil_record.within("operator resume refused (state=1)", refused.value.reason == "state",
-                      "bool", 1, 0)
-    at_minute(rig, pump, start_ev, 2)
-    frozen = pump.status()
-    hil_record.within("steps during the interruption", frozen["steps"] - stopped["steps"],
-                      "steps", 0, 0)
-    pump.run("resolved")
-    resolved = pump.last_event("ir_resolved")
-    hil_record.within("interrupted for", (resolved.fields["t_ms"] - interrupt.fields["t_ms"])
-                      / MIN_MS, "min", 1, 0.05)
+    frozen, resolved = interrupt_then_resolve(rig, pump, hil_record, start_ev, 1, 2)
     at_minute(rig, pump, start_ev, 3)
     anchor = minutes_since(start_ev, resolved.fields["t_ms"])
     measure_steps_after(hil_record, rate_changes(pump, start_ev), anchor, [(0, 25)])
@@ -153,3 +120,28 @@ def test_grade3_discontinues_and_latches_until_the_two_step_clear(rig, pump, hil
     restart = start(pump, 2)
     hil_record.within("a new start after the clear", restart.fields["inf"], "infusion", 2, 0)
     pump.run("stop")
+
+
+def interrupt_then_resolve(rig, pump, hil_record, start_ev, ir_min, resolved_min):
+    """A grade-2 IR at ir_min, resolved at resolved_min (minutes from the start): interrupted,
+    no step meanwhile, an operator's resume refused (only "IR resolved" ends a grade-2
+    interruption). Returns (the status just before "resolved", the ir_resolved event)."""
+    at_minute(rig, pump, start_ev, ir_min)
+    pump.run("ir", 2)
+    interrupt = pump.last_event("interrupt")
+    stopped = pump.status()
+    hil_record.within("state interrupted", stopped["st"] == "interrupted", "bool", 1, 0)
+    hil_record.within("rate while interrupted", stopped["rate_ul_h"], "uL/h", 0, 0)
+    with pytest.raises(CommandError) as refused:
+        pump.run("resume")
+    hil_record.within("operator resume refused (state=1)", refused.value.reason == "state",
+                      "bool", 1, 0)
+    at_minute(rig, pump, start_ev, resolved_min)
+    frozen = pump.status()
+    hil_record.within("steps during the interruption", frozen["steps"] - stopped["steps"],
+                      "steps", 0, 0)
+    pump.run("resolved")
+    resolved = pump.last_event("ir_resolved")
+    hil_record.within("interrupted for", (resolved.fields["t_ms"] - interrupt.fields["t_ms"])
+                      / MIN_MS, "min", resolved_min - ir_min, 0.05)
+    return frozen, resolved

@@ -20,6 +20,20 @@ def need_node():
         pytest.skip("needs node and the MicroPython WebAssembly package (make deps)")
 
 
+def real_time_board():
+    """The pump firmware on a virtual board at scale 1, no pty: a module fixture's body."""
+    need_node()
+    with SimBoard(scale=1, pty=False) as sim:
+        yield sim
+
+
+def line_on(sim):
+    """A Line on sim's serial, closed afterwards: a fixture's body."""
+    ln = Line(sim)
+    yield ln
+    ln.close()
+
+
 def fixture_board(**kwargs):
     """The harness running the test double (tests/sim_fixtures), time held unless told."""
     need_node()

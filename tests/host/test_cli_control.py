@@ -6,20 +6,17 @@ import re
 
 import pytest
 from clikit import one_error_line, run_cli
-from simkit import need_node
+from simkit import real_time_board
 
 from host_tools.commands import cli, control
 from host_tools.link.client import Client
 from host_tools.link.errors import UserError
-from host_tools.sim.simboard import SimBoard
 from pumpfw import protocol as P
 
 
 @pytest.fixture(scope="module")
 def board():
-    need_node()
-    with SimBoard(scale=1, pty=False) as sim:
-        yield sim
+    yield from real_time_board()
 
 
 @pytest.fixture

@@ -11,18 +11,15 @@ from types import SimpleNamespace
 
 import pytest
 from clikit import garbage_device, one_error_line, run_cli
-from simkit import need_node
+from simkit import need_node, real_time_board
 
 from host_tools.harness.served import REPO_ROOT
 from host_tools.link import discovery, registry
-from host_tools.sim.simboard import SimBoard
 
 
 @pytest.fixture(scope="module")
 def board():
-    need_node()
-    with SimBoard(scale=1, pty=False) as sim:
-        yield sim
+    yield from real_time_board()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import re
 import time
 
 import pytest
-from simkit import Line, fixture_board
+from simkit import fixture_board, line_on
 
 
 @pytest.fixture(scope="module")
@@ -15,9 +15,7 @@ def sim():
 
 @pytest.fixture(scope="module")
 def line(sim):
-    ln = Line(sim)
-    yield ln
-    ln.close()
+    yield from line_on(sim)
 
 
 def test_endpoints_are_printed(sim):

@@ -1,7 +1,7 @@
 """Virtual-board harness: power cut and restore keep /flash, watchdog resets, firmware crashes."""
 
 import pytest
-from simkit import Line, fixture_board, stderr_file
+from simkit import fixture_board, line_on, stderr_file
 
 
 @pytest.fixture(scope="module")
@@ -17,9 +17,7 @@ def sim(stderr_path):
 
 @pytest.fixture(scope="module")
 def line(sim):
-    ln = Line(sim)
-    yield ln
-    ln.close()
+    yield from line_on(sim)
 
 
 def test_power_cut_and_restore_keep_flash_and_report_a_new_boot(sim, line):
