@@ -5,14 +5,14 @@ import socket
 import threading
 import time
 
-from host_tools.sim.simboard import _host_port
+from host_tools.harness.served import host_port
 from pumpfw import protocol as P
 
 
 class SimLine:
     def __init__(self, sim):
         self.sim = sim
-        self.sock = socket.create_connection(_host_port(sim.serial_url), timeout=10)
+        self.sock = socket.create_connection(host_port(sim.serial_url), timeout=10)
         self.received = 0
         self.data = bytearray()
         self.keep = False  # keep the bytes (not only count them)

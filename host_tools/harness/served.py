@@ -30,7 +30,7 @@ class HarnessTimeout(HarnessError):
     """No answer in time."""
 
 
-def _host_port(url):
+def host_port(url):
     u = urlparse(url)
     return u.hostname, u.port
 
@@ -39,7 +39,7 @@ class Control:
     """The control side channel: one JSON request per line, a reply carrying the same id."""
 
     def __init__(self, url, timeout_s):
-        self.sock = socket.create_connection(_host_port(url), timeout=timeout_s)
+        self.sock = socket.create_connection(host_port(url), timeout=timeout_s)
         self.file = self.sock.makefile("rb")
         self.events = []  # unsolicited {"event": ...} lines, oldest first
         self._ids = itertools.count(1)
@@ -85,7 +85,7 @@ class HarnessBoard:
         self.balance_url = self.endpoints["balance"]
         self.control = Control(self.endpoints["control"], timeout_s)
         self._balance = None
-        self.bridge = PtyBridge(*_host_port(self.serial_url)) if pty else None
+        self.bridge = PtyBridge(*host_port(self.serial_url)) if pty else None
         self.pty = self.bridge.path if self.bridge else None
         self.endpoints["pty"] = self.pty
 

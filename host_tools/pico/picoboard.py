@@ -1,4 +1,4 @@
-"""The emulated Pico from Python: the stock MicroPython rp2 image on rp2040js (board.mjs), with
+"""The emulated Pico from Python: the stock MicroPython rp2 image on rp2040js (picoserve.mjs), with
 the virtual board's endpoints (serial as socket:// and a pty, control, MT-SICS balance).
 
     with PicoBoard() as pico:                      # a Pico fresh from the factory: stock image
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from host_tools.harness.served import REPO_ROOT, HarnessBoard, HarnessError
 
-BOARD_JS = Path(__file__).resolve().parent / "board.mjs"
+BOARD_JS = Path(__file__).resolve().parent / "picoserve.mjs"
 IMAGE_NAME = "RPI_PICO-v1.27.0.uf2"
 BOOTROM_NAME = "bootrom-b1.bin"
 ENV_DIR = "ISAPUMP_RP2_DIR"

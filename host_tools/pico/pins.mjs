@@ -1,5 +1,5 @@
 // The emulated Pico's pins as the rig sees them: STEP rising edges (the balance's truth), ENABLE
-// and DIR, and a record of the latest edges stamped with world time (board.mjs's `gpio`).
+// and DIR, and a record of the latest edges stamped with world time (picoserve.mjs's `gpio`).
 
 // chip: an EmulatedPico whose onPin this takes; pins: {step, dir, enable, enable_active_low}.
 export function recordPins(chip, pins, maxEdges) {
