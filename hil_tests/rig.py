@@ -156,7 +156,7 @@ class SimRig(Rig):
         self.advance_timeout_s = advance_timeout_s  # wall time one chunk of device time may take
         Rig.__init__(self, sim.serial_url, balance_url or sim.balance_url)
         if not hasattr(sim, "gpio_edges"):  # the virtual board keeps no record of its pins
-            self.capabilities = frozenset(CAPABILITIES) - {"pin_edges"}
+            self.capabilities = self.capabilities - {"pin_edges"}
 
     def _advance(self, ms):
         # Whatever the pump wrote reaches the board before its time moves on.

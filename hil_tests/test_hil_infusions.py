@@ -9,6 +9,7 @@ from hil_tests.hilkit import (
     measure_completion,
     measure_ladder,
     rate_changes,
+    run_began,
     run_to_completion,
     start,
 )
@@ -76,11 +77,15 @@ def test_a_pause_extends_the_duration_but_not_the_infusing_time(rig, pump, hil_r
     pump.run("resume")
     resume = pump.last_event("resume")
     pause = pump.last_event("pause")
-    paused_min = (resume.fields["t_ms"] - pause.fields["t_ms"]) / MIN_MS
+    # Stepping stopped at the pause and began again at the instant the resume reports.
+    paused_min = (resume.fields["since_ms"] - pause.fields["t_ms"]) / MIN_MS
     hil_record.within("paused for", paused_min, "min", 15, DURATION_TOL_MIN)
     done, status = run_to_completion(rig, pump, 150)
-    # Each later step comes exactly its ladder time plus the time spent paused after the start.
-    changes = rate_changes(pump, start_ev)[1:]
+    # Each later step comes exactly its ladder time plus the time spent paused after the run
+    # began (the first rate's reported instant).
+    changes = rate_changes(pump, start_ev)
+    began = run_began(hil_record, changes, 0, "start")
+    changes = [(m - began, rate) for m, rate in changes[1:]]
     expected = [(30 + paused_min, 100), (60 + paused_min, 200), (90 + paused_min, 300)]
     hil_record.within("rate changes after the first", len(changes), "count", len(expected), 0)
     for i, ((minute, rate), (want_min, want_rate)) in enumerate(zip(changes, expected)):

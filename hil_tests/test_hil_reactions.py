@@ -10,15 +10,19 @@ from hil_tests.hilkit import (
     measure_completion,
     minutes_since,
     rate_changes,
+    run_began,
     run_to_completion,
     start,
 )
 from host_tools.link.errors import CommandError
 
 
-def measure_steps_after(record, changes, anchor_min, expected):
-    """Rate changes after anchor_min: each expected (minutes after the anchor, mL/h) exactly."""
-    after = [(m - anchor_min, rate) for m, rate in changes if m >= anchor_min]
+def measure_steps_after(record, changes, anchor_min, expected, from_rest=True):
+    """Rate changes after the command at anchor_min: each expected (minutes after the instant the
+    run began again, mL/h) exactly; from rest, it began within RUN_BEGINS_WITHIN_MIN of the
+    command (a run that never stopped counts from the command itself)."""
+    began = run_began(record, changes, anchor_min, "resolved") if from_rest else anchor_min
+    after = [(m - began, rate) for m, rate in changes if m >= began]
     record.within("rate changes after resolved", len(after), "count", len(expected), 0)
     for i, ((minute, rate), (want_min, want_rate)) in enumerate(zip(after, expected)):
         record.within("step %d rate" % i, rate, "mL/h", want_rate, 0)
@@ -47,7 +51,7 @@ def test_grade1_holds_escalation_until_a_full_hold_after_resolved(rig, pump, hil
     held_changes = [c for c in changes[1:] if c[0] < anchor]
     hil_record.within("rate changes while the IR was active", len(held_changes), "count", 0, 0)
     measure_steps_after(hil_record, changes, anchor,
-                        [(60, 50), (90, 75), (120, 100), (150, 125), (180, 150)])
+                        [(60, 50), (90, 75), (120, 100), (150, 125), (180, 150)], from_rest=False)
     measure_completion(hil_record, pump, start_ev, done, status, 254 + 1 / 6, 254 + 1 / 6)
 
 
