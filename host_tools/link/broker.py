@@ -169,13 +169,18 @@ class Broker:
         """Until closing, and then on to the end of the burst the device is sending (the lines
         of one loop pass, and the line it is halfway through), at most FINISH_LINE_S, so the
         next server starts between bursts, on a line boundary."""
-        last = time.monotonic()
+        last = opened = time.monotonic()
+        synced = False  # a line boundary seen (or a quiet start: nothing was in flight)
         why = ""
         try:
             while not self.closing.is_set() or self._draining(last):
                 chunk = self.device.read(self.device.in_waiting or 1)
                 now = time.monotonic()
                 if chunk:
+                    if not synced:  # opened mid-line: its tail is no line of ours to pass on
+                        nl = chunk.find(b"\n") + 1
+                        synced = nl > 0 or now - opened > IDLE_FLUSH_S
+                        chunk = chunk[nl:] if nl else (chunk if synced else b"")
                     self.partial += chunk
                     last = now
                     nl = self.partial.rfind(b"\n") + 1
@@ -234,8 +239,9 @@ class Broker:
             clients = list(self.clients)
             self.clients.clear()
         for conn in clients:
-            if self.partial:
-                conn.push(bytes(self.partial))
+            # A line still unfinished here is not passed on: half a line would reach every
+            # client as a corrupt one; the next server starts on a line boundary, and the
+            # clients' sequence check counts the line as lost at the hand-over.
             conn.close()  # its sender sends what is queued, then ends
         for conn in clients:
             conn.thread.join(2)
