@@ -46,7 +46,10 @@ print(json.dumps([walk('/'), pumpfw.VERSION]))
 """
 
 
-def test_mpremote_mip_installs_the_firmware_from_a_local_index_and_it_boots(index_url):
+def test_mpremote_mip_installs_the_firmware_from_a_local_index_and_it_boots(index_url, request):
+    if not request.config.getoption("--image"):
+        pytest.skip("the install lane: `make image-test` (a mip install onto a fresh emulated Pico"
+                    " takes minutes; tests/host/test_install_ways.py checks the index here)")
     why = missing()
     if why:
         pytest.skip(why)
