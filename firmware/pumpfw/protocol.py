@@ -65,8 +65,7 @@ OVERRIDE_JOURNAL = const(4)  # after a corrupt journal
 # Names sent beside the codes (`what=`), so a person reading the log needs no table.
 FAULT_NAMES = ("", "drive", "journal", "exception", "no_delivery", "watchdog")
 # Fault codes (`ev fault code=N`), indices of FAULT_NAMES:
-FAULT_DRIVE = const(1)  # the drive clamped, refused or re-planned (detail: 1 clamp, 2 low,
-#                        3 underrun)
+FAULT_DRIVE = const(1)  # drive clamped, refused or re-planned (detail 1 clamp, 2 low, 3 underrun)
 FAULT_JOURNAL = const(2)  # the journal could not be read or written (detail: 1 corrupt, 2 write)
 FAULT_EXCEPTION = const(3)  # an exception escaped a tick; the motor was stopped
 FAULT_NO_DELIVERY = const(4)  # running, yet no step for longer than the bound (detail: seconds)
@@ -117,18 +116,10 @@ F_TWO_STEP = const(2)
 # (code, fields or why in words). "controller" commands change the pump's state, and their `ok`
 # carries it (the record fields); "app", "starts" (App.starts, the start rules) and "console"
 # (the dispatcher) commands do not.
-# A row: name, args ((name, lo, hi, base), ...), allowed states, flags, handler, help. Readers
-# take its fields by these names, never by a bare index (an argument's fields likewise).
-CMD_NAME = const(0)
-CMD_ARGS = const(1)
-CMD_STATES = const(2)
-CMD_FLAGS = const(3)
-CMD_HANDLER = const(4)
-CMD_HELP = const(5)
-ARG_NAME = const(0)
-ARG_LO = const(1)
-ARG_HI = const(2)
-ARG_BASE = const(3)
+# A row: name, args ((name, lo, hi, base), ...), allowed states, flags, handler, help, read by
+# these names, never by a bare index (an argument's fields likewise).
+CMD_NAME, CMD_ARGS, CMD_STATES, CMD_FLAGS, CMD_HANDLER, CMD_HELP = 0, 1, 2, 3, 4, 5
+ARG_NAME, ARG_LO, ARG_HI, ARG_BASE = 0, 1, 2, 3
 COMMANDS = (
     ("help", (), _ANY, F_DIRECT, ("console", "help_fields"), "list the commands"),
     ("id", (), _ANY, F_DIRECT, ("console", "id_fields"),
