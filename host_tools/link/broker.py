@@ -17,6 +17,8 @@ import socket
 import threading
 import time
 
+from pumpfw import protocol as P
+
 HANDSHAKE = b"#isapump-broker 1"
 SEQ_BLOCK = 10_000  # command numbers per client: 100 blocks in the protocol's 1 000 000
 IDLE_FLUSH_S = 0.05
@@ -25,6 +27,16 @@ DRAIN_QUIET_S = 0.03  # letting go, the server reads on until the board is this 
 # of one loop pass come back to back (a USB packet or a socket write apart), so a burst is not cut
 CLIENT_BACKLOG_BYTES = 8 << 20  # a client this far behind is not reading: it is let go
 _INPUT_ENDS = (b"\r", b"\n", b"\x03")  # where the device's line assembler finishes something
+
+
+def _whole_line(line):
+    """True if `line` is a whole line of the pump protocol (its own CRC vouches for it), not
+    the tail of one the device was halfway through when the port was opened."""
+    try:
+        P.parse_line(line)
+    except P.LineError:
+        return False
+    return True
 
 
 class _Conn:
@@ -177,12 +189,13 @@ class Broker:
                 chunk = self.device.read(self.device.in_waiting or 1)
                 now = time.monotonic()
                 if chunk:
-                    if not synced:  # opened mid-line: its tail is no line of ours to pass on
-                        nl = chunk.find(b"\n") + 1
-                        synced = nl > 0 or now - opened > IDLE_FLUSH_S
-                        chunk = chunk[nl:] if nl else (chunk if synced else b"")
                     self.partial += chunk
                     last = now
+                    if not synced:  # opened mid-line? its tail is no line of ours to pass on
+                        nl = self.partial.find(b"\n") + 1
+                        synced = nl > 0 or now - opened > IDLE_FLUSH_S
+                        if nl and not _whole_line(bytes(self.partial[:nl])):
+                            del self.partial[:nl]  # (a whole line, e.g. an answer, goes on)
                     nl = self.partial.rfind(b"\n") + 1
                     if nl:
                         self._fanout(bytes(self.partial[:nl]))
@@ -190,6 +203,7 @@ class Broker:
                 if self.partial and (now - last > IDLE_FLUSH_S or len(self.partial) > 4096):
                     self._fanout(bytes(self.partial))
                     self.partial.clear()
+                    synced = True
         except Exception as exc:  # noqa: BLE001 - unplugged: every client learns it by EOF
             why = str(exc)
         self.device_lost = why

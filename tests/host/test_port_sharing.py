@@ -22,6 +22,7 @@ from host_tools.link.client import Client
 from host_tools.link.seqcheck import SeqTracker
 from host_tools.logs import capfile
 from host_tools.sim.simboard import SimBoard
+from pumpfw import protocol as P
 
 PUMPCTL = [sys.executable, "-c",
            "import sys; from host_tools.commands.cli import main; sys.exit(main())"]
@@ -269,3 +270,57 @@ def test_ports_names_the_serving_process_and_flash_will_not_share(capsys, regist
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=30)
+
+
+class _ScriptedDevice:
+    """A device for the broker alone: once `go` is set, read() hands out `chunks` one by one."""
+
+    def __init__(self, chunks):
+        self.chunks = list(chunks)
+        self.written = bytearray()
+        self.go = threading.Event()
+
+    @property
+    def in_waiting(self):
+        return len(self.chunks[0]) if self.chunks else 0
+
+    def read(self, n):
+        if not self.chunks or not self.go.is_set():
+            time.sleep(0.01)
+            return b""
+        return self.chunks.pop(0)
+
+    def write(self, data):
+        self.written += data
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("first, passed_on", [
+    # The server opened the port while the board was halfway through a record: its tail goes.
+    ([b"66 steps=5*1234\r\n"], False),
+    # The first bytes are a whole line (the answer to the first command, which a pump that
+    # sends nothing unasked gives first): it goes on, even arriving a byte at a time.
+    ([bytes([b]) for b in P.frame(3, P.encode_ok(7, "id", "proto=1"))], True),
+])
+def test_a_new_server_drops_only_a_fragment_it_opened_the_device_in(tmp_path, first, passed_on):
+    last = P.frame(4, P.encode_ok(8, "status"))
+    device = _ScriptedDevice(first + [last])
+    path = str(tmp_path / "b.sock")
+    served = broker.Broker(device, path, "t")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+        sock.settimeout(5)
+        got = sock.recv(4096)  # the handshake: this client is in, the board may speak
+        device.go.set()
+        while not got.endswith(last):
+            data = sock.recv(4096)
+            assert data, "the broker ended the connection"
+            got += data
+    finally:
+        sock.close()
+        served.close()
+    lines = got.split(b"\n", 1)[1]
+    assert lines == (b"".join(first) if passed_on else b"") + last
