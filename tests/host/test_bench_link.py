@@ -10,6 +10,7 @@ from clikit import FakePump, run_cli
 
 from host_tools.link import registry
 from pumpfw import VERSION
+from pumpfw import protocol as P
 
 
 @pytest.fixture
@@ -81,13 +82,15 @@ def test_a_server_letting_go_passes_on_the_whole_burst_already_on_its_way(tmp_pa
     served = broker.Broker(device, str(tmp_path / "b.sock"), "pair")
     client = socket.socket(socket.AF_UNIX)
     client.connect(str(tmp_path / "b.sock"))
+    client.settimeout(10)  # a line that never comes fails the test, it does not hang it
     reader = client.makefile("rb")
     assert reader.readline().startswith(broker.HANDSHAKE)
     deadline = time.monotonic() + 10
     while not served.clients:  # it is passed the device's lines once it is on the list
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    burst = [b"line %d of one loop pass\r\n" % i for i in range(6)]
+    # Lines of the protocol: a new server passes on a first line only if it is one (broker.py)
+    burst = [P.frame(i, P.encode_event(P.EV_ALARM, 1000 + i, i, 0)) for i in range(6)]
     board_end.sendall(burst[0])
     assert reader.readline() == burst[0]
 
