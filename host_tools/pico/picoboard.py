@@ -123,7 +123,7 @@ def flash_new_board(image_out, board="pico", timeout_s=1800):
     import sys
 
     pumpctl = Path(sys.executable).with_name("pumpctl")
-    with PicoBoard(scale=1) as pico:
+    with PicoBoard(fast=True) as pico:  # time skips ahead while the core sleeps (-10 s)
         # The emulator lags real time on a busy host: its boot after the copy (a few s of
         # emulated time) may take minutes there, so pumpctl waits that long for it.
         proc = subprocess.run([str(pumpctl), "flash", "--board", board, "--port", pico.pty,
