@@ -1,6 +1,7 @@
 """`pumpctl calibrate`: steps per mL from a short known run, weighed on a balance or read off a
 cylinder; written to the board with `setcal` and read back (before -> after)."""
 
+import json
 import sys
 import time
 
@@ -43,6 +44,9 @@ def argparse_calibrate(parser):
     parser.add_argument("--settle", type=seconds_or_zero, default=1.0, metavar="S",
                         help="wait before the last weighing (default 1)")
     parser.add_argument("--dry-run", action="store_true", help="compute, do not write")
+    parser.add_argument("--json", action="store_true",
+                        help="the result as one JSON object: command, ok, the board (port,"
+                        " board, fw, serial), steps, volume_ml, before, after, written")
 
 
 def steps_per_ml(steps, volume_ml):
@@ -111,14 +115,18 @@ def _calibrate(args, s, balance, read_line):
         source = "%.4f mL measured" % volume_ml
     new = steps_per_ml(steps, volume_ml)
     change = 100.0 * (new - before) / before
-    if args.dry_run:
-        say("steps_per_ml: %d -> %d (%+.2f %%) from %d steps, %s (dry run: not written)"
-            % (before, new, change, steps, source))
-        return 0
-    s.command("setcal", new)
-    after = s.command("cal").fields["steps_per_ml"]
-    if after != new:
-        raise UserError("the board reads back %d steps/mL after setcal %d" % (after, new))
-    say("steps_per_ml: %d -> %d (%+.2f %%) from %d steps, %s" % (before, after, change, steps,
-                                                                 source))
+    if not args.dry_run:
+        s.command("setcal", new)
+        after = s.command("cal").fields["steps_per_ml"]
+        if after != new:
+            raise UserError("the board reads back %d steps/mL after setcal %d" % (after, new))
+    if getattr(args, "json", False):
+        say(json.dumps({"command": "calibrate", "ok": True, "board": s.identity(),
+                        "steps": steps, "volume_ml": volume_ml, "source": source,
+                        "before": before, "after": new, "change_pct": round(change, 4),
+                        "written": not args.dry_run}, sort_keys=True))
+    else:
+        say("steps_per_ml: %d -> %d (%+.2f %%) from %d steps, %s%s" % (
+            before, new, change, steps, source,
+            " (dry run: not written)" if args.dry_run else ""))
     return 0

@@ -1,6 +1,7 @@
 """`pumpctl capture`: record every device line to a capture file, riding out USB reconnects and
 the hand-over of a shared port; says when it is ready and how it goes."""
 
+import json
 import sys
 import time
 
@@ -274,6 +275,10 @@ def argparse_capture(parser):
                         " digits, . _ -); loading a folder gives it as the subject column")
     parser.add_argument("--csv", metavar="F", help="also export the decoded lines as CSV")
     parser.add_argument("--parquet", metavar="F", help="also export them as Parquet")
+    parser.add_argument("--json", action="store_true",
+                        help="also one JSON object per line on stdout: kind start (the port,"
+                        " the board, the file), note (board gone, port handed over, lines"
+                        " missing, as they happen) and end (why, and the counts)")
 
 
 def do_capture(args, open_port=None, progress_out=None):
@@ -311,13 +316,22 @@ def do_capture(args, open_port=None, progress_out=None):
         first.close()
         raise UserError("cannot write %s: %s" % (args.output, exc.strerror)) from None
     progress = Progress(stats, progress_out)
+    emit = _json_lines if getattr(args, "json", False) else (lambda obj: None)
     until = "for %g s" % args.duration if args.duration else "until Ctrl-C"
     print("capture: recording %s%s to %s %s" % (url, who, args.output, until),
           file=progress.out, flush=True)
+    emit({"kind": "start", "output": str(args.output), "duration_s": args.duration,
+          "board": {"port": url, "board": hello.get("board") if hello else None,
+                    "fw": hello.get("fw") if hello else None,
+                    "serial": discovery.serial_id(url) if who else None}})
+
+    def tell(words):  # on screen, and for a script the same words with their reason first
+        progress.note(words)
+        emit({"kind": "note", "what": words.split(":", 1)[0], "text": words})
+
     why = "duration reached"
     try:
-        run(opener, writer, stats, duration_s=args.duration, on_line=progress,
-            on_event=progress.note)
+        run(opener, writer, stats, duration_s=args.duration, on_line=progress, on_event=tell)
     except KeyboardInterrupt:
         why = "stopped by the user"
     finally:
@@ -326,8 +340,16 @@ def do_capture(args, open_port=None, progress_out=None):
         progress.close()
     for line in stats.summary_lines() + stats.warnings():
         print(line, file=sys.stderr)
+    emit({"kind": "end", "why": why, "lines": stats.lines, "reconnects": stats.reconnects,
+          "gaps": stats.seq_gaps, "missing": stats.seq_missing, "reordered": stats.reordered,
+          "checksum_failures": stats.checksum_failures, "undecodable": stats.undecodable,
+          "cut_short": stats.partial, "warnings": stats.warnings()})
     export(args.output, args.csv, args.parquet)
     return 0
+
+
+def _json_lines(obj):
+    print(json.dumps(obj, sort_keys=True), flush=True)
 
 
 def export(capture_path, csv_path=None, parquet_path=None):

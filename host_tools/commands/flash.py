@@ -3,8 +3,10 @@ soft-reset, and check the banner. Refuses while an infusion is active."""
 
 import contextlib
 import io
+import json
 import re
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -313,6 +315,10 @@ def argparse_flash(parser):
     parser.add_argument("--verify", action="store_true",
                         help="after copying, compare a sha256 of each file on the board with"
                         " the source")
+    parser.add_argument("--json", action="store_true",
+                        help="the result as one JSON object on stdout (command, ok, the board"
+                        " it flashed, copied, removed, unchanged, verified, dry_run); the"
+                        " lines on the way go to stderr")
 
 
 def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=None):
@@ -320,6 +326,11 @@ def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=None):
     reboot_wait_s = getattr(args, "reboot_wait", REBOOT_WAIT_S)
     if verify_wait_s is None:
         verify_wait_s = reboot_wait_s
+    as_json = getattr(args, "json", False)
+
+    def note(text):  # with --json only the result is on stdout
+        say(text, sys.stderr if as_json else None)
+
     fill_port(args)
     url = discovery.resolve(args.port, args.timeout, fits=discovery.flashable)
     who = portshare.holder(url)
@@ -329,9 +340,9 @@ def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=None):
     with tempfile.TemporaryDirectory(prefix="pumpfw-mpy-") as tmp:
         copies = plan_copies(board, compile_firmware(board, tmp))
     hello = preflight(url, args.timeout, board)
-    say("%s: %s" % (url, "pump firmware %s on %s, serial %s, idle: taking it to the REPL"
-                    % (hello["fw"], hello["board"], discovery.serial_id(url)) if hello
-                    else "not running this firmware (serial %s)" % discovery.serial_id(url)))
+    note("%s: %s" % (url, "pump firmware %s on %s, serial %s, idle: taking it to the REPL"
+                     % (hello["fw"], hello["board"], discovery.serial_id(url)) if hello
+                     else "not running this firmware (serial %s)" % discovery.serial_id(url)))
     if hello:
         wait_for_repl(url, reboot_wait_s)  # the loop has ended (or the board reset into it)
     transport = open_transport(transport_factory, url, reboot_wait_s)
@@ -349,18 +360,27 @@ def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=None):
     finally:
         transport.close()
     sizes = dict(copies)
+    result = {"command": "flash", "ok": True, "port": url, "board_file": board,
+              "dry_run": bool(args.dry_run), "verified": bool(args.verify and not args.dry_run),
+              "copied": copied, "removed": stale, "unchanged": len(same),
+              "bytes": sum(len(sizes[p]) for p in copied)}
     if args.dry_run:
         for path in copied:
-            say("would copy %s (%d bytes)" % (path, len(sizes[path])))
+            note("would copy %s (%d bytes)" % (path, len(sizes[path])))
         for path in stale:
-            say("would remove %s" % path)
-        say("dry run: %d to copy, %d to remove, %d unchanged; nothing copied (soft reset)"
-            % (len(copied), len(stale), len(same)))
-        return 0
-    say("copied %d files (%d bytes) in %.1f s, %d unchanged, %d removed%s; soft reset" % (
-        len(copied), sum(len(sizes[p]) for p in copied), time.monotonic() - t0, len(same),
-        len(stale), ", verified (sha256)" if args.verify else ""))
-    new = verify(url, board, args.timeout, verify_wait_s)
-    say("flashed: fw %s, board %s, protocol %s, steps_per_ml %s" % (
-        new["fw"], new["board"], new["proto"], new["steps_per_ml"]))
+            note("would remove %s" % path)
+        note("dry run: %d to copy, %d to remove, %d unchanged; nothing copied (soft reset)"
+             % (len(copied), len(stale), len(same)))
+        result["board"] = None  # not asked again: the board was left as it was
+    else:
+        note("copied %d files (%d bytes) in %.1f s, %d unchanged, %d removed%s; soft reset" % (
+            len(copied), result["bytes"], time.monotonic() - t0, len(same),
+            len(stale), ", verified (sha256)" if args.verify else ""))
+        new = verify(url, board, args.timeout, verify_wait_s)
+        note("flashed: fw %s, board %s, protocol %s, steps_per_ml %s" % (
+            new["fw"], new["board"], new["proto"], new["steps_per_ml"]))
+        result["board"] = {"port": url, "board": new["board"], "fw": new["fw"],
+                           "serial": discovery.serial_id(url)}
+    if as_json:
+        say(json.dumps(result, sort_keys=True))
     return 0

@@ -19,7 +19,10 @@ TOPICS = {
             "pump's commands (start, pause, ir, clear, ...) print one object with the board\n"
             "(port, board, fw, serial) and the status after the command; monitor prints the\n"
             "board, then one object per record (kind rec) and event (kind ev); ports prints\n"
-            "one object per port.",
+            "one object per port; flash and calibrate one object with the board and what\n"
+            "they did (the lines on the way go to stderr); capture one object per line:\n"
+            "kind start (the board), note (board gone, port handed over, lines missing)\n"
+            "and end (the counts).",
     "completion": "Tab completion of commands and options, generated from the command table:\n"
                   "  bash: eval \"$(pumpctl completion bash)\"   (in ~/.bashrc)\n"
                   "  zsh:  eval \"$(pumpctl completion zsh)\"    (in ~/.zshrc)\n"

@@ -196,6 +196,30 @@ def test_a_capture_of_a_board_whose_process_is_killed_says_board_gone(tmp_path):
     assert "this process stopped serving" not in text.split("board gone")[0]
 
 
+def test_capture_json_says_start_each_note_and_end_one_object_a_line(tmp_path, capsys):
+    lines = device_lines()
+    ports = [FakePort(lines[:10] + [OSError("pumpctl pid 7 stopped serving v0")]),
+             FakePort(lines[13:20])]
+
+    class Args:
+        output = str(tmp_path / "j.cap")
+        port = "v0"
+        timeout = 3.0
+        duration = 1.0
+        json = True
+        csv = parquet = subject = None
+
+    screen = io.StringIO()
+    assert capture.do_capture(Args, open_port=lambda: ports.pop(0), progress_out=screen) == 0
+    objs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["kind"] for o in objs] == ["start", "note", "note", "end"]
+    assert objs[0]["board"]["port"] == "v0" and objs[0]["output"] == Args.output
+    assert [o["what"] for o in objs[1:3]] == ["port handed over", "lines missing"]
+    end = objs[-1]
+    assert end["why"] == "duration reached" and end["reconnects"] == 1
+    assert (end["lines"], end["gaps"], end["missing"]) == (17, 1, 3)
+
+
 # ---- 5. a live view for a narrow terminal, --json ----------------------------------------
 
 RUNNING = {"st": "running", "inf": 3, "rate_ul_h": 25_000, "vol_ul": 750, "remain_ul": 249_250,

@@ -1,5 +1,6 @@
 """pumpctl calibrate against the virtual board and its balance (an independent witness)."""
 
+import json
 import re
 
 import pytest
@@ -102,3 +103,20 @@ def test_refused_while_infusing_and_bad_balance(capsys, board):
     rc, _, err = run_cli(capsys, "calibrate", "--port", board.serial_url, "--balance",
                          "socket://127.0.0.1:1", "--seconds", 1)
     assert rc == 1 and "cannot open the balance" in one_error_line(err)
+
+
+def test_json_is_one_object_with_the_board_and_what_was_measured(capsys, board):
+    truth = board.status()["steps_per_ml"]
+    before = cal(board.serial_url)
+    rc, out, err = run_cli(capsys, "calibrate", "--port", board.serial_url, "--balance",
+                           board.balance_url, "--seconds", 1.5, "--settle", 0, "--dry-run",
+                           "--infusion", 2, "--json")
+    assert rc == 0, err
+    (line,) = out.splitlines()  # "calibration run on ..." went to stderr
+    result = json.loads(line)
+    assert result["ok"] and result["command"] == "calibrate" and not result["written"]
+    assert result["board"]["port"] == board.serial_url and result["board"]["board"] == "sim"
+    assert result["before"] == before and result["after"] == truth
+    assert result["steps"] >= calibrate.MIN_STEPS
+    assert result["volume_ml"] == pytest.approx(result["steps"] / truth, abs=0.002)
+    assert cal(board.serial_url) == before  # a dry run writes nothing

@@ -2,6 +2,7 @@
 check, and the refusal while the virtual board infuses."""
 
 import hashlib
+import json
 
 import pytest
 from clikit import FakePump, garbage_device, one_error_line, run_cli
@@ -299,3 +300,31 @@ def test_verify_compares_each_file_on_the_board_with_the_source(capsys):
             flash.do_flash(args, ShortWrites, verify_wait_s=0.3)
     finally:
         junk.close()
+
+
+def test_json_is_one_object_on_stdout_naming_the_board_it_flashed(capsys):
+    pump = FakePump(board="pico", fw=VERSION)
+    try:
+        args = flash_args("--board", "pico", "--port", pump.url, "--json")
+        assert flash.do_flash(args, FakeTransport) == 0
+    finally:
+        pump.close()
+    out, err = capsys.readouterr()
+    (line,) = out.splitlines()  # the lines on the way went to stderr
+    result = json.loads(line)
+    assert result["ok"] and result["command"] == "flash" and not result["dry_run"]
+    assert result["board"] == {"port": pump.url, "board": "pico", "fw": VERSION,
+                               "serial": result["board"]["serial"]}
+    assert "/main.py" in result["copied"] and "/lib/pumpfw/old.mpy" in result["removed"]
+    assert "flashed: fw %s, board pico" % VERSION in err
+
+
+def test_json_dry_run_says_what_would_change_and_names_no_flashed_board(capsys, tmp_path):
+    copies = dict(flash.plan_copies("pico", flash.compile_firmware("pico", tmp_path)))
+    held = {p: d for p, d in copies.items() if p != "/board.py"}
+    t, error, out, _ = fresh_board_flash(capsys, "--board", "pico", "--dry-run", "--json",
+                                         held=held)
+    assert error is None and t.written == {}
+    result = json.loads(out)
+    assert result["dry_run"] and result["copied"] == ["/board.py"] and result["board"] is None
+    assert result["unchanged"] == len(copies) - 1 and len(result["removed"]) == 5
