@@ -95,8 +95,57 @@ def rate(steps_per_ml):
             "drive_faults": underruns[0]}
 
 
+def profile():
+    """Where a tick's time goes: the ticks() run with each part of App.step() timed (the
+    wrappers add ~20-40 us a call, so compare the parts, not the total with tick_us)."""
+    hw = Hardware(board)
+    fixed = S.Program(((TICKS_RATE_UL_H, S.UNTIL_DONE),), 3, 0)
+    app = App(hw, S.Regimen("bench-300", 250_000, (fixed,)))
+    spent = {}
+    calls = {}
+
+    def wrap(obj, name, label):
+        if obj is None or not hasattr(obj, name):
+            return
+        inner = getattr(obj, name)
+        spent[label] = 0
+        calls[label] = 0
+
+        def timed(*args):
+            t = time.ticks_us()
+            r = inner(*args)
+            spent[label] += time.ticks_diff(time.ticks_us(), t)
+            calls[label] += 1
+            return r
+
+        setattr(obj, name, timed)
+
+    for obj, name in ((app.drive, "steps_made"), (app.controller, "tick"),
+                      (getattr(app, "presses", None), "poll"), (hw.port, "read_into"),
+                      (app.watch, "poll"), (app, "begin_run"), (app.wa, "save_due"),
+                      (app, "_service"), (app, "_save"), (app.alarms, "poll"),
+                      (app.annunciator, "update"), (app.records, "due"),
+                      (app.console, "record"), (app.out, "drain"), (hw, "wdt_feed"),
+                      (app.clock, "read"), (app, "next_wake_ms")):
+        wrap(obj, name, type(obj).__name__ + "." + name)
+    app.controller.start(app.clock.read(), 1)
+    total = [0, 0]
+
+    def timed_step():
+        t = time.ticks_us()
+        app.step()
+        total[0] += time.ticks_diff(time.ticks_us(), t)
+        total[1] += 1
+
+    run_loop(app, hw, SECONDS, timed_step)
+    app.shutdown()
+    return {"step_us": total[0], "ticks": total[1], "spent_us": spent, "calls": calls}
+
+
 if MODE == "ticks":
     result = ticks()
+elif MODE == "profile":
+    result = profile()
 else:
     result = rate(int(MODE.split(":")[1]))
 print("\nBENCH " + json.dumps(result))  # on a line of its own, whatever the app printed
