@@ -19,6 +19,7 @@ from host_tools.pico.picoboard import PicoBoard
 BOARD_SCRIPT = Path(__file__).with_name("rp2_board.py")
 CLOCK_MHZ = 125
 INFUSION3_STEPS = 250 * 16_000  # 250 mL at boards/pico.py's 16 000 steps/mL
+TICK_RATE_UL_H = 300_000  # rp2_board.py's TICKS_RATE_UL_H
 INFUSION3_MAX_MIN = 90  # its 75 min, and then some: still running after that is a failure
 RATE_SPM = (16_000, 45_000, 90_000, 180_000, 360_000, 720_000)  # 200 mL/h -> 0.9-40 k steps/s
 
@@ -392,5 +393,27 @@ def _rate_metrics(runs, seconds):
         "tried: %s; the board's own ceiling is MAX_STEP_HZ" % "; ".join(rows))}
 
 
+def profile(image=None, seconds=10):
+    """Where the App's tick goes on the board (rp2_board.py's profile mode): one line a part,
+    the most expensive first. A fresh flash unless image (a dump pumpctl flash made) is given."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if image is None:
+            image = Path(tmp) / "flashed.bin"
+            rc, out = pico_board.flash_new_board(image)
+            if rc:
+                raise RuntimeError("pumpctl flash failed:\n" + out)
+        r = _board_run(image, "profile", seconds)
+    lines = ["%d ticks in %d s of infusion at %d uL/h, App.step() %d us in all (%.2f %% busy)"
+             % (r["ticks"], seconds, TICK_RATE_UL_H, r["step_us"],
+                100 * r["step_us"] / (seconds * 1e6))]
+    for part, us in sorted(r["spent_us"].items(), key=lambda kv: -kv[1]):
+        lines.append("%9d us %6d calls  %s" % (us, r["calls"][part], part))
+    return lines
+
+
 if __name__ == "__main__":
-    print(json.dumps(measure(quick="--quick" in sys.argv, full="--full" in sys.argv), indent=1))
+    if "--profile" in sys.argv:
+        print("\n".join(profile(sys.argv[-1] if sys.argv[-1].endswith(".bin") else None)))
+    else:
+        print(json.dumps(measure(quick="--quick" in sys.argv, full="--full" in sys.argv),
+                         indent=1))
