@@ -15,6 +15,25 @@ def raises(exc_type, fn, *args):
     raise AssertionError("%s not raised" % exc_type.__name__)
 
 
+class ButtonPin:
+    """A button's input pin: pulled up (1) until pressed; set() calls its IRQ handler as the
+    pin's edge would."""
+
+    def __init__(self):
+        self.level = 1  # pulled up: released
+        self.handler = None
+
+    def value(self):
+        return self.level
+
+    def irq(self, handler=None, trigger=None):
+        self.handler = handler
+
+    def set(self, level):
+        self.level = level
+        self.handler(self)
+
+
 class Recorder:
     """Collects controller events as (now_ms, name, a, b)."""
 

@@ -2,6 +2,7 @@
 # interval, from the buttons' sampler itself (a timer on a board), whatever the loop is doing:
 # on the ESP32 driver's fakes and the virtual stepper; a press made while interrupts were off
 # (a flash operation) is still seen; the app leaves the controller paused, never `running`.
+from fwtest import ButtonPin as Pin
 from test_stepper_esp32 import make as make_esp32
 
 from pumpfw import buttons as bt
@@ -141,22 +142,6 @@ def test_a_press_wholly_inside_a_stall_is_a_short_press_and_a_glitch_is_not():
     clock.now += 2000
     panel.tick(clock.now // 1000)
     assert panel.take() == bt.EV_PAUSE and panel.stops == 2
-
-
-class Pin:
-    def __init__(self):
-        self.level = 1
-        self.handler = None
-
-    def value(self):
-        return self.level
-
-    def irq(self, handler=None, trigger=None):
-        self.handler = handler
-
-    def set(self, level):
-        self.level = level
-        self.handler(self)
 
 
 def _running_app():

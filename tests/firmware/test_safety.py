@@ -1,5 +1,7 @@
 # Issue 7's rules on the whole App: latch across reboots, expected next infusion, premedication
 # window, corrupt journal, self-check, start from the buttons, alarms on the wire (both lanes).
+from fwtest import ButtonPin as Pin
+
 from pumpfw import controller as ctl
 from pumpfw import protocol as P
 from pumpfw.app import App
@@ -129,22 +131,6 @@ def test_a_failed_self_check_blocks_every_start_even_startover():
     assert reply.kind == "err" and "self-check failed: board file uses a pin twice" in reply.text
     assert confirm_two_step(hw, app, "startover", 1).kind == "err"
     assert app.controller.state == ctl.IDLE and hw.stepper.steps() == 0
-
-
-class Pin:
-    def __init__(self):
-        self.level = 1  # pulled up: released
-        self.handler = None
-
-    def value(self):
-        return self.level
-
-    def irq(self, handler=None, trigger=None):
-        self.handler = handler
-
-    def set(self, level):
-        self.level = level
-        self.handler(self)
 
 
 def press(app, hw, pin, hold_ms):

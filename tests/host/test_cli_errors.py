@@ -51,33 +51,28 @@ def test_busy_and_permission_wording():
     assert "dialout" in session.open_failure("/dev/ttyACM0", denied)
 
 
-def test_not_this_firmware(capsys):
-    junk = garbage_device()
+def _error_of(capsys, device, *argv):
+    """pumpctl ARGV --port DEVICE: (exit status, its one error line); the device is closed."""
     try:
-        rc, _, err = run_cli(capsys, "status", "--port", junk.url, "--timeout", 0.3)
+        rc, _, err = run_cli(capsys, *argv, "--port", device.url)
     finally:
-        junk.close()
-    line = one_error_line(err)
+        device.close()
+    return rc, one_error_line(err)
+
+
+def test_not_this_firmware(capsys):
+    rc, line = _error_of(capsys, garbage_device(), "status", "--timeout", 0.3)
     assert rc == 1 and "is not running this firmware" in line and "pumpctl flash" in line
 
 
 def test_silence_is_a_timeout_with_advice(capsys):
-    mute = silent_device()
-    try:
-        rc, _, err = run_cli(capsys, "monitor", "--once", "--port", mute.url, "--timeout", 0.3)
-    finally:
-        mute.close()
-    line = one_error_line(err)
+    rc, line = _error_of(capsys, silent_device(), "monitor", "--once", "--timeout", 0.3)
     assert rc == 1 and "no answer from socket://" in line and "powered" in line
 
 
 def test_protocol_version_mismatch(capsys):
     other = other_protocol_device(proto=2)
-    try:
-        rc, _, err = run_cli(capsys, "start", "--infusion", 1, "--port", other.url)
-    finally:
-        other.close()
-    line = one_error_line(err)
+    rc, line = _error_of(capsys, other, "start", "--infusion", 1)
     assert rc == 1 and "speaks protocol 2, this host speaks 1" in line
     assert "pumpctl flash" in line
     assert not any(b" start" in seen for seen in other.lines)  # nothing but `id` was sent
@@ -87,9 +82,5 @@ def test_a_device_that_stops_answering_mid_command(capsys, monkeypatch):
     pump = FakePump()
     real = pump.server.answer
     pump.server.answer = lambda line: b"" if b" status" in line else real(line)
-    try:
-        rc, _, err = run_cli(capsys, "status", "--port", pump.url, "--timeout", 0.3)
-    finally:
-        pump.close()
-    line = one_error_line(err)
+    rc, line = _error_of(capsys, pump, "status", "--timeout", 0.3)
     assert rc == 1 and "no answer to status" in line and "check the cable" in line
