@@ -40,6 +40,21 @@ export class SerialFanout {
     return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
   }
 
+  // Resolves once the clients have sent n bytes in all: a host syncs its writes to a time step
+  // (the control channel and the serial are separate connections, and either may arrive first).
+  received(n, timeoutMs = 5000) {
+    const deadline = performance.now() + timeoutMs;
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.rxBytes >= n) resolve();
+        else if (performance.now() > deadline) {
+          reject(new Error(`only ${this.rxBytes} of ${n} bytes from the host arrived`));
+        } else setTimeout(check, 1);
+      };
+      check();
+    });
+  }
+
   // Queues device bytes; returns true once they went out (false: held for a slow reader).
   send(bytes) {
     if (bytes.length) this.queue.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));

@@ -192,6 +192,12 @@ export class SimHw extends EventEmitter {
     return this.worldUs;
   }
 
+  // Holds world time at targetUs; resolves once it is there.
+  holdAt(targetUs) {
+    this.setMode({ kind: "hold", scale: 1, targetUs });
+    return this.reach(targetUs);
+  }
+
   // ---- fault injection ---------------------------------------------------------------------
   hang() {
     if (this.worker) this.worker.postMessage({ t: "hang" });
@@ -220,19 +226,8 @@ export class SimHw extends EventEmitter {
     return this.serial.listen(port, host);
   }
 
-  // Resolves once the host has sent `n` bytes in all (a host syncs its writes to a time step:
-  // the control channel and the serial are separate connections, and either may arrive first).
-  received(n, timeoutMs = 5000) {
-    const deadline = performance.now() + timeoutMs;
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (this.serial.rxBytes >= n) resolve();
-        else if (performance.now() > deadline) {
-          reject(new Error(`only ${this.serial.rxBytes} of ${n} bytes from the host arrived`));
-        } else setTimeout(check, 1);
-      };
-      check();
-    });
+  received(n) {
+    return this.serial.received(n);
   }
 
   setHostReading(on) {

@@ -8,6 +8,7 @@ import { repoRoot } from "./mpyfs.mjs";
 import { Balance } from "../harness/balance.mjs";
 import { SimHw } from "./simhw.mjs";
 import { ControlChannel, quitOn, socketUrl } from "../harness/control.mjs";
+import { controlVerbs } from "../harness/verbs.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -61,72 +62,12 @@ const balance = new Balance(
 );
 
 // ---- the control channel: JSON lines in, JSON lines out (replies carry the request's id) -----
-const control = new ControlChannel((req) => handle(req), () => board.worldUs / 1000);
+// The verbs both boards answer (harness/verbs.mjs), and this board's own.
+const handle = controlVerbs(board, balance, () => quit(), {
+  inject: (req) => (board.inject(req.what), {}), // an exception inside the firmware's next tick
+});
+const control = new ControlChannel(handle, () => board.worldUs / 1000);
 const emit = (event, data) => control.emit(event, data);
-
-function holdAt(targetUs) {
-  board.setMode({ kind: "hold", scale: 1, targetUs });
-  return board.reach(targetUs);
-}
-
-async function handle(req) {
-  switch (req.cmd) {
-    case "status":
-      return board.status();
-    case "press":
-    case "release":
-      board.setButton(req.button, req.cmd === "press");
-      return {};
-    case "fast":
-      board.setMode({ kind: "fast", scale: 1 });
-      return {};
-    case "scale":
-      if (!(req.k > 0)) throw new Error("scale needs k > 0");
-      board.setMode({ kind: "scale", scale: req.k });
-      return {};
-    case "hold":
-      board.setMode({ kind: "hold", scale: 1, targetUs: board.nowUs() });
-      return board.status();
-    case "advance":
-      if (!(req.ms >= 0)) throw new Error("advance needs ms >= 0");
-      if (req.after_rx) await board.received(req.after_rx); // the host's bytes first
-      await holdAt(board.nowUs() + req.ms * 1000);
-      return board.status();
-    case "run_until":
-      if (!(req.ms >= 0)) throw new Error("run_until needs ms >= 0");
-      await holdAt(Math.max(board.nowUs(), req.ms * 1000));
-      return board.status();
-    case "power_cut":
-      await board.powerOff();
-      return board.status();
-    case "power_restore":
-      await board.powerOn("power_on");
-      return board.status();
-    case "hang":
-      board.hang(); // the firmware's loop stops; only the watchdog can bring it back
-      return {};
-    case "inject":
-      board.inject(req.what); // an exception inside the firmware's next tick
-      return {};
-    case "host_reading":
-      board.setHostReading(Boolean(req.on));
-      return {};
-    case "balance":
-      if (req.noise_g !== undefined) balance.noiseG = Number(req.noise_g);
-      if (req.evap_g_per_h !== undefined) balance.setEvaporation(Number(req.evap_g_per_h));
-      return {
-        noise_g: balance.noiseG,
-        evap_g_per_h: balance.evapGPerH,
-        gross_g: balance.grossG(),
-      };
-    case "quit":
-      setImmediate(quit);
-      return {};
-    default:
-      throw new Error(`unknown cmd ${JSON.stringify(req.cmd)}`);
-  }
-}
-
 
 // ---- events: on the control channel and on stderr ------------------------------------------
 board.on("boot", (b) => emit("boot", b));

@@ -7,6 +7,7 @@ import { copyTree } from "./mpyfs.mjs";
 import fs from "node:fs";
 import path from "node:path";
 import { writeFlash, readFlash } from "./flashfs.mjs";
+import { Pace } from "../harness/pace.mjs";
 
 const cfg = workerData;
 const PERIOD = 2 ** 30;
@@ -15,9 +16,7 @@ const SLICE_MS = 8; // wall time per run slice before yielding to messages
 // ---- the virtual world, as this board sees it ----------------------------------------------
 let worldUs = cfg.worldUs; // harness time, monotonic across boots (a double: exact to 2^53)
 const bootUs = cfg.worldUs - cfg.ticksOffsetUs; // board ticks = worldUs - bootUs
-let mode = cfg.mode; // {kind: "fast" | "scale" | "hold", scale, targetUs}
-let anchorWall = performance.now();
-let anchorWorld = worldUs;
+const pace = new Pace(cfg.mode, worldUs); // {kind: "fast" | "scale" | "hold", scale, targetUs}
 let nextWakeUs = worldUs; // when the app wants its next tick
 let inputPending = false;
 let dead = false; // the firmware stopped (crash, exit): time still runs for the watchdog
@@ -144,20 +143,6 @@ _runner = _Runner(_vb, ${JSON.stringify(cfg.entry)})
 }
 
 // ---- the run loop --------------------------------------------------------------------------
-function limitUs() {
-  if (mode.kind === "fast") return Infinity;
-  if (mode.kind === "hold") return mode.targetUs ?? worldUs;
-  const wall = performance.now();
-  const limit = anchorWorld + (wall - anchorWall) * mode.scale * 1000;
-  if (limit - worldUs > 250_000 * mode.scale) {
-    // Too slow for this scale: let go of the lost time instead of racing to catch it up.
-    anchorWall = wall;
-    anchorWorld = worldUs;
-    return worldUs;
-  }
-  return limit;
-}
-
 function watchdogDue() {
   return wdtTimeoutUs > 0 && worldUs - wdtFedUs >= wdtTimeoutUs;
 }
@@ -180,15 +165,15 @@ function tick() {
 function slice() {
   const start = performance.now();
   for (;;) {
-    const limit = limitUs();
+    const limit = pace.limitUs(worldUs);
     let due = nextWakeUs;
     if (dead) due = Infinity;
     else if (inputPending) due = Math.min(nextWakeUs, worldUs + cfg.tickUs);
     if (wdtTimeoutUs > 0) due = Math.min(due, wdtFedUs + wdtTimeoutUs);
     if (due > limit || due === Infinity) {
       if (limit !== Infinity && limit > worldUs) worldUs = limit;
-      if (mode.kind === "scale") {
-        return Math.max(1, Math.min(10, (due - worldUs) / 1000 / mode.scale));
+      if (pace.mode.kind === "scale") {
+        return Math.max(1, Math.min(10, (due - worldUs) / 1000 / pace.mode.scale));
       }
       return -1;
     }
@@ -299,9 +284,7 @@ parentPort.on("message", (msg) => {
       inputPending = true;
       break;
     case "mode":
-      mode = msg.mode;
-      anchorWall = performance.now();
-      anchorWorld = worldUs;
+      pace.set(msg.mode, worldUs);
       break;
     case "inject":
       runner.inject(msg.what); // the firmware's next tick meets the fault

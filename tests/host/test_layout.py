@@ -66,3 +66,19 @@ def test_no_code_edits_sys_path_and_product_code_never_imports_tests():
         if top in product:
             for name in imported_modules(path):
                 assert name.split(".")[0] not in test_modules, (path, name)
+
+
+def test_both_board_harnesses_answer_the_control_verbs_from_one_table():
+    """harness/verbs.mjs switches on the control channel's verbs once; each board adds only its
+    own, and keeps the world clock's pace in harness/pace.mjs (µs), not a copy of it."""
+    root = PUMPFW.parents[1] / "host_tools"
+    shared = (root / "harness" / "verbs.mjs").read_text()
+    for verb in ("status", "press", "advance", "run_until", "power_cut", "host_reading", "quit"):
+        assert "    %s: " % verb in shared, verb
+    for serve in (root / "sim" / "simserve.mjs", root / "pico" / "picoserve.mjs"):
+        text = serve.read_text()
+        assert "controlVerbs(" in text and "switch (req.cmd)" not in text, serve.name
+        assert '"advance"' not in text and "advance:" not in text, serve.name
+    for clocked in (root / "sim" / "vm_worker.mjs", root / "pico" / "picoserve.mjs"):
+        text = clocked.read_text()
+        assert "new Pace(" in text and "anchorWall" not in text, clocked.name
