@@ -173,10 +173,15 @@ class ButtonPanel:
         return self.take()
 
     def _others_down(self, button):
+        # Hard-IRQ code: no tuple to loop over (building one allocates, and a hard IRQ may
+        # not: MemoryError, the press lost).
         n = 0
-        for b in (self.pause, self.ir, self.ok):
-            if b is not button and b.down():
-                n += 1
+        if self.pause is not button and self.pause.down():
+            n += 1
+        if self.ir is not button and self.ir.down():
+            n += 1
+        if self.ok is not button and self.ok.down():
+            n += 1
         return n
 
     def tick(self, now_ms):

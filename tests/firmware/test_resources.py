@@ -75,6 +75,67 @@ def test_button_irq_and_poll_allocate_nothing():
     assert used == 0, used
 
 
+class _Stopper:
+    def __init__(self):
+        self.frozen = 0
+
+    def freeze(self):
+        self.frozen += 1
+
+
+try:
+    from micropython import heap_lock, heap_unlock
+except ImportError:  # CPython: nothing to lock (the events are still checked)
+    heap_lock = heap_unlock = lambda: None
+
+
+def _as_hard_irq(fn, arg):
+    """fn(arg) as a hard IRQ runs it: on MicroPython with the heap locked, so any allocation
+    raises MemoryError there, as it does in the board's button timer and pin IRQs."""
+    heap_lock()
+    try:
+        fn(arg)
+    finally:
+        heap_unlock()
+
+
+def test_every_press_the_button_timer_decodes_allocates_nothing():
+    # The board's 2 ms hard timer runs ButtonPanel.tick(): a press it decodes must not allocate
+    # (on the emulated Pico a long PAUSE press raised MemoryError there: no resume, no event).
+    cases = (  # (button, held ms, motion, what the panel says)
+        ("pause", 100, True, bt.EV_PAUSE),
+        ("pause", 100, False, bt.EV_PAUSE),
+        ("pause", 2500, False, bt.EV_RESUME),
+        ("ir", 100, True, bt.EV_IR_INTERRUPT),
+        ("ir", 2500, False, bt.EV_IR_DISCONTINUE),
+        ("ok", 100, False, bt.EV_ACK),
+        ("ok", 2500, False, bt.EV_IR_RESOLVED),
+        ("ok", 9000, False, bt.EV_STUCK),
+    )
+    for name, held_ms, motion, want in cases:
+        pins = {"pause": FakePin(1), "ir": FakePin(1), "ok": FakePin(1)}
+        panel = bt.ButtonPanel(*[bt.Button(pins[n], True, 0) for n in ("pause", "ir", "ok")])
+        panel.stopper = _Stopper()
+        panel.sampled = True
+        panel.motion = motion
+        button = getattr(panel, name)
+        pin = pins[name]
+
+        t = 0
+        for level, ms in ((0, held_ms), (1, 200)):  # pressed, then released
+            pin.value(level)
+            _as_hard_irq(button.irq, pin)
+            for _ in range(ms // 2):
+                _as_hard_irq(panel.tick, t)
+                t += 2
+        got = []
+        ev = panel.take()
+        while ev != bt.EV_NONE:
+            got.append(ev)
+            ev = panel.take()
+        assert want in got, (name, held_ms, motion, got)
+
+
 def test_heap_of_the_drive_after_start_up():
     if not MICROPYTHON:
         return
