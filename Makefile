@@ -66,7 +66,8 @@ flash: $(PY_STAMP)
 ## sources in ../shared/rp2 (docs/install.md): make image BOARD=pico -> build/image/pico-<key>/
 ## firmware.uf2, minutes the first time, then reused until an input changes. Installs Debian's
 ## ARM toolchain when it is missing (as root, else with sudo). BOARD=esp32 says what it needs.
-## image-test: that image booted on the emulated Pico (tests/rp2/test_frozen_image.py).
+## image-test: that image booted on the emulated Pico (tests/rp2/test_frozen_image.py), and
+## mpremote mip install of the firmware onto a fresh one from a local index (test_mip.py).
 ## mip-index: the firmware as a mip package index in build/mip, for mpremote mip install.
 IMAGE_APT := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib cmake \
 	build-essential
@@ -85,7 +86,7 @@ image-toolchain:
 
 image-test: deps image-toolchain
 	$(BIN)/pumpctl image --board pico
-	$(BIN)/python -m pytest tests/rp2/test_frozen_image.py --image -n $(JOBS)
+	$(BIN)/python -m pytest tests/rp2/test_frozen_image.py tests/rp2/test_mip.py --image -n $(JOBS)
 
 mip-index: $(PY_STAMP)
 	$(BIN)/pumpctl mip-index --out build/mip
