@@ -19,7 +19,6 @@ from host_tools.pico.picoboard import PicoBoard
 BOARD_SCRIPT = Path(__file__).with_name("rp2_board.py")
 CLOCK_MHZ = 125
 INFUSION3_STEPS = 250 * 16_000  # 250 mL at boards/pico.py's 16 000 steps/mL
-TICK_RATE_UL_H = 300_000  # rp2_board.py's TICKS_RATE_UL_H
 INFUSION3_MAX_MIN = 90  # its 75 min, and then some: still running after that is a failure
 RATE_SPM = (16_000, 45_000, 90_000, 180_000, 360_000, 720_000)  # 200 mL/h -> 0.9-40 k steps/s
 
@@ -404,7 +403,7 @@ def profile(image=None, seconds=10):
                 raise RuntimeError("pumpctl flash failed:\n" + out)
         r = _board_run(image, "profile", seconds)
     lines = ["%d ticks in %d s of infusion at %d uL/h, App.step() %d us in all (%.2f %% busy)"
-             % (r["ticks"], seconds, TICK_RATE_UL_H, r["step_us"],
+             % (r["ticks"], seconds, r["rate_ul_h"], r["step_us"],
                 100 * r["step_us"] / (seconds * 1e6))]
     for part, us in sorted(r["spent_us"].items(), key=lambda kv: -kv[1]):
         lines.append("%9d us %6d calls  %s" % (us, r["calls"][part], part))

@@ -321,9 +321,7 @@ def do_capture(args, open_port=None, progress_out=None):
     print("capture: recording %s%s to %s %s" % (url, who, args.output, until),
           file=progress.out, flush=True)
     emit({"kind": "start", "output": str(args.output), "duration_s": args.duration,
-          "board": {"port": url, "board": hello.get("board") if hello else None,
-                    "fw": hello.get("fw") if hello else None,
-                    "serial": discovery.serial_id(url) if who else None}})
+          "board": discovery.identity(url, hello)})
 
     def tell(words):  # on screen, and for a script the same words with their reason first
         progress.note(words)

@@ -379,8 +379,7 @@ def do_flash(args, transport_factory=MpremoteTransport, verify_wait_s=None):
         new = verify(url, board, args.timeout, verify_wait_s)
         note("flashed: fw %s, board %s, protocol %s, steps_per_ml %s" % (
             new["fw"], new["board"], new["proto"], new["steps_per_ml"]))
-        result["board"] = {"port": url, "board": new["board"], "fw": new["fw"],
-                           "serial": discovery.serial_id(url)}
+        result["board"] = discovery.identity(url, new)
     if as_json:
         say(json.dumps(result, sort_keys=True))
     return 0
