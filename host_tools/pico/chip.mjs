@@ -83,6 +83,7 @@ export class EmulatedPico {
     this.busyNs = 0; // emulated time the core spent executing (not in WFI/WFE, not hung), all boots
     this.wires = []; // [from, to]: a board wire from one GPIO to another one's input
     this._pinTimeNs = null;
+    this.pcProfile = null; // Map pc -> samples (one every 64 instructions) while profiling
   }
 
   get powered() {
@@ -347,7 +348,9 @@ export class EmulatedPico {
       } else {
         const cycleNs = 1e9 / mcu.clkSys;
         const from = clock.nanos;
+        const prof = this.pcProfile;
         for (let i = 0; i < 2000 && !core.waiting && !this.resetPending; i++) {
+          if (prof !== null && (i & 63) === 0) prof.set(core.PC, (prof.get(core.PC) || 0) + 1);
           clock.tick(core.executeInstruction() * cycleNs);
         }
         this.busyNs += clock.nanos - from; // emulated time the core was not asleep

@@ -110,6 +110,11 @@ class PicoBoard(HarnessBoard):
         """Fault injection: the power fails `fraction` of the way into the next program/erase."""
         self.call("cut_during_flash", fraction=fraction)
 
+    def pc_profile(self, on=True):
+        """The core's PC, sampled every 64 instructions since the last call: [(pc, samples)].
+        on starts (or restarts) sampling, off stops it. bench.rp2 --pc-profile names them."""
+        return [tuple(e) for e in self.call("pc_profile", on=on)["samples"]]
+
     def flash_drop_writes(self, on=True):
         """Fault injection: the flash keeps its busy times but stops changing (a dead chip)."""
         self.call("flash_drop_writes", on=on)

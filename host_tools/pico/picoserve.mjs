@@ -335,6 +335,11 @@ class PicoHarness {
         if (chip.powered) chip.flash.setTimes(chip.flashTimes);
         return { times: chip.flashTimes };
       },
+      pc_profile: (req) => { // PC samples, one every 64 instructions: {on} starts, else read
+        const prof = chip.pcProfile;
+        chip.pcProfile = req.on ? new Map() : null;
+        return { samples: prof ? [...prof.entries()] : [] };
+      },
       save_flash: (req) => {
         fs.writeFileSync(req.path, chip.flashArray.subarray(0, FLASH_BYTES));
         return { bytes: FLASH_BYTES };
