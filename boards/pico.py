@@ -28,7 +28,8 @@ MAX_RATE_UL_H = 400_000  # the protocol's maximum: 1778 steps/s with this calibr
 MAX_STEP_HZ = 2_500  # hard ceiling enforced by the driver (head and tubing limit)
 MIN_PULSE_US = 2  # DRV8825 needs 1.9 us high; A4988 1 us; TMC2209 0.1 us
 
-# Plan 0.5 s of steps ahead: the PIO keeps stepping while the CPU waits out a flash write (a 4 KB
+# Plan 2 s of steps ahead: the PIO keeps stepping while the CPU waits out a flash write (a 4 KB
 # sector erase takes 45 ms typically and up to 400 ms, W25Q16JV), and the loop idles between
-# refills. A stop still takes effect at once: the state machine is halted, not drained.
-PLAN_AHEAD_US = 500_000
+# refills (one a second: the CPU sleeps >99 % of an infusion). A stop still takes effect at
+# once: the state machine is halted, not drained.
+PLAN_AHEAD_US = 2_000_000

@@ -77,7 +77,10 @@ class App:
         self.drive = self._new_drive(0)
         self.panel = make_panel(hw, self.clock.ms)
         self.presses = None if self.panel is None else Presses(self, self.panel)
-        self.journal = Journal(hw.fs_root)
+        self.journal = Journal(hw.fs_root,
+                               replace_in_place=getattr(hw, "fs_replaces_atomically", False))
+        if self.panel is not None:
+            self.journal.flash_write = self.panel.flash_write
         self.wa = WriteAhead(self.journal, getattr(hw, "flash_written", None))
         record = self._load_journal()  # the calibration and interval the hello reports
         self.console.hello()  # first, always: a host takes it as the start of a boot
@@ -225,8 +228,8 @@ class App:
         if self.controller.active() and save_ms < wake:
             wake = save_ms
         if self.drive.running():
-            # Refill well before the planned horizon runs out.
-            refill = now + self.drive.horizon_us // 2000
+            # Refill well before what is queued runs out.
+            refill = now + self.drive.refill_in_us(self.clock.last_us) // 1000
             if refill < wake:
                 wake = refill
         if self.controller.state == ctl.RUNNING:

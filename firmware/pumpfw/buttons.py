@@ -6,6 +6,8 @@
 # While the motor runs, a PAUSE or IR press acts on its way down, once debounced: the panel
 # freezes the motor itself (stopper.freeze(), from the sampling timer on a board) and the app
 # pauses or interrupts at its next tick; that press's release then cannot resume.
+# On a board the sampling timer runs only while a button is down or unsettled: a pin edge
+# starts it (ButtonPanel.edge), and it stops itself once every button is released and settled.
 from pumpfw.compat import const
 from pumpfw.ticks import ticks_diff
 
@@ -39,14 +41,12 @@ class Button:
         self.active_low = active_low
         self.edges = 0  # bumped by the IRQ handler only
         self.edge_ms = 0  # when the last edge came (the IRQ's clock, once clocked())
-        self.taps = 0  # presses the IRQ found over already (both edges latched while held off)
         self._ticks_ms = None
         self._irq = None  # the pin's irq object, whose flags() say which edges were latched
         self._both = 0
         self.sample_ms = 0  # the sampler's period: a hold is judged to within it
         self.acted = False  # this press already acted on its way down (ButtonPanel)
         self._seen = 0
-        self._taps_seen = 0
         raw = self._raw()
         self.pressed = raw  # the debounced level
         self._cand = raw
@@ -69,9 +69,14 @@ class Button:
         self.edges += 1
         if self._ticks_ms is not None:
             self.edge_ms = self._ticks_ms()
-        if self._irq is not None and (self._irq.flags() & self._both) == self._both:
-            if not self._raw():
-                self.taps += 1  # pressed and released before this handler could run
+
+    def tapped(self):
+        """Both edges latched and the button up again: pressed and released before the pin's
+        IRQ could run (hard-IRQ safe). While interrupts are on that is a glitch of a few us;
+        while a flash operation holds them off it can be a whole press (ButtonPanel.edge)."""
+        irq = self._irq
+        return (irq is not None and (irq.flags() & self._both) == self._both
+                and not self._raw())
 
     def _raw(self):
         level = self.pin.value()
@@ -85,15 +90,9 @@ class Button:
         """Down, or an edge or level not yet settled: poll() needs to come back soon."""
         return self.down() or self.edges != self._seen or self._cand != self.pressed
 
-    def poll(self, now_ms, stalled=False):
+    def poll(self, now_ms):
         """DOWN once a press is certain, then SHORT / LONG / STUCK once for it, else 0. Call
-        every few ms. stalled: interrupts were off since the last call (a press over by now
-        counts as SHORT: it cannot be timed, and a short press can only stop the motor)."""
-        if self.taps != self._taps_seen:
-            self._taps_seen = self.taps
-            if stalled and self._armed and not self.pressed:
-                self._cand = False
-                return SHORT
+        every few ms while busy()."""
         raw = self._raw()
         edges = self.edges
         if edges != self._seen or raw != self._cand:
@@ -128,10 +127,12 @@ class ButtonPanel:
     board, else from the main loop); take() gives the main loop one EV_* code (or EV_NONE).
 
     motion: set by the app while the motor may step. Then a PAUSE or IR press stops it as soon
-    as it is certain: stopper.freeze() (allocates nothing) and `stops` is bumped."""
+    as it is certain: stopper.freeze() (allocates nothing) and `stops` is bumped.
 
-    stall_ms = 10  # a gap between samples longer than this: interrupts were off
-    tap_window_ms = 500  # a press found over (a tap) this soon after a stall was made in it
+    On a board (hw/mcu.py): edge(button) is the pins' hard IRQ and sample(now_ms) the sampling
+    timer's; start_sampler() / stop_sampler() start and stop that timer. flash_busy is set by
+    the journal while it writes the flash (flash_write), which holds interrupts off: a press
+    made and released meanwhile is found by edge() (Button.tapped) and counts as a short one."""
 
     def __init__(self, pause, ir, ok):
         self.pause = pause
@@ -144,10 +145,10 @@ class ButtonPanel:
         self._ring = [0] * _RING
         self._w = 0
         self._r = 0
-        self._last_ms = 0
-        self._ticked = False
-        self._stall_end_ms = 0
-        self._stalled = False  # a stall ended at _stall_end_ms
+        self.flash_busy = False  # the journal is writing the flash: interrupts come and go
+        self.sampling = False  # the board's sampling timer runs
+        self.start_sampler = None  # () -> None: start the board's periodic sampling timer
+        self.stop_sampler = None  # () -> None: stop it (called from its own callback)
 
     def pending(self):
         return self._w != self._r
@@ -184,19 +185,43 @@ class ButtonPanel:
             n += 1
         return n
 
+    def quiet(self):
+        """Every button up and settled, every edge seen: nothing for the sampler to do."""
+        return not (self.pause.busy() or self.ir.busy() or self.ok.busy())
+
+    def flash_write(self, busy):
+        """The journal brackets each flash write with this (True before, False after)."""
+        self.flash_busy = busy
+
+    def edge(self, button):
+        """A pin's hard IRQ on a board (both edges; allocates nothing): stamp the edge, act on
+        a press made wholly while a flash write held interrupts off, start the sampler."""
+        button.irq(None)
+        if self.flash_busy and button._armed and not button.pressed and button.tapped():
+            # Its length is unknown, so it is a short press: one that can only stop the motor,
+            # at once, here (the sampler sees the two edges settle back to up: no event).
+            if button is self.pause:
+                self._emit(EV_PAUSE)
+            elif button is self.ir:
+                self._emit(EV_IR_INTERRUPT)
+            else:
+                self._emit(EV_ACK)
+        if not self.sampling and self.start_sampler is not None:
+            self.sampling = True
+            self.start_sampler()
+
+    def sample(self, now_ms):
+        """The board's sampling timer (hard IRQ): tick(), then stop once all is quiet; the
+        next edge() starts it again."""
+        self.tick(now_ms)
+        if self.quiet() and self.stop_sampler is not None:
+            self.sampling = False
+            self.stop_sampler()
+
     def tick(self, now_ms):
         """Sample the buttons (hard-IRQ safe: allocates nothing)."""
-        if self._ticked and ticks_diff(now_ms, self._last_ms) > self.stall_ms:
-            self._stall_end_ms = now_ms
-            self._stalled = True
-        # The pin IRQ that found a press made during a stall may run well after this timer
-        # (their order once interrupts are back is the chip's; a journal write is several
-        # flash operations in a row): a tap within tap_window_ms of a stall's end counts.
-        stalled = self._stalled and ticks_diff(now_ms, self._stall_end_ms) <= self.tap_window_ms
-        self._ticked = True
-        self._last_ms = now_ms
         result = EV_NONE
-        r = self.pause.poll(now_ms, stalled)
+        r = self.pause.poll(now_ms)
         if r == DOWN:
             if self.motion:
                 self.pause.acted = True  # paused on the way down: the release does nothing
@@ -209,7 +234,7 @@ class ButtonPanel:
             result = EV_RESUME
         elif r == STUCK:
             result = EV_STUCK
-        r = self.ir.poll(now_ms, stalled)
+        r = self.ir.poll(now_ms)
         if r == DOWN:
             if self.motion:
                 self.ir.acted = True  # interrupted on the way down; long still discontinues
@@ -220,7 +245,7 @@ class ButtonPanel:
             result = EV_IR_DISCONTINUE
         elif r == STUCK and result == EV_NONE:
             result = EV_STUCK
-        r = self.ok.poll(now_ms, stalled)
+        r = self.ok.poll(now_ms)
         if result == EV_NONE:
             if r == LONG and not self._others_down(self.ok):
                 result = EV_IR_RESOLVED

@@ -78,6 +78,14 @@ class Drive:
             cap_steps = self.target_steps
         self.planner.target_steps = cap_steps
 
+    def refill_in_us(self, now_us):
+        """When service() should next top the driver up: half of what is queued ahead of now_us
+        (the FIFO, not the horizon, bounds it at high rates), else half the horizon."""
+        ahead_us = ticks_diff(self.planner.last_us, now_us)
+        if ahead_us <= 0 or ahead_us > self.horizon_us:
+            ahead_us = self.horizon_us
+        return ahead_us >> 1
+
     def finish_us(self):
         """ticks_us of the last step once the whole target is planned (maybe made), else -1."""
         if self.planner.emitted >= self.target_steps:

@@ -113,35 +113,84 @@ def test_a_virtual_stepper_press_stops_within_the_bound_and_stays_stopped():
         assert drv.times_us[-1] == last and drv.steps() == len(drv.times_us)
 
 
-def test_a_press_wholly_inside_a_stall_is_a_short_press_and_a_glitch_is_not():
+class Sampler:
+    """The board's sampling timer, as ButtonPanel drives it: start() from a pin edge, stop()
+    from the timer's own callback once all is quiet."""
+
+    def __init__(self, panel):
+        self.runs = 0
+        self.on = False
+        panel.start_sampler = self.start
+        panel.stop_sampler = self.stop
+
+    def start(self):
+        assert not self.on, "started twice"
+        self.on = True
+        self.runs += 1
+
+    def stop(self):
+        self.on = False
+
+
+def test_a_press_wholly_inside_a_flash_write_stops_the_motor_from_the_pin_irq():
     clock = Clock(0)
     stopper = Stopper(clock)
     frozen = stopper.frozen_at
     panel, pins, irqs = _panel(clock, stopper)
-    for _ in range(5):
-        clock.now += 2000
-        panel.tick(clock.now // 1000)
     irqs[0].latched = 12  # a falling and a rising edge, both latched: over when the IRQ ran
-    panel.pause.irq(pins[0])
-    clock.now += 2000  # no stall: a sub-microsecond glitch, not a press
-    panel.tick(clock.now // 1000)
-    assert panel.take() == bt.EV_NONE and not frozen
-    panel.pause.irq(pins[0])
-    clock.now += 400_000  # a 400 ms erase held interrupts off meanwhile
-    panel.tick(clock.now // 1000)
-    assert panel.take() == bt.EV_PAUSE and frozen == [clock.now]
+    panel.edge(panel.pause)  # interrupts on: a glitch of a few us, not a press
+    for _ in range(20):
+        clock.now += 2000
+        panel.sample(clock.now // 1000)
+    assert panel.take() == bt.EV_NONE and not frozen and panel.stops == 0
+    panel.flash_write(True)
+    clock.now += 400_000  # a 400 ms erase held interrupts off; the IRQ runs as it ends
+    panel.edge(panel.pause)
+    assert frozen == [clock.now] and panel.take() == bt.EV_PAUSE  # at once, not at a sample
+    panel.flash_write(False)
     for _ in range(50):
         clock.now += 2000
-        panel.tick(clock.now // 1000)
-    assert panel.take() == bt.EV_NONE and panel.stops == 1
-    # The timer may run first when interrupts come back, and the pin IRQ just after it.
-    panel.motion = True  # the app resumed it meanwhile
-    clock.now += 400_000
-    panel.tick(clock.now // 1000)
-    panel.pause.irq(pins[0])
-    clock.now += 2000
-    panel.tick(clock.now // 1000)
-    assert panel.take() == bt.EV_PAUSE and panel.stops == 2
+        panel.sample(clock.now // 1000)
+    assert panel.take() == bt.EV_NONE and panel.stops == 1  # its edges settle: no second event
+    panel.motion = True  # the app resumed meanwhile; an IR press inside the next write
+    panel.flash_write(True)
+    irqs[1].latched = 12
+    panel.edge(panel.ir)
+    panel.flash_write(False)
+    assert panel.take() == bt.EV_IR_INTERRUPT and panel.stops == 2
+
+
+def _hold_and_sample(panel, sampler, pin, button, clock, hold_ms):
+    """A clean press of hold_ms and its release, sampled every 2 ms while the sampler runs;
+    returns how many samples it took."""
+    pin.value(0)
+    panel.edge(button)
+    samples = 0
+    release_us = clock.now + hold_ms * 1000
+    while sampler.on:
+        clock.now += SAMPLE_MS * 1000
+        if clock.now >= release_us and pin.value() == 0:
+            pin.value(1)
+            panel.edge(button)  # the sampler runs already: not started twice
+        panel.sample(clock.now // 1000)
+        samples += 1
+        assert samples < 10_000, "the sampler never stopped"
+    return samples
+
+
+def test_the_sampler_runs_only_while_a_button_is_down_or_settling():
+    clock = Clock(0)
+    panel, pins, _ = _panel(clock, Stopper(clock))
+    sampler = Sampler(panel)
+    panel.motion = False
+    for hold_ms, want in ((100, bt.EV_PAUSE), (2500, bt.EV_RESUME)):
+        samples = _hold_and_sample(panel, sampler, pins[0], panel.pause, clock, hold_ms)
+        # held, then the release's debounce: about (hold + 25 ms) / 2 ms, never more
+        assert samples <= (hold_ms + bt.Button.debounce_ms) // SAMPLE_MS + 2, samples
+        assert [panel.take(), panel.take()] == [want, bt.EV_NONE]
+    assert sampler.runs == 2 and not sampler.on
+    clock.now += 60_000_000  # a quiet minute: nothing samples
+    assert sampler.runs == 2 and not sampler.on
 
 
 def _running_app():

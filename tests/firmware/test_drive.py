@@ -2,6 +2,7 @@
 from drivetest import check_exact, make_drive, run_program, unwrap
 
 from pumpfw.drive import FAULT_RATE_CLAMPED, FAULT_RATE_LOW, FAULT_UNDERRUN
+from pumpfw.ticks import ticks_diff
 
 S = 1_000_000  # us
 
@@ -177,3 +178,20 @@ def test_a_start_never_leaves_the_driver_waiting_for_its_second_segment():
     late_us = times[0] - (t0 + 1125)
     assert 0 <= late_us <= 12 * 8 + 1
     assert check_exact([(t0 + late_us, 200_000)], times, 16_000) < 1000
+
+
+def test_the_refill_comes_before_the_queue_runs_dry_when_the_fifo_not_the_horizon_limits():
+    # 8 words of at most 256 steps: at 2 500 steps/s that is 0.82 s, under a 2 s horizon; the
+    # loop must come back within half of what is queued, never at half the horizon (1 s: dry).
+    drive, stepper, clock = make_drive(16_000, 10**6, max_step_hz=2500)
+    drive.horizon_us = 2_000_000
+    drive.set_rate(562_500, clock())  # 2 500 steps/s
+    drive.service(clock())
+    queued_us = ticks_diff(drive.planner.last_us, clock())
+    assert 0 < queued_us <= 8 * 256 * 400 + 400
+    refill_us = drive.refill_in_us(clock())
+    assert refill_us <= queued_us // 2 and refill_us < drive.horizon_us // 2
+    for _ in range(20):  # a loop that sleeps exactly as told never lets the driver run dry
+        clock.now += drive.refill_in_us(clock())
+        drive.service(clock())
+        assert drive.fault is None and not stepper.idle()

@@ -68,3 +68,25 @@ def test_a_corrupt_journal_file_raises_on_load():
         f.seek(3)
         f.write(b"#")
     raises(JournalError, Journal(root).load)
+
+
+def test_a_filesystem_that_commits_at_close_is_rewritten_in_place_without_a_temp_file():
+    root, _ = fresh_dir()
+    j = Journal(root, replace_in_place=True)
+    names = []
+    real_open = open
+
+    def watching_open(path, mode="r"):
+        names.append(path)
+        return real_open(path, mode)
+
+    import builtins
+
+    builtins.open = watching_open
+    try:
+        j.save({"steps": 1})
+        j.save({"steps": 2})
+    finally:
+        builtins.open = real_open
+    assert names == [j.path, j.path]  # no temp file, no rename: littlefs commits at close
+    assert Journal(root).load()["steps"] == 2

@@ -99,9 +99,31 @@ def _as_hard_irq(fn, arg):
         heap_unlock()
 
 
-def test_every_press_the_button_timer_decodes_allocates_nothing():
-    # The board's 2 ms hard timer runs ButtonPanel.tick(): a press it decodes must not allocate
-    # (on the emulated Pico a long PAUSE press raised MemoryError there: no resume, no event).
+class _Timer:
+    """The board's sampling timer as the panel starts and stops it (allocating nothing)."""
+
+    def __init__(self):
+        self.on = False
+
+    def start(self):
+        self.on = True
+
+    def stop(self):
+        self.on = False
+
+
+class _Irq:
+    def __init__(self):
+        self.latched = 0
+
+    def flags(self):
+        return self.latched
+
+
+def test_every_press_the_button_irqs_decode_allocates_nothing():
+    # On a board the pins' hard IRQ runs ButtonPanel.edge() and the 2 ms hard timer
+    # ButtonPanel.sample(): a press they decode must not allocate (on the emulated Pico a long
+    # PAUSE press raised MemoryError there: no resume, no event).
     cases = (  # (button, held ms, motion, what the panel says)
         ("pause", 100, True, bt.EV_PAUSE),
         ("pause", 100, False, bt.EV_PAUSE),
@@ -118,22 +140,42 @@ def test_every_press_the_button_timer_decodes_allocates_nothing():
         panel.stopper = _Stopper()
         panel.sampled = True
         panel.motion = motion
+        timer = _Timer()
+        panel.start_sampler = timer.start
+        panel.stop_sampler = timer.stop
         button = getattr(panel, name)
         pin = pins[name]
 
         t = 0
         for level, ms in ((0, held_ms), (1, 200)):  # pressed, then released
             pin.value(level)
-            _as_hard_irq(button.irq, pin)
+            _as_hard_irq(panel.edge, button)
             for _ in range(ms // 2):
-                _as_hard_irq(panel.tick, t)
+                if timer.on:
+                    _as_hard_irq(panel.sample, t)
                 t += 2
+        assert not timer.on, (name, held_ms)  # quiet again: the timer stopped itself
         got = []
         ev = panel.take()
         while ev != bt.EV_NONE:
             got.append(ev)
             ev = panel.take()
         assert want in got, (name, held_ms, motion, got)
+
+
+def test_a_press_inside_a_flash_write_is_acted_on_by_the_pin_irq_allocating_nothing():
+    pins = {"pause": FakePin(1), "ir": FakePin(1), "ok": FakePin(1)}
+    panel = bt.ButtonPanel(*[bt.Button(pins[n], True, 0) for n in ("pause", "ir", "ok")])
+    panel.stopper = _Stopper()
+    panel.sampled = True
+    panel.motion = True
+    irq = _Irq()
+    panel.pause.clocked(lambda: 0, 2, irq, 12)
+    irq.latched = 12  # pressed and released while the write held interrupts off
+    panel.flash_write(True)
+    _as_hard_irq(panel.edge, panel.pause)
+    panel.flash_write(False)
+    assert panel.stopper.frozen == 1 and panel.take() == bt.EV_PAUSE
 
 
 def test_heap_of_the_drive_after_start_up():

@@ -117,8 +117,6 @@ def test_a_long_pause_press_while_running_pauses_and_its_release_does_not_resume
     assert _presses(bench, mark) == ["pause"]
 
 
-@pytest.mark.xfail(strict=True, reason="not met yet (issue 18 item 7): the press is seen and "
-                   "pauses, but the pin stops ~62 ms after the stall ends; docs/emulated-pico.md")
 def test_a_press_wholly_inside_a_flash_stall_as_long_as_the_worst_erase_is_still_seen(rig):
     pico, bench, preset = rig
     if preset != "max":

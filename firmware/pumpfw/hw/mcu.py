@@ -1,11 +1,16 @@
 # The `hw` object on a real board (RP2040 or ESP32): builds pins, stepper, serial, watchdog from
 # the board file. The only firmware module that imports machine; see docs/board-layer.md.
+import io
 import os
 import time
 
 import machine
 
+from pumpfw.compat import const
 from pumpfw.hw.usbserial import UsbSerial
+
+_MP_STREAM_POLL = const(3)  # the stream ioctl poll() calls on each object it waits on
+_POLLIN = const(1)
 
 # machine.reset_cause() values -> protocol reset cause names.
 _CAUSES = (
@@ -42,7 +47,9 @@ class Hardware:
     """hw for boards/pico.py (DRIVER "rp2") and boards/esp32.py (DRIVER "esp32")."""
 
     fs_root = "/data"
-    button_poll_ms = 5  # while idle, a button event reaches the loop within this
+    # littlefs (rp2 and esp32 MicroPython): a rewritten file's new contents are committed at
+    # close, copy on write; a cut before that leaves the old file whole (the journal relies on it)
+    fs_replaces_atomically = True
     button_sample_ms = 2  # the buttons' timer: a press is certain debounce_ms after its edge
 
     def __init__(self, board):
@@ -96,27 +103,37 @@ class Hardware:
 
     def attach_buttons(self, panel):
         """The buttons act from interrupts (docs/buttons.md): a hard pin IRQ stamps and latches
-        every edge (its flags show a press made while a flash operation held interrupts off),
-        and a periodic hard timer samples the panel, which freezes the motor itself when a
-        press calls for it, whatever the main loop is doing. Neither allocates."""
+        every edge (its flags show a press made while a flash write held interrupts off) and
+        starts a periodic hard timer, which samples the panel while a button is down or
+        unsettled and freezes the motor itself when a press calls for it, whatever the main
+        loop is doing; it stops itself once all is quiet. Neither allocates."""
         pin_cls = machine.Pin
         both = pin_cls.IRQ_FALLING | pin_cls.IRQ_RISING
         for name, button in (("pause", panel.pause), ("ir", panel.ir), ("ok", panel.ok)):
             pin = self.buttons[name]
-            irq = pin.irq(handler=button.irq, trigger=both, hard=True)
+            irq = pin.irq(handler=_edge_handler(panel, button), trigger=both, hard=True)
             button.clocked(time.ticks_ms, self.button_sample_ms, irq, both)
         panel.stopper = self.stepper
         panel.sampled = True
         self._panel = panel
-        tick = panel.tick
+        sample = panel.sample
         ticks_ms = time.ticks_ms
+        timer = machine.Timer(getattr(self.board, "BUTTON_TIMER_ID", -1))
+        periodic = machine.Timer.PERIODIC
+        period = self.button_sample_ms
 
-        def sample(_timer):
-            tick(ticks_ms())
+        def on_timer(_timer):
+            sample(ticks_ms())
 
-        timer_id = getattr(self.board, "BUTTON_TIMER_ID", -1)
-        self._timer = machine.Timer(timer_id, mode=machine.Timer.PERIODIC,
-                                    period=self.button_sample_ms, callback=sample, hard=True)
+        def start():
+            timer.init(mode=periodic, period=period, callback=on_timer, hard=True)
+
+        self._timer = timer
+        panel.stop_sampler = timer.deinit
+        panel.start_sampler = start
+        panel.sampling = True
+        start()  # once: it settles what the pins show now, then stops
+        self.port.wake_on(_PanelWake(panel))
 
     def detach_buttons(self):
         """The loop is over: no timer may touch the motor from now on."""
@@ -127,18 +144,33 @@ class Hardware:
             pin.irq(handler=None)
 
     def idle(self, max_ms):
-        """Sleep up to max_ms; back at once when serial input arrives (the USB interrupt wakes
-        the CPU), or within button_poll_ms of a button event (a press that had to stop the
-        motor has stopped it already: the panel's timer froze it)."""
+        """Sleep up to max_ms; back at once when serial input arrives or a button event waits
+        (the USB or the buttons' interrupt wakes the CPU, and the port's poll asks the panel:
+        _PanelWake). A press that had to stop the motor has stopped it already."""
         panel = self._panel
-        if panel is None:
-            self.port.wait_readable(max_ms)
+        if panel is not None and panel.pending():
             return
-        deadline = time.ticks_add(time.ticks_ms(), max_ms)
-        while not panel.pending():
-            left = time.ticks_diff(deadline, time.ticks_ms())
-            if left <= 0:
-                return
-            slice_ms = left if left < self.button_poll_ms else self.button_poll_ms
-            if self.port.wait_readable(slice_ms):
-                return
+        self.port.wait_readable(max_ms)
+
+
+def _edge_handler(panel, button):
+    """The pin IRQ of one button (made once, at attach: the IRQ itself allocates nothing)."""
+    edge = panel.edge
+
+    def handler(_pin):
+        edge(button)
+
+    return handler
+
+
+class _PanelWake(io.IOBase):
+    """Pollable beside the serial input: readable while a button event waits for the loop, so
+    the loop's one poll() wakes for a press (the IRQ that queued it woke the CPU)."""
+
+    def __init__(self, panel):
+        self.panel = panel
+
+    def ioctl(self, req, arg):
+        if req == _MP_STREAM_POLL:
+            return arg & _POLLIN if self.panel.pending() else 0
+        return 0

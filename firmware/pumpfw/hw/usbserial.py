@@ -46,6 +46,8 @@ class UsbSerial:
         # poll() builds a new list per call; MicroPython's ipoll() reuses one tuple, so asking
         # "ready?" once per byte allocates nothing there.
         self._ipoll = hasattr(self._rx, "ipoll")
+        self._new_poll = new_poll
+        self._wait = self._rx  # what wait_readable() sleeps on: the input, and wake_on()'s
         self._one = bytearray(1)
         self._one_out = bytearray(1)  # 1-byte writes go through here: no slice allocated
         self.opened = False
@@ -77,14 +79,21 @@ class UsbSerial:
             n += 1
         return n
 
+    def wake_on(self, pollable):
+        """wait_readable() also returns once pollable is readable (the buttons' events)."""
+        self._wait = self._new_poll()
+        self._wait.register(self.stdin, _POLLIN)
+        self._wait.register(pollable, _POLLIN)
+
     def wait_readable(self, timeout_ms):
-        """Sleep until input is waiting or timeout_ms pass (the CPU idles meanwhile: on rp2
-        poll() waits with WFE and wakes on the USB interrupt). True if input is waiting."""
+        """Sleep until input is waiting (or wake_on()'s object is readable) or timeout_ms pass
+        (the CPU idles meanwhile: on rp2 poll() waits with WFE and wakes on any interrupt).
+        True if something is."""
         if self._ipoll:
-            for _ in self._rx.ipoll(timeout_ms):
+            for _ in self._wait.ipoll(timeout_ms):
                 return True
             return False
-        return bool(self._rx.poll(timeout_ms))
+        return bool(self._wait.poll(timeout_ms))
 
     def write(self, data):
         """Non-blocking sink: returns the number of bytes written (maybe 0)."""
