@@ -143,7 +143,9 @@ def pytest_generate_tests(metafunc):
 
 def pytest_collection_modifyitems(config, items):
     """On the emulated Pico or a real board, the HIL tests with the most device time first
-    (their order does not matter, the wall time of an xdist run does: longest first)."""
+    (their order does not matter, the wall time of an xdist run does: longest first), each
+    allowed its device time at real-time speed plus the boot and 10 min before pytest-timeout
+    calls it hung (the 600 s default is for the fast lanes)."""
     if not (config.getoption("--pico") or config.getoption("--port")):
         return
     hil = [i for i, item in enumerate(items) if item.nodeid.startswith("hil_tests/")]
@@ -152,6 +154,8 @@ def pytest_collection_modifyitems(config, items):
         mark = item.get_closest_marker("device_min")
         return mark.args[0] if mark else 0
 
+    for i in hil:
+        items[i].add_marker(pytest.mark.timeout(600 + 60 * (minutes(items[i]) + 10)))
     ordered = sorted((items[i] for i in hil), key=minutes, reverse=True)
     for i, item in zip(hil, ordered):
         items[i] = item
