@@ -9,6 +9,7 @@ import { FLASH_BYTES, FlashSsi, QspiIo, SpiFlash } from "./flash.mjs";
 import { ClockedPio } from "./pio.mjs";
 
 const FLASH_BASE = 0x10000000;
+const ROM_END = 0x4000; // the 16 KB boot ROM: its flash routines spin there while the chip is busy
 const UF2_MAGIC = [0x0a324655, 0x9e5d5157];
 const CHIP_RESET_HAD_POR = 1 << 8;
 const CHIP_RESET_HAD_RUN = 1 << 16;
@@ -345,6 +346,16 @@ export class EmulatedPico {
         // Nothing to execute until the next alarm (timer, PIO, USB, flash): skip to it.
         const next = clock.nextAlarm ? clock.nextAlarm.nanos : Infinity;
         clock.tick(Math.min(next, target) - clock.nanos);
+      } else if (this.flash.busy !== null && core.PC < ROM_END) {
+        // A program or erase runs and the core spins in the boot ROM on the flash's status
+        // register (interrupts off) until it ends: nothing but the status can change what it
+        // does, so jump to the next alarm (the flash's end, a PIO step...), counted busy as the
+        // spinning core would be, then run one instruction (a pending interrupt is taken).
+        const from = clock.nanos;
+        const next = clock.nextAlarm ? clock.nextAlarm.nanos : Infinity;
+        if (next > from) clock.tick(Math.min(next, target) - from);
+        clock.tick(core.executeInstruction() * (1e9 / mcu.clkSys));
+        this.busyNs += clock.nanos - from;
       } else {
         const cycleNs = 1e9 / mcu.clkSys;
         const from = clock.nanos;

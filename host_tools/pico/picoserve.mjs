@@ -328,7 +328,7 @@ class PicoHarness {
       gpio: (req) => {
         const from = Math.max(0, req.since_us ?? 0);
         const pinState = this.pinState;
-        return { edges: pinState.edges.filter((e) => e[0] >= from), dropped: pinState.edgesDropped };
+        return { edges: pinState.edges.since(from), dropped: pinState.edges.dropped };
       },
       flash_times: (req) => {
         chip.flashTimes = { ...(FLASH_TIMES[req.preset] ?? {}), ...(req.times ?? {}) };

@@ -28,11 +28,16 @@ def test_pumpctl_flash_installs_the_firmware_and_it_boots(flashed, bench):
 
 
 def test_steps_at_the_pin_are_the_firmwares_count_and_the_exact_integral(bench, pico):
+    pico.pc_profile(True)  # the PC sampler rides along (it changes no timing: emulated time)
     start = bench.command("start", 3)
     assert start.kind == "ok", start
     bench.wait_ms(4000)
     assert bench.command("pause").kind == "ok"
     bench.wait_ms(200)
+    samples = pico.pc_profile(False)
+    assert sum(n for _, n in samples) > 100
+    for pc, _ in samples:  # boot ROM, the flash image (XIP) or SRAM: where code can run
+        assert pc < 0x4000 or 0x10000000 <= pc < 0x11000000 or 0x20000000 <= pc < 0x20042000
     status = bench.status()
     board = pico.status()
     (rate,) = [e.fields["rate_ul_h"] for e in bench.events("rate") if e.fields["rate_ul_h"] > 0]
