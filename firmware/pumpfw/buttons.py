@@ -217,6 +217,9 @@ class ButtonPanel:
         if self.quiet() and self.stop_sampler is not None:
             self.sampling = False
             self.stop_sampler()
+            if not self.quiet():  # an edge came meanwhile (on a port where its IRQ preempts)
+                self.sampling = True
+                self.start_sampler()
 
     def tick(self, now_ms):
         """Sample the buttons (hard-IRQ safe: allocates nothing)."""

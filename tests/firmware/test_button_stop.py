@@ -236,3 +236,38 @@ def test_a_long_ir_press_interrupts_on_the_way_down_and_discontinues_on_release(
     assert app.controller.state == ctl.DISCONTINUED
     presses = [e.fields["press"] for e in events(hw, "button")]
     assert presses == ["ir_interrupt", "ir_discontinue"]
+
+
+def test_an_edge_that_comes_while_the_sampler_stops_itself_starts_it_again():
+    # On a port whose pin IRQ can preempt the timer's, an edge may come between the sampler's
+    # decision to stop and the timer's deinit: the edge's start is then undone by that deinit.
+    clock = Clock(0)
+    panel, pins, _ = _panel(clock, Stopper(clock))
+    sampler = Sampler(panel)
+    real_stop = sampler.stop
+
+    def restart():  # timer.init() on an armed timer re-arms it (the race below does that)
+        sampler.on = True
+        sampler.runs += 1
+
+    panel.start_sampler = restart
+
+    def stop_with_an_edge_just_before():
+        panel.stop_sampler = real_stop  # once
+        pins[0].value(0)
+        panel.edge(panel.pause)  # sampling was just cleared: this edge starts the timer...
+        real_stop()  # ...and the deinit already on its way stops it again
+
+    panel.stop_sampler = stop_with_an_edge_just_before
+    panel.sampling = True
+    sampler.on = True
+    panel.sample(0)  # quiet: it stops, and the edge came in the middle of that
+    assert sampler.on and panel.sampling  # started again: the press will be sampled
+    while sampler.on:
+        clock.now += SAMPLE_MS * 1000
+        if clock.now >= 100_000 and pins[0].value() == 0:
+            pins[0].value(1)  # released after 100 ms
+            panel.edge(panel.pause)
+        panel.sample(clock.now // 1000)
+        assert clock.now < 10_000_000, "the sampler never stopped"
+    assert panel.take() == bt.EV_PAUSE
