@@ -34,6 +34,35 @@ class ButtonPin:
         self.handler(self)
 
 
+class Irq:
+    """A pin's irq object: flags() says which edges the hardware latched."""
+
+    def __init__(self):
+        self.latched = 0
+
+    def flags(self):
+        return self.latched
+
+
+class Sampler:
+    """The board's sampling timer, as ButtonPanel drives it: start() from a pin edge, stop()
+    from the timer's own callback once all is quiet."""
+
+    def __init__(self, panel):
+        self.runs = 0
+        self.on = False
+        panel.start_sampler = self.start
+        panel.stop_sampler = self.stop
+
+    def start(self):
+        assert not self.on, "started twice"
+        self.on = True
+        self.runs += 1
+
+    def stop(self):
+        self.on = False
+
+
 class Recorder:
     """Collects controller events as (now_ms, name, a, b)."""
 

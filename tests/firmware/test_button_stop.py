@@ -3,6 +3,7 @@
 # on the ESP32 driver's fakes and the virtual stepper; a press made while interrupts were off
 # (a flash operation) is still seen; the app leaves the controller paused, never `running`.
 from fwtest import ButtonPin as Pin
+from fwtest import Irq, Sampler
 from test_stepper_esp32 import make as make_esp32
 
 from pumpfw import buttons as bt
@@ -31,16 +32,6 @@ class Stopper:
 
     def freeze(self):
         self.frozen_at.append(self.clock.now)
-
-
-class Irq:
-    """A pin's irq object: flags() says which edges the hardware latched."""
-
-    def __init__(self):
-        self.latched = 0
-
-    def flags(self):
-        return self.latched
 
 
 def _panel(clock, stopper):
@@ -111,25 +102,6 @@ def test_a_virtual_stepper_press_stops_within_the_bound_and_stays_stopped():
         assert last - press_us <= BOUND_US and panel.stops == 1
         clock.now += 100_000
         assert drv.times_us[-1] == last and drv.steps() == len(drv.times_us)
-
-
-class Sampler:
-    """The board's sampling timer, as ButtonPanel drives it: start() from a pin edge, stop()
-    from the timer's own callback once all is quiet."""
-
-    def __init__(self, panel):
-        self.runs = 0
-        self.on = False
-        panel.start_sampler = self.start
-        panel.stop_sampler = self.stop
-
-    def start(self):
-        assert not self.on, "started twice"
-        self.on = True
-        self.runs += 1
-
-    def stop(self):
-        self.on = False
 
 
 def test_a_press_wholly_inside_a_flash_write_stops_the_motor_from_the_pin_irq():

@@ -4,6 +4,8 @@
 import gc
 import sys
 
+from fwtest import Irq, Sampler
+
 from pumpfw import buttons as bt
 from pumpfw.drive import Drive
 from pumpfw.hw.stepper_sim import FakePin, SimStepper
@@ -99,25 +101,14 @@ def _as_hard_irq(fn, arg):
         heap_unlock()
 
 
-class _Timer:
-    """The board's sampling timer as the panel starts and stops it (allocating nothing)."""
-
-    def __init__(self):
-        self.on = False
-
-    def start(self):
-        self.on = True
-
-    def stop(self):
-        self.on = False
-
-
-class _Irq:
-    def __init__(self):
-        self.latched = 0
-
-    def flags(self):
-        return self.latched
+def _board_panel(motion):
+    """A panel wired as hw/mcu.py wires it (sampled by a timer the panel starts and stops)."""
+    pins = {"pause": FakePin(1), "ir": FakePin(1), "ok": FakePin(1)}
+    panel = bt.ButtonPanel(*[bt.Button(pins[n], True, 0) for n in ("pause", "ir", "ok")])
+    panel.stopper = _Stopper()
+    panel.sampled = True
+    panel.motion = motion
+    return panel, pins, Sampler(panel)
 
 
 def test_every_press_the_button_irqs_decode_allocates_nothing():
@@ -135,14 +126,7 @@ def test_every_press_the_button_irqs_decode_allocates_nothing():
         ("ok", 9000, False, bt.EV_STUCK),
     )
     for name, held_ms, motion, want in cases:
-        pins = {"pause": FakePin(1), "ir": FakePin(1), "ok": FakePin(1)}
-        panel = bt.ButtonPanel(*[bt.Button(pins[n], True, 0) for n in ("pause", "ir", "ok")])
-        panel.stopper = _Stopper()
-        panel.sampled = True
-        panel.motion = motion
-        timer = _Timer()
-        panel.start_sampler = timer.start
-        panel.stop_sampler = timer.stop
+        panel, pins, timer = _board_panel(motion)
         button = getattr(panel, name)
         pin = pins[name]
 
@@ -164,12 +148,8 @@ def test_every_press_the_button_irqs_decode_allocates_nothing():
 
 
 def test_a_press_inside_a_flash_write_is_acted_on_by_the_pin_irq_allocating_nothing():
-    pins = {"pause": FakePin(1), "ir": FakePin(1), "ok": FakePin(1)}
-    panel = bt.ButtonPanel(*[bt.Button(pins[n], True, 0) for n in ("pause", "ir", "ok")])
-    panel.stopper = _Stopper()
-    panel.sampled = True
-    panel.motion = True
-    irq = _Irq()
+    panel, _, _ = _board_panel(True)
+    irq = Irq()
     panel.pause.clocked(lambda: 0, 2, irq, 12)
     irq.latched = 12  # pressed and released while the write held interrupts off
     panel.flash_write(True)
